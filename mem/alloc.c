@@ -1,0 +1,117 @@
+/*
+ * ac_alloc / ac_free and friends: the fast paths.
+ *
+ * Same-thread alloc: thread-local heap, size class, pop the head slab's
+ * free list, bump two counters. Same-thread free: mask to the chunk, one
+ * load for the slab, compare its owner with the thread's heap, push.
+ * Everything else (empty class, budget, large sizes, frees of other
+ * heaps' memory, a thread without a heap) leaves through one unlikely
+ * branch to a slow path.
+ */
+#include "internal.h"
+
+#include <string.h>
+
+_Thread_local ac_heap *ac__tls_heap __attribute__((tls_model("initial-exec")));
+
+static void *alloc_slow(ac_heap *h, size_t size)
+{
+    if (!h && !(h = ac__heap_implicit()))
+        return NULL;
+    if (size > AC_SLAB_MAX)
+        return ac__large_alloc(h, size);
+    unsigned cls = ac__size_class(size);
+    struct ac__class *k = &h->cls[cls];
+    if (h->in_use + k->size > h->limit) {
+        ac_heap_reclaim(h); /* remote frees may bring the heap back under budget */
+        if (h->in_use + k->size > h->limit) {
+            h->st.budget_failures++;
+            return NULL;
+        }
+    }
+    if (!k->cur->free && !ac__slab_refill(h, cls)) {
+        h->st.oom_failures++;
+        return NULL;
+    }
+    struct ac__slab *s = k->cur;
+    void *p = s->free;
+    ac__unpoison(p, s->size);
+    s->free = *(void **)p;
+    s->used++;
+    h->in_use += k->size;
+    k->allocs++;
+    return p;
+}
+
+void *ac_alloc(size_t size)
+{
+    ac_heap *h = ac__tls_heap;
+    if (AC_UNLIKELY(!h || size > AC_SLAB_MAX))
+        return alloc_slow(h, size);
+    struct ac__class *k = &h->cls[ac__size_class(size)];
+    struct ac__slab *s = k->cur;
+    void *p = s->free;
+    if (AC_UNLIKELY(!p || h->in_use + k->size > h->limit))
+        return alloc_slow(h, size);
+    ac__unpoison(p, k->size);
+    s->free = *(void **)p;
+    s->used++;
+    h->in_use += k->size;
+    k->allocs++;
+    return p;
+}
+
+void ac_free(void *p)
+{
+    if (AC_UNLIKELY(!p))
+        return;
+    struct ac__slab *s = ac__slab_of(p);
+#ifdef AC_ASAN
+    /* A poisoned object was already freed: report it here, not as a corrupt list later. */
+    if (__asan_address_is_poisoned(p))
+        AC_PANIC("ac_free(%p): double free", p);
+#endif
+    if (AC_LIKELY(s->heap == ac__tls_heap))
+        ac__slab_put(s->heap, s, p);
+    else
+        ac__free_remote(s, p);
+}
+
+void *ac_calloc(size_t n, size_t size)
+{
+    size_t total;
+    if (__builtin_mul_overflow(n, size, &total))
+        return NULL;
+    void *p = ac_alloc(total);
+    /*
+     * Fresh chunks are zero, but recycled objects are not and slab links
+     * sit in the first word: clear all of it.
+     */
+    if (p)
+        memset(p, 0, total);
+    return p;
+}
+
+size_t ac_alloc_usable_size(const void *p)
+{
+    if (!p)
+        return 0;
+    const struct ac__slab *s = ac__slab_of(p);
+    return s->cls == AC_LARGE_CLASS ? s->chunk->large_size : s->size;
+}
+
+void *ac_realloc(void *p, size_t size)
+{
+    if (!p)
+        return ac_alloc(size);
+    size_t have = ac_alloc_usable_size(p);
+    /* In place when it fits and no more than half of it would sit unused. */
+    if (size <= have && (size >= have / 2 || have <= 16))
+        return p;
+    void *q = ac_alloc(size);
+    if (!q)
+        return NULL;
+    memcpy(q, p, size < have ? size : have);
+    ac_free(p);
+    return q;
+}

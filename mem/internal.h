@@ -1,0 +1,227 @@
+/*
+ * mem/internal.h — the heap's data layout, shared by the mem/ files.
+ *
+ * Memory comes in 2 MiB chunks aligned to 2 MiB, so the chunk of any
+ * pointer is `p & ~(2 MiB - 1)`. A chunk is 32 pages of 64 KiB; a slab is
+ * a run of 1..16 pages formatted for one size class. The chunk header (in
+ * page 0, which a slab shares) maps every page to its slab descriptor, so
+ * ac_free finds the slab with one mask and one load. Allocations above
+ * AC_SLAB_MAX get a mapping of their own that starts with the same header
+ * (kind CHUNK_LARGE), user data one 4 KiB page in.
+ *
+ * Each slab keeps an intrusive free list touched only by the owner: no
+ * atomic operation on a same-thread alloc or free. Frees from other
+ * threads are batched per owner in the freeing heap's outbox and pushed
+ * onto the owner's `remote` list with one CAS per batch; the owner takes
+ * the whole list with one exchange (remote.c).
+ */
+#ifndef AC_MEM_INTERNAL_H
+#define AC_MEM_INTERNAL_H
+
+#include "agentcore/mem.h"
+
+#include <assert.h>
+#include <stdatomic.h>
+
+#ifdef AC_ASAN
+#include <sanitizer/asan_interface.h>
+#define ac__poison(p, n)   ASAN_POISON_MEMORY_REGION((p), (n))
+#define ac__unpoison(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define ac__poison(p, n)   ((void)(p), (void)(n))
+#define ac__unpoison(p, n) ((void)(p), (void)(n))
+#endif
+
+#define AC_CHUNK_SHIFT 21
+#define AC_CHUNK_SIZE  ((size_t)1 << AC_CHUNK_SHIFT)
+#define AC_PAGE_SHIFT  16
+#define AC_PAGE_SIZE   ((size_t)1 << AC_PAGE_SHIFT)
+#define AC_CHUNK_PAGES (AC_CHUNK_SIZE / AC_PAGE_SIZE)
+#define AC_OS_PAGE     4096u
+#define AC_LARGE_CLASS 0xffu
+/* Remote frees are handed over when a batch for one owner reaches this. */
+#define AC_REMOTE_BATCH 64u
+#define AC_OUTBOX_SLOTS 8u
+/* The remote list head of a destroyed heap: frees after it only count down. */
+#define AC_REMOTE_ORPHANED ((void *)1)
+
+enum ac__chunk_kind { AC_CHUNK_SLAB = 1, AC_CHUNK_LARGE = 2 };
+
+struct ac__chunk;
+
+struct ac__slab {
+    void *free;                   /* owner-only intrusive free list */
+    uint32_t used;                /* objects out (including those in remote lists) */
+    uint32_t capacity;            /* objects the slab holds; 0 for the dummy */
+    uint32_t size;                /* object size */
+    uint8_t cls;                  /* size class, AC_LARGE_CLASS for a large mapping */
+    uint8_t first_page;           /* index in the chunk */
+    uint8_t pages;                /* run length */
+    bool listed;                  /* on its class's partial list */
+    ac_heap *heap;                /* owner; ac__large_owner for large mappings */
+    struct ac__slab *next, *prev; /* class partial list */
+    char *start;                  /* first object */
+    uint64_t empty_since;         /* heap clock when `used` last dropped to 0 */
+    struct ac__chunk *chunk;
+};
+
+struct ac__chunk {
+    ac_heap *heap;
+    uint32_t kind;
+    uint32_t page_map;             /* bit i: page i is part of a slab */
+    size_t map_size;               /* bytes mapped */
+    size_t large_size;             /* usable bytes of a large mapping */
+    bool hugetlb;                  /* backed by MAP_HUGETLB */
+    struct ac__chunk *next, *prev; /* heap's chunk list or large list */
+    struct ac__slab *page_slab[AC_CHUNK_PAGES];
+    struct ac__slab slabs[AC_CHUNK_PAGES];
+};
+static_assert(sizeof(struct ac__chunk) <= AC_OS_PAGE, "chunk header fits in one OS page");
+static_assert(AC_CHUNK_PAGES == 32, "page_map is 32 bits");
+
+/* Marks large mappings' slab descriptors so that no heap ever matches them. */
+extern const char ac__large_owner_tag;
+#define ac__large_owner ((ac_heap *)(uintptr_t)&ac__large_owner_tag)
+
+struct ac__class {
+    struct ac__slab *cur;  /* head of the partial list, or the heap's dummy */
+    struct ac__slab *tail; /* partial list tail (NULL when empty) */
+    uint32_t size;
+    size_t slabs;
+    uint64_t allocs, frees, remote_frees;
+};
+
+/* Remote frees this thread made, waiting to go back to their owner. */
+struct ac__outbox {
+    ac_heap *to;
+    void *head, *tail;
+    uint32_t n;
+};
+
+struct ac_heap {
+    /* Owner-only, hot: the fast paths touch cls[], in_use and limit. */
+    struct ac__class cls[AC_HEAP_CLASSES];
+    size_t in_use;
+    size_t limit;         /* SIZE_MAX when there is no budget */
+    uint32_t out_pending; /* objects waiting in out[] */
+    struct ac__outbox out[AC_OUTBOX_SLOTS];
+    struct ac__slab dummy; /* empty slab every class starts with: its free is NULL */
+    struct ac__chunk *chunks, *large;
+    struct ac_heap_config cfg;
+    uint64_t clock;          /* last ac_heap_maintain time: stamps slabs going empty */
+    struct ac_heap_stats st; /* counters not kept per class above */
+
+    /*
+     * Written by other threads: on its own cache line so that remote frees
+     * do not invalidate the owner's hot fields.
+     */
+    _Atomic(void *) remote AC_CACHE_ALIGNED;
+    _Atomic int64_t orphans; /* objects out when the heap was destroyed */
+    char pad_[AC_CACHELINE - sizeof(void *) - sizeof(int64_t)];
+};
+
+/* The calling thread's current heap (initial-exec: one load from %fs). */
+extern _Thread_local ac_heap *ac__tls_heap __attribute__((tls_model("initial-exec")));
+
+/* ---- size classes (sizeclass.c) ---- */
+extern const uint32_t ac__class_sizes[AC_HEAP_CLASSES];
+
+static inline unsigned ac__size_class(size_t size)
+{
+    if (size <= 64)
+        return size ? (unsigned)((size - 1) >> 4) : 0;
+    size_t s = size - 1;
+    unsigned b = 63u - (unsigned)__builtin_clzl(s); /* 6.. for s ≥ 64 */
+    return 4u + (b - 6u) * 4u + (unsigned)((s >> (b - 2u)) & 3u);
+}
+
+/* Pages (64 KiB) per slab of class `cls`: at least 8 objects, at most 16 pages. */
+unsigned ac__class_pages(unsigned cls);
+
+/* ---- page source (page.c) ---- */
+
+/*
+ * Maps `size` bytes aligned to AC_CHUNK_SIZE, preferring NUMA node `node`
+ * (-1: no policy), with MAP_HUGETLB first when *huge is true; *huge says
+ * what was obtained, *fell_back whether MAP_HUGETLB was tried and failed.
+ * Returns NULL when the OS refuses.
+ */
+void *ac__pages_map(size_t size, int node, bool *huge, bool *fell_back);
+void ac__pages_unmap(void *p, size_t size);
+/* Gives the physical pages of [p, p+size) back; the range stays mapped. */
+void ac__pages_discard(void *p, size_t size);
+/* Resolves -1 to the calling CPU's node; -EINVAL for a node that does not exist. */
+int ac__numa_node_resolve(int node);
+
+static inline struct ac__chunk *ac__chunk_of(const void *p)
+{
+    return (struct ac__chunk *)((uintptr_t)p & ~(AC_CHUNK_SIZE - 1));
+}
+
+static inline struct ac__slab *ac__slab_of(const void *p)
+{
+    struct ac__chunk *c = ac__chunk_of(p);
+    return c->page_slab[((uintptr_t)p >> AC_PAGE_SHIFT) & (AC_CHUNK_PAGES - 1)];
+}
+
+/* ---- free-list links, which live inside poisoned memory under ASan ---- */
+
+static inline void *ac__link_get(void *p)
+{
+    ac__unpoison(p, sizeof(void *));
+    void *v = *(void **)p;
+    ac__poison(p, sizeof(void *));
+    return v;
+}
+
+static inline void ac__link_set(void *p, void *v)
+{
+    ac__unpoison(p, sizeof(void *));
+    *(void **)p = v;
+    ac__poison(p, sizeof(void *));
+}
+
+/* ---- slabs (slab.c) ---- */
+
+/* Class list upkeep when a free moves slab s out of "full" or into "empty". */
+void ac__slab_transition(ac_heap *h, struct ac__slab *s);
+/* Makes h->cls[cls].cur a slab with a free object; false when out of memory. */
+bool ac__slab_refill(ac_heap *h, unsigned cls);
+/* Releases empty slabs idle since before `cutoff` (heap clock). */
+void ac__slab_release_idle(ac_heap *h, uint64_t cutoff);
+/* Objects out in all of h's slabs. */
+uint64_t ac__slab_live_objects(const ac_heap *h);
+void ac__chunk_free(ac_heap *h, struct ac__chunk *c);
+
+/* Returns object p to its slab s on the owning heap h. */
+static inline void ac__slab_put(ac_heap *h, struct ac__slab *s, void *p)
+{
+    struct ac__class *k = &h->cls[s->cls];
+    ac__link_set(p, s->free);
+    ac__poison(p, s->size);
+    s->free = p;
+    h->in_use -= s->size;
+    k->frees++;
+    uint32_t u = --s->used;
+    if (AC_UNLIKELY(u == 0 || u + 1 == s->capacity))
+        ac__slab_transition(h, s);
+}
+
+/* ---- large mappings (large.c) ---- */
+void *ac__large_alloc(ac_heap *h, size_t size);
+void ac__large_free(ac_heap *h, struct ac__chunk *c);
+
+/* ---- remote frees and heap lifetime (remote.c, heap.c) ---- */
+
+/* Frees p owned by another heap (or a large mapping) from the calling thread. */
+void ac__free_remote(struct ac__slab *s, void *p);
+/* Takes the remote list for the last time and closes it (AC_REMOTE_ORPHANED). */
+unsigned ac__heap_reclaim_final(ac_heap *h);
+/* Hands every batch in h's outbox to its owner. */
+void ac__outbox_flush_all(ac_heap *h);
+/* Unmaps everything h holds and frees h (no object of h is live any more). */
+void ac__heap_free_all(ac_heap *h);
+/* The calling thread's heap, creating the implicit one if it has none. */
+ac_heap *ac__heap_implicit(void);
+
+#endif

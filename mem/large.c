@@ -1,0 +1,70 @@
+/*
+ * Large allocations (> AC_SLAB_MAX): a mapping of their own, 2 MiB-aligned
+ * so that ac_free finds its header the same way as a slab's, user data one
+ * OS page after the header. They count against the budget like slab
+ * objects and go back to the OS on free (on the owner; a free on another
+ * thread travels through the remote list like any object).
+ */
+#include "internal.h"
+
+#include <stdint.h>
+
+void *ac__large_alloc(ac_heap *h, size_t size)
+{
+    if (size > SIZE_MAX - 2 * AC_CHUNK_SIZE) {
+        h->st.oom_failures++;
+        return NULL;
+    }
+    size_t usable = (size + AC_OS_PAGE - 1) & ~(size_t)(AC_OS_PAGE - 1);
+    if (h->in_use + usable > h->limit) {
+        ac_heap_reclaim(h);
+        if (h->in_use + usable > h->limit) {
+            h->st.budget_failures++;
+            return NULL;
+        }
+    }
+    bool huge = h->cfg.hugetlb, fell_back;
+    size_t map = usable + AC_OS_PAGE;
+    struct ac__chunk *c = ac__pages_map(map, h->cfg.numa_node, &huge, &fell_back);
+    if (fell_back)
+        h->st.hugetlb_fallbacks++;
+    if (!c) {
+        h->st.oom_failures++;
+        return NULL;
+    }
+    map = (map + AC_CHUNK_SIZE - 1) & ~(AC_CHUNK_SIZE - 1);
+    c->heap = h;
+    c->kind = AC_CHUNK_LARGE;
+    c->map_size = map;
+    c->large_size = usable;
+    c->hugetlb = huge;
+    struct ac__slab *s = &c->slabs[0];
+    s->heap = ac__large_owner; /* never equal to a heap: ac_free takes the slow path */
+    s->cls = AC_LARGE_CLASS;
+    s->chunk = c;
+    s->size = 0;
+    c->page_slab[0] = s;
+    c->next = h->large;
+    if (h->large)
+        h->large->prev = c;
+    h->large = c;
+    h->in_use += usable;
+    h->st.large_in_use += usable;
+    h->st.large_allocs++;
+    h->st.bytes_mapped += map;
+    return (char *)c + AC_OS_PAGE;
+}
+
+void ac__large_free(ac_heap *h, struct ac__chunk *c)
+{
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        h->large = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    h->in_use -= c->large_size;
+    h->st.large_in_use -= c->large_size;
+    h->st.bytes_mapped -= c->map_size;
+    ac__pages_unmap(c, c->map_size);
+}
