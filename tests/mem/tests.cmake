@@ -1,0 +1,7 @@
+ac_test(mem alloc)
+ac_test(mem heap)
+ac_test(mem page LIBS PkgConfig::NUMA)
+ac_test(mem poison)
+ac_test(mem remote LABELS concurrency)
+ac_test(mem pool)
+ac_test(mem iobuf)
