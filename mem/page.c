@@ -28,9 +28,12 @@ int ac__numa_node_resolve(int node)
     if (numa_available() < 0)
         return node <= 0 ? 0 : -EINVAL;
     if (node < 0) {
-        int cpu = sched_getcpu();
-        node = cpu < 0 ? 0 : numa_node_of_cpu(cpu);
-        return node < 0 ? 0 : node;
+        /*
+         * getcpu, not numa_node_of_cpu: libnuma fills its cpu->node cache
+         * lazily without a lock, which races when shards start together.
+         */
+        unsigned cpu, n;
+        return getcpu(&cpu, &n) == 0 ? (int)n : 0;
     }
     if (node > numa_max_node())
         return -EINVAL;
@@ -82,6 +85,8 @@ void *ac__pages_map(size_t size, int node, bool *huge, bool *fell_back)
 void ac__pages_unmap(void *p, size_t size)
 {
     size = (size + AC_CHUNK_SIZE - 1) & ~(AC_CHUNK_SIZE - 1);
+    /* ASan's shadow outlives the mapping: clear it, or the next mapping here starts poisoned. */
+    ac__unpoison(p, size);
     if (munmap(p, size) != 0)
         AC_PANIC("munmap(%p, %zu) failed", p, size);
 }

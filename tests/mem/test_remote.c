@@ -14,10 +14,10 @@
 #include "agentcore/mem.h"
 
 #if defined(AC_TSAN) || defined(AC_ASAN)
-#define ROUNDS 4 /* sanitizers: fewer rounds keep the test well under a minute */
+#define ROUNDS   4 /* sanitizers: fewer rounds keep the test well under a minute */
 #define PER_PEER 300
 #else
-#define ROUNDS 20
+#define ROUNDS   20
 #define PER_PEER 2000
 #endif
 #define THREADS 4
@@ -221,7 +221,7 @@ static void *freer_thread(void *arg)
 {
     struct freer *f = arg;
     if (f->own_heap)
-        ac_free(ac_alloc(16)); /* this thread now has an implicit heap with an outbox */
+        ac_free(ac_alloc(16));          /* this thread now has an implicit heap with an outbox */
     pthread_barrier_wait(&f->run->bar); /* start together with the destroy */
     for (unsigned i = f->first; i < f->first + f->count; i++)
         ac_free(f->run->objs[i]);
