@@ -2,7 +2,8 @@
  * ac_alloc / ac_free and friends: the fast paths.
  *
  * Same-thread alloc: thread-local heap, size class, pop the head slab's
- * free list, bump two counters. Same-thread free: mask to the chunk, one
+ * free list, bump two counters. No budget arithmetic here: the budget is
+ * checked when the heap grows (slab.c, large.c). Same-thread free: mask to the chunk, one
  * load for the slab, compare its owner with the thread's heap, push.
  * Everything else (empty class, budget, large sizes, frees of other
  * heaps' memory, a thread without a heap) leaves through one unlikely
@@ -22,23 +23,13 @@ static void *alloc_slow(ac_heap *h, size_t size)
         return ac__large_alloc(h, size);
     unsigned cls = ac__size_class(size);
     struct ac__class *k = &h->cls[cls];
-    if (h->in_use + k->size > h->limit) {
-        ac_heap_reclaim(h); /* remote frees may bring the heap back under budget */
-        if (h->in_use + k->size > h->limit) {
-            h->st.budget_failures++;
-            return NULL;
-        }
-    }
-    if (!k->cur->free && !ac__slab_refill(h, cls)) {
-        h->st.oom_failures++;
-        return NULL;
-    }
+    if (!k->cur->free && !ac__slab_refill(h, cls))
+        return NULL; /* counted as a budget or OS failure by the slab code */
     struct ac__slab *s = k->cur;
     void *p = s->free;
     ac__unpoison(p, s->size);
     s->free = *(void **)p;
     s->used++;
-    h->in_use += k->size;
     k->allocs++;
     return p;
 }
@@ -51,12 +42,11 @@ void *ac_alloc(size_t size)
     struct ac__class *k = &h->cls[ac__size_class(size)];
     struct ac__slab *s = k->cur;
     void *p = s->free;
-    if (AC_UNLIKELY(!p || h->in_use + k->size > h->limit))
+    if (AC_UNLIKELY(!p))
         return alloc_slow(h, size);
     ac__unpoison(p, k->size);
     s->free = *(void **)p;
     s->used++;
-    h->in_use += k->size;
     k->allocs++;
     return p;
 }

@@ -99,7 +99,7 @@ void ac_heap_destroy(ac_heap *h)
         (void)pthread_setspecific(implicit_key, NULL);
     ac__outbox_flush_all(h);
     ac__heap_reclaim_final(h);
-    int64_t live = (int64_t)ac__slab_live_objects(h);
+    int64_t live = (int64_t)ac__slab_live_objects(h, NULL);
     for (struct ac__chunk *c = h->large; c; c = c->next)
         live++;
     if (live == 0) {
@@ -134,18 +134,22 @@ void ac_heap_maintain(ac_heap *h, uint64_t now_ns)
 
 void ac_heap_stats(const ac_heap *h, struct ac_heap_stats *out)
 {
+    uint64_t live[AC_HEAP_CLASSES] = {0};
+    ac__slab_live_objects(h, live);
     *out = h->st;
     out->numa_node = h->cfg.numa_node;
     out->limit_bytes = h->cfg.limit_bytes;
-    out->bytes_in_use = h->in_use;
+    out->bytes_held = h->held;
+    out->bytes_in_use = h->st.large_in_use;
     for (unsigned i = 0; i < AC_HEAP_CLASSES; i++) {
         const struct ac__class *k = &h->cls[i];
         struct ac_heap_class_stats *o = &out->cls[i];
         o->size = k->size;
         o->slabs = k->slabs;
         o->allocs = k->allocs;
-        o->frees = k->frees;
+        o->frees = k->allocs - live[i]; /* not counted on the fast path */
         o->remote_frees = k->remote_frees;
-        o->bytes_in_use = (size_t)(k->allocs - k->frees) * k->size;
+        o->bytes_in_use = (size_t)live[i] * k->size;
+        out->bytes_in_use += o->bytes_in_use;
     }
 }

@@ -88,7 +88,7 @@ struct ac__class {
     struct ac__slab *tail; /* partial list tail (NULL when empty) */
     uint32_t size;
     size_t slabs;
-    uint64_t allocs, frees, remote_frees;
+    uint64_t allocs, remote_frees; /* frees = allocs - live, computed by ac_heap_stats */
 };
 
 /* Remote frees this thread made, waiting to go back to their owner. */
@@ -99,9 +99,9 @@ struct ac__outbox {
 };
 
 struct ac_heap {
-    /* Owner-only, hot: the fast paths touch cls[], in_use and limit. */
+    /* Owner-only, hot: the fast paths touch only cls[] and the slabs. */
     struct ac__class cls[AC_HEAP_CLASSES];
-    size_t in_use;
+    size_t held;          /* formatted slabs + large mappings (the budgeted bytes) */
     size_t limit;         /* SIZE_MAX when there is no budget */
     uint32_t out_pending; /* objects waiting in out[] */
     struct ac__outbox out[AC_OUTBOX_SLOTS];
@@ -187,23 +187,26 @@ static inline void ac__link_set(void *p, void *v)
 void ac__slab_transition(ac_heap *h, struct ac__slab *s);
 /* Makes h->cls[cls].cur a slab with a free object; false when out of memory. */
 bool ac__slab_refill(ac_heap *h, unsigned cls);
-/* Releases empty slabs idle since before `cutoff` (heap clock). */
+/* Releases empty slabs idle since before `cutoff` (heap clock); UINT64_MAX: all. */
 void ac__slab_release_idle(ac_heap *h, uint64_t cutoff);
-/* Objects out in all of h's slabs. */
-uint64_t ac__slab_live_objects(const ac_heap *h);
+/* Objects out in h's slabs, per class (live[AC_HEAP_CLASSES]); returns the total. */
+uint64_t ac__slab_live_objects(const ac_heap *h, uint64_t *live);
+/*
+ * Whether the heap may hold `bytes` more: reclaims and releases empty
+ * slabs before saying no, and counts the refusal.
+ */
+bool ac__budget_allows(ac_heap *h, size_t bytes);
 void ac__chunk_free(ac_heap *h, struct ac__chunk *c);
 
 /* Returns object p to its slab s on the owning heap h. */
 static inline void ac__slab_put(ac_heap *h, struct ac__slab *s, void *p)
 {
-    struct ac__class *k = &h->cls[s->cls];
     ac__link_set(p, s->free);
     ac__poison(p, s->size);
     s->free = p;
-    h->in_use -= s->size;
-    k->frees++;
     uint32_t u = --s->used;
-    if (AC_UNLIKELY(u == 0 || u + 1 == s->capacity))
+    /* One compare for "now empty" (u == 0) or "was full" (u == capacity - 1). */
+    if (AC_UNLIKELY(u - 1u >= s->capacity - 2u))
         ac__slab_transition(h, s);
 }
 

@@ -1,9 +1,8 @@
 /*
  * Large allocations (> AC_SLAB_MAX): a mapping of their own, 2 MiB-aligned
  * so that ac_free finds its header the same way as a slab's, user data one
- * OS page after the header. They count against the budget like slab
- * objects and go back to the OS on free (on the owner; a free on another
- * thread travels through the remote list like any object).
+ * OS page after the header. They count against the budget like slabs and go back to the OS on free
+ * (on the owner; a free on another thread travels through the remote list like any object).
  */
 #include "internal.h"
 
@@ -16,13 +15,8 @@ void *ac__large_alloc(ac_heap *h, size_t size)
         return NULL;
     }
     size_t usable = (size + AC_OS_PAGE - 1) & ~(size_t)(AC_OS_PAGE - 1);
-    if (h->in_use + usable > h->limit) {
-        ac_heap_reclaim(h);
-        if (h->in_use + usable > h->limit) {
-            h->st.budget_failures++;
-            return NULL;
-        }
-    }
+    if (!ac__budget_allows(h, usable))
+        return NULL;
     bool huge = h->cfg.hugetlb, fell_back;
     size_t map = usable + AC_OS_PAGE;
     struct ac__chunk *c = ac__pages_map(map, h->cfg.numa_node, &huge, &fell_back);
@@ -48,7 +42,7 @@ void *ac__large_alloc(ac_heap *h, size_t size)
     if (h->large)
         h->large->prev = c;
     h->large = c;
-    h->in_use += usable;
+    h->held += usable;
     h->st.large_in_use += usable;
     h->st.large_allocs++;
     h->st.bytes_mapped += map;
@@ -63,7 +57,7 @@ void ac__large_free(ac_heap *h, struct ac__chunk *c)
         h->large = c->next;
     if (c->next)
         c->next->prev = c->prev;
-    h->in_use -= c->large_size;
+    h->held -= c->large_size;
     h->st.large_in_use -= c->large_size;
     h->st.bytes_mapped -= c->map_size;
     ac__pages_unmap(c, c->map_size);

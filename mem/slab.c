@@ -98,14 +98,18 @@ static int find_run(const struct ac__chunk *c, unsigned n)
 static struct ac__slab *slab_new(ac_heap *h, unsigned cls)
 {
     unsigned n = ac__class_pages(cls);
+    if (!ac__budget_allows(h, (size_t)n * AC_PAGE_SIZE))
+        return NULL;
     struct ac__chunk *c;
     int first = -1;
     for (c = h->chunks; c; c = c->next)
         if ((first = find_run(c, n)) >= 0)
             break;
     if (!c) {
-        if (!(c = chunk_new(h)))
+        if (!(c = chunk_new(h))) {
+            h->st.oom_failures++;
             return NULL;
+        }
         first = 0;
     }
     struct ac__slab *s = &c->slabs[first];
@@ -141,6 +145,7 @@ static struct ac__slab *slab_new(ac_heap *h, unsigned cls)
         c->page_slab[first + i] = s;
     c->page_map |= (n >= 32 ? ~0u : ((1u << n) - 1)) << first;
     h->cls[cls].slabs++;
+    h->held += (size_t)n * AC_PAGE_SIZE;
     return s;
 }
 
@@ -169,6 +174,7 @@ static void slab_release(ac_heap *h, struct ac__slab *s)
     struct ac__class *k = &h->cls[s->cls];
     list_remove(k, h, s);
     k->slabs--;
+    h->held -= (size_t)s->pages * AC_PAGE_SIZE;
     h->st.slabs_released++;
     uint32_t bits = (s->pages >= 32 ? ~0u : ((1u << s->pages) - 1)) << s->first_page;
     for (unsigned i = 0; i < s->pages; i++)
@@ -200,12 +206,31 @@ void ac__slab_release_idle(ac_heap *h, uint64_t cutoff)
     }
 }
 
-uint64_t ac__slab_live_objects(const ac_heap *h)
+uint64_t ac__slab_live_objects(const ac_heap *h, uint64_t *live)
 {
     uint64_t n = 0;
-    for (const struct ac__chunk *c = h->chunks; c; c = c->next)
-        for (unsigned i = 0; i < AC_CHUNK_PAGES; i++)
-            if (c->page_slab[i] && c->page_slab[i]->first_page == i)
-                n += c->page_slab[i]->used;
+    for (const struct ac__chunk *c = h->chunks; c; c = c->next) {
+        for (unsigned i = 0; i < AC_CHUNK_PAGES; i++) {
+            const struct ac__slab *s = c->page_slab[i];
+            if (!s || s->first_page != i)
+                continue;
+            n += s->used;
+            if (live)
+                live[s->cls] += s->used;
+        }
+    }
     return n;
+}
+
+bool ac__budget_allows(ac_heap *h, size_t bytes)
+{
+    if (AC_LIKELY(h->held + bytes <= h->limit))
+        return true;
+    /* Frees may be waiting in the remote list, and empty slabs can go now. */
+    ac_heap_reclaim(h);
+    ac__slab_release_idle(h, UINT64_MAX);
+    if (h->held + bytes <= h->limit)
+        return true;
+    h->st.budget_failures++;
+    return false;
 }

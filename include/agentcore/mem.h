@@ -48,7 +48,7 @@ typedef struct ac_heap ac_heap;
 
 struct ac_heap_config {
     int numa_node;            /* node the heap's pages live on; -1: the calling CPU's */
-    size_t limit_bytes;       /* budget for bytes in use; 0: none */
+    size_t limit_bytes;       /* budget for bytes held (see bytes_held); 0: none */
     uint64_t idle_release_ns; /* empty slabs older than this go back to the OS */
     bool hugetlb;             /* try MAP_HUGETLB chunks first (falls back, counted) */
 };
@@ -66,7 +66,8 @@ struct ac_heap_class_stats {
 struct ac_heap_stats {
     int numa_node;
     size_t limit_bytes;         /* 0: none */
-    size_t bytes_in_use;        /* slab objects (class size) + large mappings */
+    size_t bytes_in_use;        /* live slab objects (class size) + large mappings */
+    size_t bytes_held;          /* formatted slabs + large mappings: what the budget limits */
     size_t bytes_mapped;        /* chunks and large mappings held from the OS */
     size_t large_in_use;        /* bytes of live direct mappings */
     uint64_t large_allocs;      /* direct mappings made */
@@ -133,6 +134,13 @@ size_t ac_heap_class_size(unsigned cls);
  * an implicit one if it has none), aligned to AC_ALLOC_ALIGN. Returns NULL
  * when the heap's budget would be exceeded or the OS refuses memory (both
  * counted); never aborts. size 0 gives a unique minimum-size object.
+ *
+ * The budget (limit_bytes) bounds the memory the heap holds: formatted
+ * slabs plus large mappings. It is checked when the heap grows (a new slab
+ * or a large mapping), not on every allocation, so the fast path has no
+ * budget arithmetic. Before refusing, the heap reclaims remote frees and
+ * releases its empty slabs, so memory freed by the application is usable
+ * again at once, by any size class.
  */
 void *ac_alloc(size_t size);
 

@@ -97,15 +97,15 @@ Test(mem_pool, get_fails_cleanly_past_the_heap_budget)
 {
     struct counts c = {0};
     ac_heap *h;
-    struct ac_heap_config cfg = {.numa_node = -1, .limit_bytes = 8192};
+    struct ac_heap_config cfg = {.numa_node = -1, .limit_bytes = 128 * 1024}; /* two slabs */
     cr_assert_eq(ac_heap_create(&cfg, &h), 0);
     ac_heap_set_current(h);
     ac_pool *p = make_pool(&c, 16);
-    void *o[200];
+    static void *o[4000];
     unsigned n = 0;
-    while (n < 200 && (o[n] = ac_pool_get(p)))
+    while (n < 4000 && (o[n] = ac_pool_get(p)))
         n++;
-    cr_assert_lt(n, 200);
+    cr_assert_lt(n, 4000);
     struct ac_pool_stats st;
     ac_pool_stats(p, &st);
     cr_assert_eq(st.failures, 1);
