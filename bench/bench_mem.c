@@ -20,6 +20,10 @@
  * All four allocators are called through the same function pointers, so
  * call overhead is the same for each; ac_alloc is not inlined either.
  *
+ * Single-thread scenarios are timed in thread CPU time, so that other
+ * processes on a shared machine do not count; the cross-thread one in wall
+ * time (the two threads wait for each other, and waiting is the cost).
+ *
  * agentcore's threads behave as shards: each creates its heap and calls
  * ac_heap_reclaim every 64 operations (a loop turn). Ratios are printed
  * against mimalloc (the best general-purpose malloc here).
@@ -107,7 +111,7 @@ static double same_thread(const struct allocator *a, size_t size, unsigned long 
         p[i] = a->alloc(size);
     for (unsigned i = 0; i < BATCH; i++)
         a->free(p[i]);
-    uint64_t t0 = ac_now_ns();
+    uint64_t t0 = ac_bench_thread_cpu_ns();
     for (unsigned long n = 0; n < ops; n += BATCH) {
         for (unsigned i = 0; i < BATCH; i++) {
             p[i] = a->alloc(size);
@@ -119,7 +123,7 @@ static double same_thread(const struct allocator *a, size_t size, unsigned long 
         }
         loop_turn(h);
     }
-    uint64_t t1 = ac_now_ns();
+    uint64_t t1 = ac_bench_thread_cpu_ns();
     AC_BENCH_CHECK(sum == (ops + BATCH - 1) / BATCH * BATCH);
     shard_leave(h);
     return (double)(t1 - t0) / (double)ops;
@@ -236,7 +240,7 @@ static double mixed(const struct allocator *a, unsigned long requests)
     memset(live, 0, sizeof live);
     unsigned long bytes = 0;
     rng = 88172645463325252ull; /* the same sequence for every allocator */
-    uint64_t t0 = ac_now_ns();
+    uint64_t t0 = ac_bench_thread_cpu_ns();
     for (unsigned long r = 0; r < requests; r++) {
         void **req = live[r % WINDOW];
         for (unsigned i = 0; i <= PER_REQ; i++)
@@ -263,7 +267,7 @@ static double mixed(const struct allocator *a, unsigned long requests)
         if (r % 8 == 7)
             loop_turn(h);
     }
-    uint64_t t1 = ac_now_ns();
+    uint64_t t1 = ac_bench_thread_cpu_ns();
     for (unsigned w = 0; w < WINDOW; w++)
         for (unsigned i = 0; i <= PER_REQ; i++)
             a->free(live[w][i]);
@@ -313,8 +317,13 @@ int main(int argc, char **argv)
 {
     reexec_with_static_tls(argv);
     struct ac_bench_opts o;
-    if (ac_bench_parse(argc, argv, &o) < 0)
+    int argi = ac_bench_parse(argc, argv, &o);
+    if (argi < 0)
         return 2;
+    /* --only N: run scenario N alone (0..3), e.g. under perf. */
+    int only = -1;
+    if (argi + 1 < argc && strcmp(argv[argi], "--only") == 0)
+        only = atoi(argv[argi + 1]);
     bool have[A_N] = {true, true, false, false};
     have[A_JE] = load(&allocs[A_JE], "libjemalloc.so.2", "malloc", "free", "realloc");
     have[A_MI] = load(&allocs[A_MI], "libmimalloc.so.2", "mi_malloc", "mi_free", "mi_realloc");
@@ -326,9 +335,11 @@ int main(int argc, char **argv)
     for (unsigned r = 0; r < o.runs; r++)
         for (unsigned s = 0; s < S_N; s++)
             for (unsigned a = 0; a < A_N; a++)
-                if (have[a])
+                if (have[a] && (only < 0 || (unsigned)only == s))
                     SAMPLE(s, a, r) = run_one(s, &allocs[a], o.quick);
     for (unsigned s = 0; s < S_N; s++) {
+        if (only >= 0 && (unsigned)only != s)
+            continue;
         double med[A_N] = {0};
         for (unsigned a = 0; a < A_N; a++) {
             if (!have[a])

@@ -15,7 +15,7 @@
 
 _Thread_local ac_heap *ac__tls_heap __attribute__((tls_model("initial-exec")));
 
-static void *alloc_slow(ac_heap *h, size_t size)
+void *ac__alloc_on(ac_heap *h, size_t size)
 {
     if (!h && !(h = ac__heap_implicit()))
         return NULL;
@@ -30,24 +30,23 @@ static void *alloc_slow(ac_heap *h, size_t size)
     ac__unpoison(p, s->size);
     s->free = *(void **)p;
     s->used++;
-    k->allocs++;
+    s->allocs++;
     return p;
 }
 
 void *ac_alloc(size_t size)
 {
     ac_heap *h = ac__tls_heap;
-    if (AC_UNLIKELY(!h || size > AC_SLAB_MAX))
-        return alloc_slow(h, size);
-    struct ac__class *k = &h->cls[ac__size_class(size)];
-    struct ac__slab *s = k->cur;
+    if (AC_UNLIKELY(!h || size > AC_DIRECT_MAX))
+        return ac__alloc_on(h, size);
+    struct ac__slab *s = h->direct[(size + 15) >> 4];
     void *p = s->free;
     if (AC_UNLIKELY(!p))
-        return alloc_slow(h, size);
-    ac__unpoison(p, k->size);
+        return ac__alloc_on(h, size);
+    ac__unpoison(p, s->size);
     s->free = *(void **)p;
     s->used++;
-    k->allocs++;
+    s->allocs++;
     return p;
 }
 
@@ -87,7 +86,7 @@ size_t ac_alloc_usable_size(const void *p)
     if (!p)
         return 0;
     const struct ac__slab *s = ac__slab_of(p);
-    return s->cls == AC_LARGE_CLASS ? s->chunk->large_size : s->size;
+    return s->cls == AC_LARGE_CLASS ? ac__chunk_of(s)->large_size : s->size;
 }
 
 void *ac_realloc(void *p, size_t size)

@@ -48,7 +48,7 @@ int ac_heap_create(const struct ac_heap_config *cfg, ac_heap **out)
     memset(h, 0, sizeof *h);
     for (unsigned i = 0; i < AC_HEAP_CLASSES; i++) {
         h->cls[i].size = ac__class_sizes[i];
-        h->cls[i].cur = &h->dummy;
+        ac__class_set_cur(h, i, &h->dummy);
     }
     h->limit = c.limit_bytes ? c.limit_bytes : SIZE_MAX;
     h->cfg = c;
@@ -99,7 +99,7 @@ void ac_heap_destroy(ac_heap *h)
         (void)pthread_setspecific(implicit_key, NULL);
     ac__outbox_flush_all(h);
     ac__heap_reclaim_final(h);
-    int64_t live = (int64_t)ac__slab_live_objects(h, NULL);
+    int64_t live = (int64_t)ac__slab_live_objects(h, NULL, NULL);
     for (struct ac__chunk *c = h->large; c; c = c->next)
         live++;
     if (live == 0) {
@@ -134,8 +134,8 @@ void ac_heap_maintain(ac_heap *h, uint64_t now_ns)
 
 void ac_heap_stats(const ac_heap *h, struct ac_heap_stats *out)
 {
-    uint64_t live[AC_HEAP_CLASSES] = {0};
-    ac__slab_live_objects(h, live);
+    uint64_t live[AC_HEAP_CLASSES] = {0}, allocs[AC_HEAP_CLASSES] = {0};
+    ac__slab_live_objects(h, live, allocs);
     *out = h->st;
     out->numa_node = h->cfg.numa_node;
     out->limit_bytes = h->cfg.limit_bytes;
@@ -146,8 +146,8 @@ void ac_heap_stats(const ac_heap *h, struct ac_heap_stats *out)
         struct ac_heap_class_stats *o = &out->cls[i];
         o->size = k->size;
         o->slabs = k->slabs;
-        o->allocs = k->allocs;
-        o->frees = k->allocs - live[i]; /* not counted on the fast path */
+        o->allocs = k->released_allocs + allocs[i];
+        o->frees = o->allocs - live[i]; /* not counted on the fast path */
         o->remote_frees = k->remote_frees;
         o->bytes_in_use = (size_t)live[i] * k->size;
         out->bytes_in_use += o->bytes_in_use;

@@ -11,9 +11,9 @@
  *
  * Each slab keeps an intrusive free list touched only by the owner: no
  * atomic operation on a same-thread alloc or free. Frees from other
- * threads are batched per owner in the freeing heap's outbox and pushed
- * onto the owner's `remote` list with one CAS per batch; the owner takes
- * the whole list with one exchange (remote.c).
+ * threads are collected per owner in the freeing heap's outbox, as arrays
+ * of pointers, and pushed onto the owner's `remote` list with one CAS per
+ * batch; the owner takes the whole list with one exchange (remote.c).
  */
 #ifndef AC_MEM_INTERNAL_H
 #define AC_MEM_INTERNAL_H
@@ -42,13 +42,20 @@
 /* Remote frees are handed over when a batch for one owner reaches this. */
 #define AC_REMOTE_BATCH 64u
 #define AC_OUTBOX_SLOTS 8u
-/* The remote list head of a destroyed heap: frees after it only count down. */
-#define AC_REMOTE_ORPHANED ((void *)1)
+/*
+ * The remote list head of a destroyed heap: frees after it only count
+ * down. Never a node: nodes are 16-byte aligned, tagged in bits 0-1 at most.
+ */
+#define AC_REMOTE_ORPHANED ((void *)8)
 
 enum ac__chunk_kind { AC_CHUNK_SLAB = 1, AC_CHUNK_LARGE = 2 };
 
 struct ac__chunk;
 
+/*
+ * One cache line: the fast paths touch free, used, allocs and heap only.
+ * The chunk is found from the descriptor's own address (ac__chunk_of).
+ */
 struct ac__slab {
     void *free;                   /* owner-only intrusive free list */
     uint32_t used;                /* objects out (including those in remote lists) */
@@ -59,11 +66,11 @@ struct ac__slab {
     uint8_t pages;                /* run length */
     bool listed;                  /* on its class's partial list */
     ac_heap *heap;                /* owner; ac__large_owner for large mappings */
+    uint64_t allocs;              /* allocations served (stats) */
     struct ac__slab *next, *prev; /* class partial list */
-    char *start;                  /* first object */
     uint64_t empty_since;         /* heap clock when `used` last dropped to 0 */
-    struct ac__chunk *chunk;
-};
+} AC_CACHE_ALIGNED;
+static_assert(sizeof(struct ac__slab) == AC_CACHELINE, "a slab descriptor is one cache line");
 
 struct ac__chunk {
     ac_heap *heap;
@@ -75,7 +82,7 @@ struct ac__chunk {
     struct ac__chunk *next, *prev; /* heap's chunk list or large list */
     struct ac__slab *page_slab[AC_CHUNK_PAGES];
     struct ac__slab slabs[AC_CHUNK_PAGES];
-};
+} AC_CACHE_ALIGNED;
 static_assert(sizeof(struct ac__chunk) <= AC_OS_PAGE, "chunk header fits in one OS page");
 static_assert(AC_CHUNK_PAGES == 32, "page_map is 32 bits");
 
@@ -88,18 +95,41 @@ struct ac__class {
     struct ac__slab *tail; /* partial list tail (NULL when empty) */
     uint32_t size;
     size_t slabs;
-    uint64_t allocs, remote_frees; /* frees = allocs - live, computed by ac_heap_stats */
+    uint64_t released_allocs; /* allocs of slabs already released (stats) */
+    uint64_t remote_frees;
+};
+
+/* Requests up to this size find their slab in ac_heap.direct[]. */
+#define AC_DIRECT_MAX 1024u
+#define AC_DIRECT_N   (AC_DIRECT_MAX / 16 + 1)
+
+/*
+ * A batch of remote frees for one owner: an ordinary object of the
+ * freeing heap, sent to the owner as a node of its remote list and sent
+ * back (as a plain object) once the owner has put the objects away. An
+ * array rather than a chain through the objects, so the owner reads
+ * pointers sequentially instead of chasing one cache miss per object, and
+ * the freeing thread never writes into the objects it frees.
+ */
+struct ac__rbatch {
+    void *next; /* remote list link (tagged, see remote.c) */
+    uint32_t n;
+    void *obj[AC_REMOTE_BATCH];
 };
 
 /* Remote frees this thread made, waiting to go back to their owner. */
 struct ac__outbox {
     ac_heap *to;
-    void *head, *tail;
-    uint32_t n;
+    struct ac__rbatch *b; /* NULL until the first free for `to` */
 };
 
 struct ac_heap {
-    /* Owner-only, hot: the fast paths touch only cls[] and the slabs. */
+    /*
+     * Owner-only, hot. direct[(size + 15) / 16] is the `cur` slab of the
+     * class serving `size` (for size ≤ AC_DIRECT_MAX): the fast path skips
+     * the class computation and the class struct (mimalloc's trick).
+     */
+    struct ac__slab *direct[AC_DIRECT_N];
     struct ac__class cls[AC_HEAP_CLASSES];
     size_t held;          /* formatted slabs + large mappings (the budgeted bytes) */
     size_t limit;         /* SIZE_MAX when there is no budget */
@@ -183,14 +213,20 @@ static inline void ac__link_set(void *p, void *v)
 
 /* ---- slabs (slab.c) ---- */
 
+/* Sets class cls's head slab and the direct[] entries that point to it. */
+void ac__class_set_cur(ac_heap *h, unsigned cls, struct ac__slab *s);
+
 /* Class list upkeep when a free moves slab s out of "full" or into "empty". */
 void ac__slab_transition(ac_heap *h, struct ac__slab *s);
 /* Makes h->cls[cls].cur a slab with a free object; false when out of memory. */
 bool ac__slab_refill(ac_heap *h, unsigned cls);
 /* Releases empty slabs idle since before `cutoff` (heap clock); UINT64_MAX: all. */
 void ac__slab_release_idle(ac_heap *h, uint64_t cutoff);
-/* Objects out in h's slabs, per class (live[AC_HEAP_CLASSES]); returns the total. */
-uint64_t ac__slab_live_objects(const ac_heap *h, uint64_t *live);
+/*
+ * Objects out in h's slabs; per class into live[] and the slabs' alloc
+ * counts into allocs[] when those are not NULL. Returns the total out.
+ */
+uint64_t ac__slab_live_objects(const ac_heap *h, uint64_t *live, uint64_t *allocs);
 /*
  * Whether the heap may hold `bytes` more: reclaims and releases empty
  * slabs before saying no, and counts the refusal.
@@ -215,6 +251,9 @@ void *ac__large_alloc(ac_heap *h, size_t size);
 void ac__large_free(ac_heap *h, struct ac__chunk *c);
 
 /* ---- remote frees and heap lifetime (remote.c, heap.c) ---- */
+
+/* Allocates from heap h (which must be the caller's): ac_alloc's slow path. */
+void *ac__alloc_on(ac_heap *h, size_t size);
 
 /* Frees p owned by another heap (or a large mapping) from the calling thread. */
 void ac__free_remote(struct ac__slab *s, void *p);

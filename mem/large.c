@@ -35,7 +35,6 @@ void *ac__large_alloc(ac_heap *h, size_t size)
     struct ac__slab *s = &c->slabs[0];
     s->heap = ac__large_owner; /* never equal to a heap: ac_free takes the slow path */
     s->cls = AC_LARGE_CLASS;
-    s->chunk = c;
     s->size = 0;
     c->page_slab[0] = s;
     c->next = h->large;

@@ -13,12 +13,23 @@
 
 #include <string.h>
 
+void ac__class_set_cur(ac_heap *h, unsigned cls, struct ac__slab *s)
+{
+    h->cls[cls].cur = s;
+    if (ac__class_sizes[cls] > AC_DIRECT_MAX)
+        return;
+    /* Entries i ≥ 1 serve sizes (16(i-1), 16i]: those whose class is cls. */
+    uint32_t lo = cls ? ac__class_sizes[cls - 1] / 16 + 1 : 0;
+    for (uint32_t i = lo; i <= ac__class_sizes[cls] / 16; i++)
+        h->direct[i] = s;
+}
+
 static void list_remove(struct ac__class *k, ac_heap *h, struct ac__slab *s)
 {
     if (s->prev)
         s->prev->next = s->next;
     else
-        k->cur = s->next ? s->next : &h->dummy;
+        ac__class_set_cur(h, (unsigned)(k - h->cls), s->next ? s->next : &h->dummy);
     if (s->next)
         s->next->prev = s->prev;
     else
@@ -34,10 +45,9 @@ static void list_append(struct ac__class *k, ac_heap *h, struct ac__slab *s)
     if (k->tail)
         k->tail->next = s;
     else
-        k->cur = s;
+        ac__class_set_cur(h, (unsigned)(k - h->cls), s);
     k->tail = s;
     s->listed = true;
-    (void)h;
 }
 
 void ac__slab_transition(ac_heap *h, struct ac__slab *s)
@@ -125,8 +135,6 @@ static struct ac__slab *slab_new(ac_heap *h, unsigned cls)
     s->first_page = (uint8_t)first;
     s->pages = (uint8_t)n;
     s->heap = h;
-    s->start = begin;
-    s->chunk = c;
     s->capacity = (uint32_t)((size_t)(end - begin) / size);
     /*
      * Thread the free list in address order. This is also the first touch
@@ -170,10 +178,11 @@ bool ac__slab_refill(ac_heap *h, unsigned cls)
 
 static void slab_release(ac_heap *h, struct ac__slab *s)
 {
-    struct ac__chunk *c = s->chunk;
+    struct ac__chunk *c = ac__chunk_of(s);
     struct ac__class *k = &h->cls[s->cls];
     list_remove(k, h, s);
     k->slabs--;
+    k->released_allocs += s->allocs;
     h->held -= (size_t)s->pages * AC_PAGE_SIZE;
     h->st.slabs_released++;
     uint32_t bits = (s->pages >= 32 ? ~0u : ((1u << s->pages) - 1)) << s->first_page;
@@ -206,7 +215,7 @@ void ac__slab_release_idle(ac_heap *h, uint64_t cutoff)
     }
 }
 
-uint64_t ac__slab_live_objects(const ac_heap *h, uint64_t *live)
+uint64_t ac__slab_live_objects(const ac_heap *h, uint64_t *live, uint64_t *allocs)
 {
     uint64_t n = 0;
     for (const struct ac__chunk *c = h->chunks; c; c = c->next) {
@@ -217,6 +226,8 @@ uint64_t ac__slab_live_objects(const ac_heap *h, uint64_t *live)
             n += s->used;
             if (live)
                 live[s->cls] += s->used;
+            if (allocs)
+                allocs[s->cls] += s->allocs;
         }
     }
     return n;

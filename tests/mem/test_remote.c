@@ -82,6 +82,8 @@ static void *all_to_all(void *arg)
         me->reclaimed += ac_heap_reclaim(me->heap);
         pthread_barrier_wait(me->bar); /* nobody reads out[] of this round any more */
     }
+    /* The owners sent this thread's batches home before the last barrier. */
+    me->reclaimed += ac_heap_reclaim(me->heap);
     struct ac_heap_stats st;
     ac_heap_stats(me->heap, &st);
     me->in_use_end = st.bytes_in_use;
@@ -108,9 +110,10 @@ Test(mem_remote, frees_from_every_thread_to_every_other_return_all_memory)
     for (unsigned i = 0; i < THREADS; i++) {
         cr_assert_eq(peers[i].create_err, 0);
         cr_assert_eq(peers[i].bad_bytes, 0, "thread %u saw corrupted objects", i);
-        cr_assert_eq(peers[i].reclaimed, expect, "thread %u got back %lu of %lu", i,
-                     (unsigned long)peers[i].reclaimed, (unsigned long)expect);
-        cr_assert_eq(peers[i].remote_frees_stat, expect);
+        /* ac_alloc's slow path also reclaims, so the explicit calls see a part. */
+        cr_assert_leq(peers[i].reclaimed, expect);
+        cr_assert_eq(peers[i].remote_frees_stat, expect, "thread %u got back %lu of %lu", i,
+                     (unsigned long)peers[i].remote_frees_stat, (unsigned long)expect);
         cr_assert_eq(peers[i].in_use_end, 0, "thread %u still has %zu bytes in use", i,
                      peers[i].in_use_end);
         for (unsigned j = 0; j < THREADS; j++)
