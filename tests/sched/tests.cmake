@@ -1,0 +1,1 @@
+ac_test(sched timer_wheel)
