@@ -107,6 +107,8 @@ int ac_runtime_create(const ac_runtime_config *cfg, ac_runtime **out)
     rt->cfg = *cfg;
     if (!rt->cfg.stall_threshold_ns)
         rt->cfg.stall_threshold_ns = DEFAULT_STALL_NS;
+    rt->stall_threshold_cycles =
+        (uint64_t)((double)rt->cfg.stall_threshold_ns * ac_cycles_per_ns());
     rt->nshards = nshards;
     rt->shards = aligned_alloc(AC_CACHELINE, sizeof *rt->shards * nshards);
     if (!rt->shards) {

@@ -100,10 +100,13 @@ static void shard_try_close(struct ac_shard *s)
         ac_log_warn("stop deadline passed with %u hold(s) on shard %u; closing anyway",
                     s->stop_holds, s->id);
     }
+    ac__msg_flush_wakes(s); /* for what this turn sent before closing */
     s->closed = true;
     /* acq_rel: our last pushes happen-before the count others wait on. */
     unsigned closed = atomic_fetch_add_explicit(&rt->closed_shards, 1, memory_order_acq_rel) + 1;
     if (closed == rt->nshards) {
+        /* seq_cst: the count is visible before we read `sleeping` (msg.c) */
+        atomic_thread_fence(memory_order_seq_cst);
         for (unsigned i = 0; i < rt->nshards; i++)
             if (i != s->id)
                 ac__shard_wake(rt, &rt->shards[i]);
@@ -139,7 +142,7 @@ static void shard_loop(struct ac_shard *s)
         ac__stall_mark(s);
 
         /* 1. timers (tasks join here with the scheduler) */
-        unsigned fired = ac_timer_wheel_expire(&s->wheel, s->stall_mark_ns);
+        unsigned fired = ac_timer_wheel_expire(&s->wheel, ac_now_ns());
         if (fired) {
             AC_STAT_ADD(s->stats.timers_fired, fired);
             ac__stall_check(s, "timer");
@@ -162,6 +165,7 @@ static void shard_loop(struct ac_shard *s)
         }
 
         /* 3. submit and wait, announcing sleep first (handshake in msg.c) */
+        ac__msg_flush_wakes(s);
         uint64_t timeout = wait_budget(s, busy);
         if (timeout) {
             atomic_store_explicit(&s->sleeping, 1, memory_order_relaxed);
