@@ -68,7 +68,7 @@ Test(sched_deque, steal_half_takes_the_older_half_rounded_up)
  * which slow each atomic by 10-50x (keeps the test well under a minute).
  */
 #if defined(AC_TSAN)
-#define STRESS_ITEMS 300000u
+#define STRESS_ITEMS 2000000u
 #elif defined(AC_ASAN)
 #define STRESS_ITEMS 2000000u
 #else

@@ -273,7 +273,7 @@ Test(sched_steal, stealing_off_keeps_stealable_tasks_home)
 /* ---- pthreads as shards ------------------------------------------------- */
 
 #if defined(AC_TSAN) || defined(AC_ASAN)
-#define TASKS 3000u /* sanitizers slow the spin work ~20x */
+#define TASKS 20000u /* sanitizers slow the spin work ~20x */
 #else
 #define TASKS 50000u
 #endif
