@@ -1,0 +1,11 @@
+/* agentcore — umbrella header: every public module header. */
+#ifndef AGENTCORE_H
+#define AGENTCORE_H
+
+#include "agentcore/base.h"
+#include "agentcore/ring.h"
+#include "agentcore/runtime.h"
+#include "agentcore/sched.h"
+#include "agentcore/timer.h"
+
+#endif

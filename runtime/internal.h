@@ -1,0 +1,137 @@
+/* runtime module private declarations: the runtime and shard objects. */
+#ifndef AC_RUNTIME_INTERNAL_H
+#define AC_RUNTIME_INTERNAL_H
+
+#include "agentcore/ring.h"
+#include "agentcore/runtime.h"
+#include "agentcore/timer.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/signalfd.h>
+
+struct ac_msg {
+    ac_msg_fn fn;
+    void *arg;
+};
+
+/*
+ * Single-producer single-consumer ring for one (source, target) pair.
+ * Producer and consumer indices live on separate cache lines; the producer
+ * caches the consumer's index so a push that finds room touches no line
+ * the consumer writes (Rigtorp's layout). The consumer reads `tail` once
+ * per drain.
+ */
+struct ac_spsc {
+    _Alignas(AC_CACHELINE) _Atomic uint32_t tail; /* written by the producer */
+    uint32_t head_cache;                          /* producer's view of head */
+    _Alignas(AC_CACHELINE) _Atomic uint32_t head; /* written by the consumer */
+    _Alignas(AC_CACHELINE) uint32_t mask;
+    struct ac_msg *slots;
+};
+
+/*
+ * Bounded multi-producer single-consumer queue (Vyukov's bounded MPMC
+ * algorithm with one consumer) for messages from non-shard threads.
+ */
+struct ac_mpsc_cell {
+    _Atomic uint32_t seq;
+    struct ac_msg msg;
+};
+struct ac_mpsc {
+    _Alignas(AC_CACHELINE) _Atomic uint32_t tail; /* producers claim here */
+    _Alignas(AC_CACHELINE) uint32_t head;         /* consumer only */
+    uint32_t mask;
+    struct ac_mpsc_cell *cells;
+};
+
+/* Counter update by the single writer; others read it with a relaxed load. */
+#define AC_STAT_ADD(field, n)                                                                      \
+    atomic_store_explicit(&(field), atomic_load_explicit(&(field), memory_order_relaxed) + (n),    \
+                          memory_order_relaxed)
+#define AC_STAT_INC(field) AC_STAT_ADD(field, 1)
+
+struct ac_shard_counters {
+    _Atomic uint64_t loops, sleeps, enters, completions, msgs_sent, msgs_run, msgs_full,
+        wakes_sent, wakes_received, timers_fired, stalls, stall_max_ns;
+};
+
+struct ac_shard {
+    /* Read by other shards: the wake-up handshake and the ring fd. */
+    _Alignas(AC_CACHELINE) _Atomic uint32_t sleeping;
+    _Atomic int ring_fd; /* -1 until the shard's ring exists */
+
+    /* Owned by the shard's thread. */
+    _Alignas(AC_CACHELINE) struct ac_runtime *rt;
+    unsigned id;
+    int cpu, node;
+    pthread_t thread;
+    struct ac_ring *ring;
+    struct ac_timer_wheel wheel;
+    bool closed;               /* stop seen: sending side closed */
+    uint64_t stall_mark_ns;    /* start of the callback being timed */
+    int start_err;             /* set before the start barrier */
+
+    /* SIGINT/SIGTERM, shard 0 only */
+    int signal_fd;
+    struct ac_op signal_op;
+    struct signalfd_siginfo siginfo;
+
+    struct ac_mpsc ext_inbox; /* from non-shard threads */
+    _Alignas(AC_CACHELINE) struct ac_shard_counters stats;
+};
+
+struct ac_runtime {
+    ac_runtime_config cfg;
+    unsigned nshards;
+    struct ac_shard *shards;
+    /* spsc[src * nshards + dst] */
+    struct ac_spsc *spsc;
+
+    /* Start gate: shards wait until every ring exists (or start failed). */
+    pthread_mutex_t gate_lock;
+    pthread_cond_t gate_cond;
+    unsigned booted;   /* shards that finished booting */
+    bool gate_abort;   /* a shard thread could not be created */
+    bool ran;
+
+    _Alignas(AC_CACHELINE) _Atomic bool stop_requested;
+    _Atomic unsigned closed_shards;  /* shards whose sending side is closed */
+    _Atomic unsigned ext_inflight;   /* non-shard submissions in progress */
+
+    /* Wake-ups from non-shard threads go through this ring. */
+    pthread_mutex_t ext_lock;
+    struct ac_ring *ext_ring;
+};
+
+/* The calling thread's shard, or NULL. */
+struct ac_shard *ac__shard_current(void);
+
+/* msg.c */
+AC_MUST_USE int ac__msg_init(struct ac_runtime *rt);
+void ac__msg_fini(struct ac_runtime *rt);
+/* Runs queued messages from every source; returns how many ran. */
+unsigned ac__msg_drain(struct ac_shard *self);
+/* True when any inbox of `self` holds a message. */
+bool ac__msg_pending(const struct ac_shard *self);
+/* Wakes `target` if it sleeps (from a shard: via its ring; else ext ring). */
+void ac__shard_wake(struct ac_runtime *rt, struct ac_shard *target);
+
+/* stall.c */
+void ac__stall_mark(struct ac_shard *self);
+void ac__stall_check(struct ac_shard *self, const char *what);
+void ac__stall_hook(void *arg, const char *what);
+
+/* signals.c */
+AC_MUST_USE int ac__signals_block(sigset_t *old);
+void ac__signals_restore(const sigset_t *old);
+AC_MUST_USE int ac__signals_start(struct ac_shard *shard0);
+void ac__signals_close(struct ac_shard *shard0);
+
+/* shard.c */
+void *ac__shard_main(void *arg);
+/* Start gate: true when every shard booted and none failed. */
+bool ac__gate_wait(struct ac_runtime *rt);
+void ac__gate_abort(struct ac_runtime *rt);
+
+#endif

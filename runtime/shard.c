@@ -1,0 +1,221 @@
+/*
+ * A shard: one pinned thread, its ring, its timer wheel, its loop.
+ *
+ * Loop turn (DESIGN.md "One shard"):
+ *   1. run ready tasks (the scheduler, when one is attached) and due timers;
+ *   2. drain the cross-shard inboxes;
+ *   3. one io_uring_enter: submit everything queued, wait for a completion
+ *      or a wake-up, at most until the nearest timer (0 if work remains);
+ *   4. dispatch each CQE to the operation its user_data names.
+ *
+ * Stopping is two-phase so that no message is lost: a shard that sees the
+ * stop runs its stop hook, closes its sending side and counts itself; only
+ * when every shard has closed can no new message appear, and each shard
+ * then drains its inboxes one last time and exits.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <numa.h>
+#include <stdio.h>
+
+static _Thread_local struct ac_shard *current_shard;
+
+struct ac_shard *ac__shard_current(void)
+{
+    return current_shard;
+}
+
+unsigned ac_shard_id(void)
+{
+    return current_shard ? current_shard->id : AC_SHARD_NONE;
+}
+
+ac_runtime *ac_runtime_current(void)
+{
+    return current_shard ? current_shard->rt : NULL;
+}
+
+static int shard_boot(struct ac_shard *s)
+{
+    struct ac_runtime *rt = s->rt;
+    char tag[16];
+    int err;
+
+    snprintf(tag, sizeof tag, "shard %u", s->id);
+    ac_log_set_thread_tag(tag);
+    /* First-touch allocations of this thread land on its own node. */
+    if (numa_available() >= 0)
+        numa_set_localalloc();
+
+    struct ac_ring_config rc = {
+        .entries = rt->cfg.ring_entries,
+        .sqpoll = rt->cfg.sqpoll,
+        .sqpoll_cpu = -1,
+    };
+    err = ac_ring_create(&rc, &s->ring);
+    if (err) {
+        ac_log_error("io_uring set-up failed: %s", ac_strerror(err));
+        return err;
+    }
+    if (!ac_ring_features(s->ring)->msg_ring) {
+        ac_log_error("the kernel lacks IORING_OP_MSG_RING (Linux ≥ 5.18 needed)");
+        return -EOPNOTSUPP;
+    }
+    atomic_store_explicit(&s->ring_fd, ac_ring_fd(s->ring), memory_order_relaxed);
+    ac_ring_set_callback_hook(s->ring, ac__stall_hook, s);
+    ac_timer_wheel_init(&s->wheel, ac_now_ns());
+    if (s->id == 0) {
+        char desc[256];
+        ac_ring_describe(s->ring, desc, sizeof desc);
+        ac_log_info("%u shard(s); %s", rt->nshards, desc);
+    }
+    if (s->id == 0 && rt->cfg.handle_signals) {
+        err = ac__signals_start(s);
+        if (err) {
+            ac_log_error("signalfd: %s", ac_strerror(err));
+            return err;
+        }
+    }
+    return 0;
+}
+
+/* Phase one of stopping: see the header comment. */
+static void shard_close(struct ac_shard *s)
+{
+    struct ac_runtime *rt = s->rt;
+
+    if (rt->cfg.on_shard_stop)
+        rt->cfg.on_shard_stop(rt->cfg.hook_arg, s->id);
+    s->closed = true;
+    /* acq_rel: our last pushes happen-before the count others wait on. */
+    unsigned closed = atomic_fetch_add_explicit(&rt->closed_shards, 1, memory_order_acq_rel) + 1;
+    if (closed == rt->nshards) {
+        for (unsigned i = 0; i < rt->nshards; i++)
+            if (i != s->id)
+                ac__shard_wake(rt, &rt->shards[i]);
+    }
+}
+
+static bool all_closed(struct ac_runtime *rt)
+{
+    return atomic_load_explicit(&rt->closed_shards, memory_order_acquire) == rt->nshards;
+}
+
+/* The wait of step 3, in ns: 0 when work is left, else until the next timer. */
+static uint64_t wait_budget(struct ac_shard *s, bool busy)
+{
+    if (busy)
+        return 0;
+    uint64_t next = ac_timer_wheel_next(&s->wheel);
+    if (next == UINT64_MAX)
+        return UINT64_MAX;
+    uint64_t now = ac_now_ns();
+    return next > now ? next - now : 0;
+}
+
+static void shard_loop(struct ac_shard *s)
+{
+    struct ac_runtime *rt = s->rt;
+    struct ac_ring_stats rs;
+
+    for (;;) {
+        AC_STAT_INC(s->stats.loops);
+        ac__stall_mark(s);
+
+        /* 1. timers (tasks join here with the scheduler) */
+        unsigned fired = ac_timer_wheel_expire(&s->wheel, s->stall_mark_ns);
+        if (fired) {
+            AC_STAT_ADD(s->stats.timers_fired, fired);
+            ac__stall_check(s, "timer");
+        }
+
+        /* 2. inboxes */
+        bool busy = ac__msg_drain(s) > 0;
+
+        if (AC_UNLIKELY(atomic_load_explicit(&rt->stop_requested, memory_order_relaxed))) {
+            if (!s->closed)
+                shard_close(s);
+            if (all_closed(rt)) {
+                /* Every sender is closed; only non-shard submitters that
+                 * passed the stop check may still be pushing. */
+                while (atomic_load_explicit(&rt->ext_inflight, memory_order_seq_cst))
+                    sched_yield();
+                ac__msg_drain(s);
+                break;
+            }
+        }
+
+        /* 3. submit and wait, announcing sleep first (handshake in msg.c) */
+        uint64_t timeout = wait_budget(s, busy);
+        if (timeout) {
+            atomic_store_explicit(&s->sleeping, 1, memory_order_relaxed);
+            /* seq_cst: the store above is visible before we re-check. */
+            atomic_thread_fence(memory_order_seq_cst);
+            if (ac__msg_pending(s) ||
+                atomic_load_explicit(&rt->stop_requested, memory_order_relaxed)) {
+                atomic_store_explicit(&s->sleeping, 0, memory_order_relaxed);
+                timeout = 0;
+            } else {
+                AC_STAT_INC(s->stats.sleeps);
+            }
+        }
+        int err = ac_ring_enter(s->ring, timeout);
+        atomic_store_explicit(&s->sleeping, 0, memory_order_relaxed);
+        if (err)
+            AC_PANIC("io_uring_enter failed on shard %u: %s", s->id, ac_strerror(err));
+
+        /* 4. completions */
+        ac__stall_mark(s);
+        ac_ring_dispatch(s->ring);
+        ac_ring_stats(s->ring, &rs);
+        atomic_store_explicit(&s->stats.enters, rs.enters, memory_order_relaxed);
+        atomic_store_explicit(&s->stats.completions, rs.completions, memory_order_relaxed);
+        atomic_store_explicit(&s->stats.wakes_received, rs.wakeups, memory_order_relaxed);
+    }
+}
+
+bool ac__gate_wait(struct ac_runtime *rt)
+{
+    bool ok = true;
+    pthread_mutex_lock(&rt->gate_lock);
+    if (++rt->booted == rt->nshards)
+        pthread_cond_broadcast(&rt->gate_cond);
+    while (rt->booted < rt->nshards && !rt->gate_abort)
+        pthread_cond_wait(&rt->gate_cond, &rt->gate_lock);
+    if (rt->gate_abort)
+        ok = false;
+    for (unsigned i = 0; i < rt->nshards && ok; i++)
+        ok = rt->shards[i].start_err == 0;
+    pthread_mutex_unlock(&rt->gate_lock);
+    return ok;
+}
+
+void ac__gate_abort(struct ac_runtime *rt)
+{
+    pthread_mutex_lock(&rt->gate_lock);
+    rt->gate_abort = true;
+    pthread_cond_broadcast(&rt->gate_cond);
+    pthread_mutex_unlock(&rt->gate_lock);
+}
+
+void *ac__shard_main(void *arg)
+{
+    struct ac_shard *s = arg;
+    struct ac_runtime *rt = s->rt;
+
+    current_shard = s;
+    s->start_err = shard_boot(s);
+    /* Every ring exists (or failed) before anyone may send a wake-up;
+     * the gate's mutex also publishes start_err and ring_fd. */
+    if (ac__gate_wait(rt)) {
+        ac_timer_wheel_set_current(&s->wheel);
+        if (rt->cfg.on_shard_start)
+            rt->cfg.on_shard_start(rt->cfg.hook_arg, s->id);
+        shard_loop(s);
+        ac_timer_wheel_set_current(NULL);
+    }
+    current_shard = NULL;
+    ac_log_set_thread_tag(NULL);
+    return NULL;
+}
