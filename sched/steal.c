@@ -190,7 +190,10 @@ bool ac_sched_sleep_prepare(ac_sched *s)
     ac_steal_group *g = s->group;
     if (!g || !s->stealing || s->nvictims == 0)
         return true;
-    atomic_store_explicit(&g->sleeping[s->shard_id], true, memory_order_relaxed);
+    /* Release, paired with the waker's acquire exchange: whatever the
+     * runtime did before calling us (its own "sleeping" flag, which its
+     * wake primitive checks) is visible to a waker that sees this mark. */
+    atomic_store_explicit(&g->sleeping[s->shard_id], true, memory_order_release);
     atomic_fetch_add_explicit(&g->nsleeping, 1, memory_order_relaxed);
     /* Pairs with the fence in ac__sched_notify (see the file comment). */
     atomic_thread_fence(memory_order_seq_cst);
@@ -220,7 +223,7 @@ void ac__sched_notify(ac_sched *s)
         return;
     for (unsigned i = 0; i < s->nvictims; i++) { /* nearest sleeper first */
         unsigned v = s->victims[i];
-        if (atomic_exchange_explicit(&g->sleeping[v], false, memory_order_relaxed)) {
+        if (atomic_exchange_explicit(&g->sleeping[v], false, memory_order_acquire)) {
             atomic_fetch_sub_explicit(&g->nsleeping, 1, memory_order_relaxed);
             s->hooks.wake(s->hooks.arg, v);
             return;
