@@ -39,8 +39,15 @@ void *ac__deque_steal(struct ac__deque *dq);
 /* Any thread. Steals up to min(max, ceil(size/2)) oldest items into out[],
  * oldest first; returns how many (stops early when a race is lost). */
 unsigned ac__deque_steal_half(struct ac__deque *dq, void **out, unsigned max);
-/* Any thread: items present (a snapshot, ≥ 0). */
-int64_t ac__deque_size(const struct ac__deque *dq);
+/* Any thread: items present (a snapshot, ≥ 0). Relaxed: callers use it
+ * for admission and idle checks and act through pop/steal, which
+ * synchronise. */
+static inline int64_t ac__deque_size(const struct ac__deque *dq)
+{
+    int64_t b = atomic_load_explicit(&dq->bottom, memory_order_relaxed);
+    int64_t t = atomic_load_explicit(&dq->top, memory_order_relaxed);
+    return b > t ? b - t : 0;
+}
 
 /* ---- tasks (task.c) ------------------------------------------------------ */
 
@@ -86,9 +93,29 @@ struct ac__task_pool {
 
 void ac__task_pool_init(struct ac__task_pool *p);
 void ac__task_pool_close(struct ac__task_pool *p);
-/* A task struct owned by `origin`, or NULL on -ENOMEM. */
-struct ac__task *ac__task_alloc(struct ac__task_pool *p, struct ac_sched *origin);
-void ac__task_free(struct ac__task_pool *p, struct ac__task *t);
+/* Adds a chunk of free structs: false on -ENOMEM. */
+bool ac__task_pool_grow(struct ac__task_pool *p);
+
+/* A task struct owned by `origin`, or NULL on -ENOMEM. Inline: this and
+ * free are on every spawn (no LTO across the module's files). */
+static inline struct ac__task *ac__task_alloc(struct ac__task_pool *p, struct ac_sched *origin)
+{
+    if (AC_UNLIKELY(!p->free) && !ac__task_pool_grow(p))
+        return NULL;
+    struct ac__task *t = p->free;
+    p->free = t->next;
+    p->live++;
+    t->origin = origin;
+    return t;
+}
+
+static inline void ac__task_free(struct ac__task_pool *p, struct ac__task *t)
+{
+    t->gen++;
+    t->next = p->free;
+    p->free = t;
+    p->live--;
+}
 /* The id of a queued task; resolves an id back, or NULL for a stale one. */
 ac_task_id ac__task_id(const struct ac__task *t);
 struct ac__task *ac__task_lookup(struct ac__task_pool *p, ac_task_id id);
@@ -140,9 +167,13 @@ struct ac_sched {
     /* Hot, owner only. */
     struct ac__fifo local[AC_PRIO_COUNT];
     struct ac__task_pool pool;
-    unsigned cur_class;  /* weighted round position */
-    unsigned credit;     /* tasks left in cur_class' turn */
-    uint8_t from_deque;  /* per-class bit: take from the deque next */
+    unsigned cur_class; /* weighted round position */
+    unsigned credit;    /* tasks left in cur_class' turn */
+    uint8_t from_deque; /* per-class bit: take from the deque next */
+    /* Per-class bit: we pushed to dq[c] since we last saw it empty. Only
+     * the owner pushes, so a clear bit proves the deque empty without
+     * touching its cache lines (the spawn+run fast path of local tasks). */
+    uint8_t dq_used;
     unsigned queue_size; /* per class */
     unsigned weights[AC_PRIO_COUNT];
     /* queued[] is computed on read: local[c].len + size of dq[c], which
@@ -167,6 +198,19 @@ struct ac_sched {
     unsigned *dirty;                /* [npeers]: origins with pending completions */
     unsigned ndirty;
 };
+
+/* Items in our own deque of class c (a snapshot; 0 for sure when unused). */
+static inline int64_t ac__own_dq_size(const ac_sched *s, unsigned c)
+{
+    return (s->dq_used >> c) & 1 ? ac__deque_size(&s->dq[c]) : 0;
+}
+
+/* Owner: pushes to our deque of class c. 0 or -ENOMEM. */
+static inline int ac__own_dq_push(ac_sched *s, unsigned c, struct ac__task *t)
+{
+    s->dq_used |= (uint8_t)(1u << c);
+    return ac__deque_push(&s->dq[c], t);
+}
 
 /* steal.c: hands a finished foreign task back towards its origin. */
 void ac__sched_finish_foreign(ac_sched *s, struct ac__task *t);

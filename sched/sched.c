@@ -95,7 +95,7 @@ out_close_deques:
 
 static uint32_t class_len(const ac_sched *s, unsigned c)
 {
-    return s->local[c].len + (uint32_t)ac__deque_size(&s->dq[c]);
+    return s->local[c].len + (uint32_t)ac__own_dq_size(s, c);
 }
 
 void ac__sched_complete(ac_sched *s, struct ac__task *t)
@@ -191,7 +191,7 @@ static int spawn(ac_sched *s, enum ac_prio prio, ac_task_fn fn, void *arg,
     if (id)
         *id = ac__task_id(t);
     if (o->stealable && s->stealing) {
-        if (ac__deque_push(&s->dq[prio], t) < 0) {
+        if (ac__own_dq_push(s, prio, t) < 0) {
             ac__task_free(&s->pool, t);
             return -ENOMEM;
         }
@@ -273,14 +273,16 @@ static void execute(ac_sched *s, struct ac__task *t)
 
 static bool class_ready(const ac_sched *s, unsigned c)
 {
-    return s->local[c].head || ac__deque_size(&s->dq[c]) > 0;
+    return s->local[c].head || ac__own_dq_size(s, c) > 0;
 }
 
 static struct ac__task *take_from_class(ac_sched *s, unsigned c)
 {
-    struct ac__task *t = NULL;
     unsigned bit = 1u << c;
-    /* Pop the deque only when it looks non-empty: pop costs a full fence. */
+    if (!(s->dq_used & bit)) /* the common case: no stealable work here */
+        return ac__fifo_pop(&s->local[c]);
+    struct ac__task *t = NULL;
+    /* Pop the deque only when it looks non-empty: pop costs a locked op. */
     bool dq_first = s->from_deque & bit;
     if (dq_first && ac__deque_size(&s->dq[c]) > 0)
         t = ac__deque_pop(&s->dq[c]);
@@ -288,6 +290,8 @@ static struct ac__task *take_from_class(ac_sched *s, unsigned c)
         t = ac__fifo_pop(&s->local[c]);
     if (!t && !dq_first && ac__deque_size(&s->dq[c]) > 0)
         t = ac__deque_pop(&s->dq[c]);
+    if (ac__deque_size(&s->dq[c]) == 0)
+        s->dq_used &= (uint8_t)~bit;
     s->from_deque ^= bit;
     return t;
 }

@@ -120,7 +120,7 @@ static unsigned steal_from(ac_sched *s, ac_sched *v)
             struct ac__task *t = batch[i];
             /* Out of memory to grow our deque: keep the task unstealable
              * rather than lose it. */
-            if (ac__deque_push(&s->dq[c], t) < 0)
+            if (ac__own_dq_push(s, c, t) < 0)
                 ac__fifo_push(&s->local[c], t);
         }
         total += n;

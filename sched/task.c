@@ -29,7 +29,7 @@ void ac__task_pool_close(struct ac__task_pool *p)
     ac__task_pool_init(p);
 }
 
-static bool add_chunk(struct ac__task_pool *p)
+bool ac__task_pool_grow(struct ac__task_pool *p)
 {
     if (p->nchunks == p->cap_chunks) {
         uint32_t cap = p->cap_chunks ? 2 * p->cap_chunks : 8;
@@ -51,25 +51,6 @@ static bool add_chunk(struct ac__task_pool *p)
     }
     p->chunks[p->nchunks++] = chunk;
     return true;
-}
-
-struct ac__task *ac__task_alloc(struct ac__task_pool *p, struct ac_sched *origin)
-{
-    if (AC_UNLIKELY(!p->free) && !add_chunk(p))
-        return NULL;
-    struct ac__task *t = p->free;
-    p->free = t->next;
-    p->live++;
-    t->origin = origin;
-    return t;
-}
-
-void ac__task_free(struct ac__task_pool *p, struct ac__task *t)
-{
-    t->gen++;
-    t->next = p->free;
-    p->free = t;
-    p->live--;
 }
 
 ac_task_id ac__task_id(const struct ac__task *t)
