@@ -152,7 +152,7 @@ static inline struct ac__task *ac__fifo_pop(struct ac__fifo *q)
 
 /* Completions of stolen tasks waiting to be posted home, per origin shard. */
 struct ac__remote_done {
-    struct ac__task *head, *tail;
+    struct ac__fifo q;
     bool dirty; /* listed in ac_sched.dirty */
 };
 

@@ -235,12 +235,7 @@ void ac__sched_finish_foreign(ac_sched *s, struct ac__task *t)
 {
     unsigned o = t->origin->shard_id;
     struct ac__remote_done *r = &s->remote[o];
-    t->next = NULL;
-    if (r->tail)
-        r->tail->next = t;
-    else
-        r->head = t;
-    r->tail = t;
+    ac__fifo_push(&r->q, t);
     if (!r->dirty) {
         r->dirty = true;
         s->dirty[s->ndirty++] = o;
@@ -264,8 +259,8 @@ void ac__sched_flush_remote(ac_sched *s)
     for (unsigned i = 0; i < s->ndirty; i++) {
         unsigned o = s->dirty[i];
         struct ac__remote_done *r = &s->remote[o];
-        if (s->hooks.post(s->hooks.arg, o, complete_chain, r->head) == 0) {
-            r->head = r->tail = NULL;
+        if (s->hooks.post(s->hooks.arg, o, complete_chain, r->q.head) == 0) {
+            r->q = (struct ac__fifo){0};
             r->dirty = false;
         } else {
             s->dirty[keep++] = o; /* -EAGAIN: the inbox is full, retry later */

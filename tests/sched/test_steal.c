@@ -1,6 +1,7 @@
 /* Stealing between schedulers: victim order, steal-half, wake-ups, the way
  * home of stolen tasks, and a run with pthreads acting as shards. */
 #include "../../sched/internal.h"
+#include "pthread_shards.h"
 
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -277,47 +278,11 @@ Test(sched_steal, stealing_off_keeps_stealable_tasks_home)
 #else
 #define TASKS 50000u
 #endif
-#define INBOX 256
 
-struct shard {
-    ac_sched *s;
-    pthread_t th;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    struct msg inbox[INBOX];
-    unsigned head, len;
-    bool woken, asleep;
-};
-static struct shard sh[2];
-static atomic_bool stop;
+static struct pshard_world world;
 static _Atomic unsigned char runs[TASKS];
-static atomic_uint ran_elsewhere, thread_wakes;
+static atomic_uint ran_elsewhere;
 static unsigned dones, dones_wrong_thread; /* shard 0 only */
-
-static int thr_post(void *arg, unsigned shard, void (*fn)(void *), void *fnarg)
-{
-    (void)arg;
-    struct shard *t = &sh[shard];
-    int r = -EAGAIN;
-    pthread_mutex_lock(&t->mu);
-    if (t->len < INBOX) {
-        t->inbox[(t->head + t->len++) % INBOX] = (struct msg){shard, fn, fnarg};
-        pthread_cond_signal(&t->cv);
-        r = 0;
-    }
-    pthread_mutex_unlock(&t->mu);
-    return r;
-}
-
-static void thr_wake(void *arg, unsigned shard)
-{
-    (void)arg;
-    atomic_fetch_add(&thread_wakes, 1);
-    pthread_mutex_lock(&sh[shard].mu);
-    sh[shard].woken = true;
-    pthread_cond_signal(&sh[shard].cv);
-    pthread_mutex_unlock(&sh[shard].mu);
-}
 
 static void cpu_work(void *arg)
 {
@@ -326,7 +291,7 @@ static void cpu_work(void *arg)
     for (unsigned k = 0; k < 500; k++)
         x += k;
     atomic_fetch_add_explicit(&runs[i], 1, memory_order_relaxed);
-    if (ac_sched_current() != sh[0].s)
+    if (ac_sched_current() != world.sh[0].s)
         atomic_fetch_add_explicit(&ran_elsewhere, 1, memory_order_relaxed);
 }
 
@@ -335,56 +300,16 @@ static void cpu_done(void *arg, int res)
     (void)arg;
     cr_assert_eq(res, 0);
     dones++;
-    dones_wrong_thread += !pthread_equal(pthread_self(), sh[0].th);
-    if (dones == TASKS) {
-        atomic_store(&stop, true);
-        thr_wake(NULL, 1);
-    }
-}
-
-/* The shard loop of the runtime contract in sched.h, with a condvar for
- * io_uring_enter. Returns when `stop` is set. */
-static void shard_loop(struct shard *me)
-{
-    while (!atomic_load(&stop)) {
-        ac_sched_run(me->s, 64);
-        pthread_mutex_lock(&me->mu);
-        while (me->len) {
-            struct msg m = me->inbox[me->head];
-            me->head = (me->head + 1) % INBOX;
-            me->len--;
-            pthread_mutex_unlock(&me->mu);
-            m.fn(m.arg);
-            pthread_mutex_lock(&me->mu);
-        }
-        pthread_mutex_unlock(&me->mu);
-        if (ac_sched_has_ready(me->s) || ac_sched_steal(me->s) || !ac_sched_sleep_prepare(me->s))
-            continue;
-        pthread_mutex_lock(&me->mu);
-        me->asleep = true;
-        /* Untimed: a lost wake-up hangs the test into its timeout. */
-        while (!me->woken && !me->len && !atomic_load(&stop))
-            pthread_cond_wait(&me->cv, &me->mu);
-        me->woken = me->asleep = false;
-        pthread_mutex_unlock(&me->mu);
-        ac_sched_sleep_done(me->s);
-    }
+    dones_wrong_thread += !pthread_equal(pthread_self(), world.sh[0].th);
+    if (dones == TASKS)
+        pshard_stop(&world);
 }
 
 static void *shard1_main(void *arg)
 {
     (void)arg;
-    ac_sched_set_current(sh[1].s);
-    shard_loop(&sh[1]);
+    pshard_loop(&world, &world.sh[1]);
     return NULL;
-}
-
-static bool shard1_asleep(void)
-{
-    pthread_mutex_lock(&sh[1].mu);
-    bool a = sh[1].asleep;
-    pthread_mutex_unlock(&sh[1].mu);
-    return a;
 }
 
 /* Shard 0 (this thread) queues all the CPU work while shard 1 sleeps: the
@@ -392,27 +317,12 @@ static bool shard1_asleep(void)
  * every done callback runs on shard 0. */
 Test(sched_steal, pthread_shards_share_an_imbalanced_load, .timeout = 60)
 {
-    uint8_t d[2] = {0, 0};
-    cr_assert_eq(ac_steal_group_create(2, &group), 0);
-    for (unsigned i = 0; i < 2; i++) {
-        struct ac_sched_config cfg;
-        ac_sched_config_default(&cfg);
-        cfg.shard_id = i;
-        cfg.queue_size = TASKS;
-        cfg.group = group;
-        cfg.hooks = (struct ac_sched_hooks){.post = thr_post, .wake = thr_wake};
-        cr_assert_eq(ac_sched_create(&cfg, &sh[i].s), 0);
-        sc[i] = sh[i].s; /* destroyed by the suite's fini */
-        pthread_mutex_init(&sh[i].mu, NULL);
-        pthread_cond_init(&sh[i].cv, NULL);
-    }
-    ac_sched *peers[2] = {sh[0].s, sh[1].s};
-    for (unsigned i = 0; i < 2; i++)
-        cr_assert_eq(ac_sched_set_peers(sh[i].s, peers, 2, d), 0);
+    cr_assert_eq(pshard_world_init(&world, 2, TASKS, true), 0);
+    struct pshard *sh = world.sh;
     sh[0].th = pthread_self();
     ac_sched_set_current(sh[0].s);
     cr_assert_eq(pthread_create(&sh[1].th, NULL, shard1_main, NULL), 0);
-    while (!shard1_asleep()) /* bounded by the test timeout */
+    while (!pshard_asleep(&sh[1])) /* bounded by the test timeout */
         sched_yield();
     for (unsigned i = 0; i < TASKS; i++)
         cr_assert_eq(
@@ -420,7 +330,7 @@ Test(sched_steal, pthread_shards_share_an_imbalanced_load, .timeout = 60)
     /* Let the thief get going before this shard starts on the pile too. */
     while (atomic_load(&ran_elsewhere) == 0)
         sched_yield();
-    shard_loop(&sh[0]);
+    pshard_loop(&world, &sh[0]);
     pthread_join(sh[1].th, NULL);
 
     unsigned bad = 0;
@@ -429,7 +339,7 @@ Test(sched_steal, pthread_shards_share_an_imbalanced_load, .timeout = 60)
     cr_expect_eq(bad, 0, "%u tasks did not run exactly once", bad);
     cr_expect_eq(dones, TASKS);
     cr_expect_eq(dones_wrong_thread, 0);
-    cr_expect_geq(atomic_load(&thread_wakes), 1);
+    cr_expect_geq(atomic_load(&sh[1].wakes), 1);
     struct ac_sched_stats a, b;
     ac_sched_stats_get(sh[0].s, &a);
     ac_sched_stats_get(sh[1].s, &b);
@@ -438,9 +348,6 @@ Test(sched_steal, pthread_shards_share_an_imbalanced_load, .timeout = 60)
     cr_expect_eq(a.ran + b.ran, TASKS, "a.ran %llu b.ran %llu", (unsigned long long)a.ran,
                  (unsigned long long)b.ran);
     cr_log_info("shard 1 ran %llu of %u tasks, woken %u times", (unsigned long long)b.ran, TASKS,
-                atomic_load(&thread_wakes));
-    for (unsigned i = 0; i < 2; i++) {
-        pthread_mutex_destroy(&sh[i].mu);
-        pthread_cond_destroy(&sh[i].cv);
-    }
+                atomic_load(&sh[1].wakes));
+    pshard_world_destroy(&world);
 }

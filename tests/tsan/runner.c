@@ -30,17 +30,20 @@ void ac_crit_register_suite(struct ac_crit_suite *s)
     suites = s;
 }
 
+static void say(const char *prefix, const char *fmt, va_list ap)
+{
+    fputs(prefix, stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+}
+
 void ac_crit_fail(bool fatal, const char *file, int line, const char *expr, const char *fmt, ...)
 {
-    fprintf(stderr, "  %s:%d: check failed: %s", file, line, expr);
-    if (fmt[0]) {
-        va_list ap;
-        va_start(ap, fmt);
-        fputs(" -- ", stderr);
-        vfprintf(stderr, fmt, ap);
-        va_end(ap);
-    }
-    fputc('\n', stderr);
+    va_list ap;
+    fprintf(stderr, "  %s:%d: check failed: %s%s", file, line, expr, fmt[0] ? " -- " : "");
+    va_start(ap, fmt);
+    say("", fmt, ap);
+    va_end(ap);
     failed = true;
     if (fatal) {
         fflush(NULL);
@@ -52,9 +55,7 @@ void ac_crit_skip(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fputs("  skipped: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    say("  skipped: ", fmt, ap);
     va_end(ap);
     fflush(NULL);
     _exit(2);
@@ -64,9 +65,7 @@ void ac_crit_log(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fputs("  info: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    say("  info: ", fmt, ap);
     va_end(ap);
 }
 
