@@ -18,6 +18,7 @@ static struct pshard_world world;
 static unsigned ntasks, spin, dones; /* dones: shard 0 only */
 static uint64_t ran_by[2];           /* each slot written by its shard only */
 static atomic_bool go;
+static uint64_t cpu_ns[2]; /* thread CPU time of each shard, last run */
 
 static void work(void *arg)
 {
@@ -48,11 +49,14 @@ static void *shard_main(void *arg)
             AC_BENCH_CHECK(ac_spawn_stealable(AC_PRIO_NORMAL, work, NULL, done, NULL) == 0);
     }
     pshard_loop(&world, me);
+    cpu_ns[me->id] = ac_bench_thread_cpu_ns();
     return NULL;
 }
 
-/* Wall seconds for the whole load; *share1 = fraction run by shard 1. */
-static double run(bool stealing, double *share1)
+/* Wall seconds for the whole load; *share1 = fraction run by shard 1,
+ * *busy1 = shard 1's CPU time over the wall time (low when the machine's
+ * other load takes CPU 1 away: then the ratio says little). */
+static double run(bool stealing, double *share1, double *busy1)
 {
     AC_BENCH_CHECK(pshard_world_init(&world, 2, ntasks, stealing) == 0);
     atomic_store(&go, false);
@@ -67,6 +71,7 @@ static double run(bool stealing, double *share1)
     uint64_t t1 = ac_now_ns();
     AC_BENCH_CHECK(ran_by[0] + ran_by[1] == ntasks && dones == ntasks);
     *share1 = (double)ran_by[1] / (double)ntasks;
+    *busy1 = (double)cpu_ns[1] / (double)(t1 - t0);
     pshard_world_destroy(&world);
     return (double)(t1 - t0) / 1e9;
 }
@@ -80,11 +85,11 @@ int main(int argc, char **argv)
     spin = 10000; /* ~10-20 us of work per task */
     ac_bench_begin(&o, "sched_steal");
     double *on = calloc(o.runs, sizeof *on), *off = calloc(o.runs, sizeof *off);
-    double share = 0, share_on = 0;
+    double share = 0, share_on = 0, busy = 0, busy_on = 0;
     for (unsigned r = 0; r < o.runs; r++) { /* interleaved: same conditions */
-        off[r] = run(false, &share);
+        off[r] = run(false, &share, &busy);
         AC_BENCH_CHECK(share == 0);
-        on[r] = run(true, &share_on);
+        on[r] = run(true, &share_on, &busy_on);
     }
     struct ac_bench_stats son, soff;
     ac_bench_stats_of(off, o.runs, &soff);
@@ -96,6 +101,7 @@ int main(int argc, char **argv)
     ac_bench_result(name, "s", &son);
     ac_bench_value("speed-up on/off (aim >= 1.8)", "x", soff.median / son.median);
     ac_bench_value("share run by shard 1 (last run, on)", "fraction", share_on);
+    ac_bench_value("shard 1 CPU time / wall (last run, on)", "fraction", busy_on);
     free(on);
     free(off);
     ac_bench_end();

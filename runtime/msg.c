@@ -20,9 +20,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Spins before a full ring gives -EAGAIN: ~a few µs, long enough for a
- * busy consumer's drain to free slots, short enough not to stall. */
-#define FULL_RETRIES 256
+/*
+ * Bounded retry before a full ring gives -EAGAIN: a short spin (a busy
+ * consumer on another CPU frees slots within µs), then a few yields (a
+ * consumer sharing our CPU, with oversubscribed shards, needs the CPU).
+ */
+#define FULL_SPINS  128
+#define FULL_YIELDS 4
+#define FULL_RETRIES (FULL_SPINS + FULL_YIELDS)
 
 static inline void cpu_relax(void)
 {
@@ -244,7 +249,10 @@ static int submit_from_shard(struct ac_runtime *rt, struct ac_shard *self, struc
         (void)ac_ring_enter(self->ring, 0); /* send the wake-up now */
         unsigned i;
         for (i = 0; i < FULL_RETRIES; i++) {
-            cpu_relax();
+            if (i < FULL_SPINS)
+                cpu_relax();
+            else
+                sched_yield();
             if (spsc_push(q, fn, arg))
                 break;
         }

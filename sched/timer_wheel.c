@@ -218,15 +218,20 @@ unsigned ac_timer_wheel_expire(struct ac_timer_wheel *w, uint64_t now_ns)
     uint64_t now_tick = now_ns >> TICK_SHIFT;
     unsigned fired = 0;
 
-    /* Timers deferred by the previous call are due now: place them first. */
+    /*
+     * `cur` stays at the tick being expired (≤ now_tick), never past it, so
+     * a timer started later with a deadline in that tick or earlier lands
+     * in a slot the next call drains. Cascading the same boundary twice is
+     * harmless: after the first time its slot is empty.
+     */
     while (w->deferred) {
         struct ac_timer *t = w->deferred;
         list_unlink(&w->deferred, t);
         place(w, t);
     }
     if (w->count == 0) {
-        if (w->cur <= now_tick)
-            w->cur = now_tick + 1;
+        if (w->cur < now_tick)
+            w->cur = now_tick;
         return 0;
     }
     w->expiring = true;
@@ -244,9 +249,11 @@ unsigned ac_timer_wheel_expire(struct ac_timer_wheel *w, uint64_t now_ns)
         if (*head)
             break; /* the rest of this tick lies after now_ns */
         w->bitmap[0] &= ~(1ull << (w->cur & SLOT_MASK));
+        if (w->cur == now_tick)
+            break;
         bool lvl0;
         uint64_t next = next_event_tick(w, w->cur + 1, &lvl0);
-        w->cur = next < now_tick + 1 ? next : now_tick + 1;
+        w->cur = next < now_tick ? next : now_tick;
     }
     w->expiring = false;
     return fired;
