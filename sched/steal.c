@@ -268,3 +268,23 @@ void ac__sched_flush_remote(ac_sched *s)
     }
     s->ndirty = keep;
 }
+
+int ac_sched_stop(ac_sched *s)
+{
+    s->stealing = false;
+    for (unsigned c = 0; c < AC_PRIO_COUNT; c++) {
+        struct ac__task *t;
+        while ((t = ac__deque_pop(&s->dq[c]))) {
+            if (t->origin == s) {
+                ac__fifo_push(&s->local[c], t);
+            } else {
+                t->res = -ECANCELED;
+                ac__sched_finish_foreign(s, t);
+            }
+        }
+        s->dq_used &= (uint8_t) ~(1u << c);
+    }
+    if (s->ndirty)
+        ac__sched_flush_remote(s);
+    return s->ndirty ? -EAGAIN : 0;
+}

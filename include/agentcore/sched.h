@@ -89,8 +89,8 @@ AC_MUST_USE int ac_sched_create(const struct ac_sched_config *cfg, ac_sched **ou
 
 /*
  * Destroys a scheduler. Tasks still queued are dropped: their done callbacks
- * run here with -ECANCELED. The runtime must first stop stealing between the
- * shards and let the completions of stolen tasks come home (no task of this
+ * run here with -ECANCELED. Every shard must first have called
+ * ac_sched_stop and run the messages that followed (no task of this
  * scheduler may still be held by a peer, and this scheduler may hold none of
  * a peer's); a violation panics. Owner, or any thread once shards stopped.
  */
@@ -149,6 +149,17 @@ bool ac_sched_sleep_prepare(ac_sched *s);
 
 /* Clears the sleeping mark after the shard woke up. Owner. */
 void ac_sched_sleep_done(ac_sched *s);
+
+/*
+ * First half of shutting down, while cross-shard messages still flow (the
+ * runtime's stop phase one): turns stealing off for this shard (it neither
+ * steals nor is stolen from nor wakes anyone any more), moves its own
+ * stealable tasks to its local queues, sends stolen tasks it has not run
+ * back home unrun (their done gets -ECANCELED) and posts pending
+ * completions. Returns 0, or -EAGAIN when an inbox was full: call again.
+ * Owner.
+ */
+AC_MUST_USE int ac_sched_stop(ac_sched *s);
 
 /*
  * Queues fn(arg) on the current shard in class `prio`. Returns 0, -EBUSY

@@ -351,3 +351,24 @@ Test(sched_steal, pthread_shards_share_an_imbalanced_load, .timeout = 60)
                 atomic_load(&sh[1].wakes));
     pshard_world_destroy(&world);
 }
+
+Test(sched_steal, stop_sends_unrun_stolen_tasks_home_and_keeps_own_ones)
+{
+    make_world(2, flat, true);
+    nran = ndone = 0;
+    spawn_on(0, AC_PRIO_HIGH, 4);
+    spawn_on(1, AC_PRIO_LOW, 2);
+    cr_assert_eq(ac_sched_steal(sc[1]), 2); /* shard 1 holds 2 of shard 0's */
+    cr_expect_eq(ac_sched_stop(sc[1]), 0);
+    cr_expect_eq(nmsgs, 1, "the unrun stolen tasks go home");
+    deliver();
+    cr_expect_eq(ndone, 2);
+    cr_expect_eq(last_res, -ECANCELED);
+    cr_expect_eq(nran, 0);
+    cr_expect_eq(ac_sched_steal(sc[1]), 0, "a stopped shard no longer steals");
+    cr_expect_eq(ac_sched_steal(sc[0]), 0, "nor is it stolen from");
+    cr_expect_eq(ac_sched_run(sc[1], 10), 2, "its own stealable tasks still run here");
+    cr_expect_eq(ac_sched_stop(sc[0]), 0);
+    cr_expect_eq(ac_sched_run(sc[0], 10), 2);
+    cr_expect_eq(nran, 4);
+}
