@@ -29,8 +29,9 @@ static void count_atomic(void *arg)
 
 enum mode { LOCAL, STEALABLE, OPTS_DEADLINE };
 
-/* ns per task for `n` tasks spawned and run in batches of `batch`. */
-static double sched_run(enum mode mode, uint64_t n, unsigned batch)
+/* Wall ns per task for `n` tasks spawned and run in batches of `batch`;
+ * the thread's CPU ns per task in *cpu (robust to other load). */
+static double sched_run(enum mode mode, uint64_t n, unsigned batch, double *cpu)
 {
     struct ac_sched_config cfg;
     ac_sched_config_default(&cfg);
@@ -40,7 +41,7 @@ static double sched_run(enum mode mode, uint64_t n, unsigned batch)
     ac_sched_set_current(s);
     uint64_t counter = 0;
     struct ac_task_opts o = {.deadline_ns = UINT64_MAX};
-    uint64_t t0 = ac_now_ns();
+    uint64_t c0 = ac_bench_thread_cpu_ns(), t0 = ac_now_ns();
     for (uint64_t done = 0; done < n; done += batch) {
         for (unsigned i = 0; i < batch; i++) {
             int r;
@@ -54,9 +55,10 @@ static double sched_run(enum mode mode, uint64_t n, unsigned batch)
         }
         AC_BENCH_CHECK(ac_sched_run(s, batch) == batch);
     }
-    uint64_t t1 = ac_now_ns();
+    uint64_t t1 = ac_now_ns(), c1 = ac_bench_thread_cpu_ns();
     uint64_t want = (n + batch - 1) / batch * batch;
     AC_BENCH_CHECK(counter == want);
+    *cpu = (double)(c1 - c0) / (double)want;
     ac_sched_destroy(s);
     return (double)(t1 - t0) / (double)want;
 }
@@ -89,7 +91,7 @@ int main(int argc, char **argv)
     AC_BENCH_CHECK(ac_bench_pin(0) == 0);
     ac_bench_begin(&o, "sched_spawn");
 
-    double *smp = calloc(o.runs, sizeof *smp);
+    double *smp = calloc(o.runs, sizeof *smp), *cpu = calloc(o.runs, sizeof *cpu);
     struct ac_bench_stats local, st;
     static const struct {
         const char *name;
@@ -103,9 +105,13 @@ int main(int argc, char **argv)
     };
     for (unsigned c = 0; c < AC_ARRAY_LEN(cases); c++) {
         for (unsigned r = 0; r < o.runs; r++)
-            smp[r] = sched_run(cases[c].mode, n, cases[c].batch);
+            smp[r] = sched_run(cases[c].mode, n, cases[c].batch, &cpu[r]);
         ac_bench_stats_of(smp, o.runs, c == 0 ? &local : &st);
         ac_bench_result(cases[c].name, "ns/task", c == 0 ? &local : &st);
+        if (c == 0) {
+            ac_bench_stats_of(cpu, o.runs, &st);
+            ac_bench_result("  same, thread CPU time", "ns/task", &st);
+        }
     }
 
     unsigned workers = ncpus;
@@ -119,6 +125,7 @@ int main(int argc, char **argv)
     ac_bench_value("sched ac_spawn batch 256 throughput", "Mtasks/s", 1e3 / local.median);
     ac_bench_value("pthread pool throughput", "Mtasks/s", 1e3 / st.median);
     free(smp);
+    free(cpu);
     ac_bench_end();
     return 0;
 }
