@@ -56,6 +56,8 @@ static void *shard_main(void *arg)
 /* Wall seconds for the whole load; *share1 = fraction run by shard 1,
  * *busy1 = shard 1's CPU time over the wall time (low when the machine's
  * other load takes CPU 1 away: then the ratio says little). */
+static double slowdown1; /* shard 1's CPU time per task over shard 0's, last run on */
+
 static double run(bool stealing, double *share1, double *busy1)
 {
     AC_BENCH_CHECK(pshard_world_init(&world, 2, ntasks, stealing) == 0);
@@ -72,6 +74,9 @@ static double run(bool stealing, double *share1, double *busy1)
     AC_BENCH_CHECK(ran_by[0] + ran_by[1] == ntasks && dones == ntasks);
     *share1 = (double)ran_by[1] / (double)ntasks;
     *busy1 = (double)cpu_ns[1] / (double)(t1 - t0);
+    if (stealing && ran_by[0] && ran_by[1])
+        slowdown1 =
+            ((double)cpu_ns[1] / (double)ran_by[1]) / ((double)cpu_ns[0] / (double)ran_by[0]);
     pshard_world_destroy(&world);
     return (double)(t1 - t0) / 1e9;
 }
@@ -102,6 +107,8 @@ int main(int argc, char **argv)
     ac_bench_value("speed-up on/off (aim >= 1.8)", "x", soff.median / son.median);
     ac_bench_value("share run by shard 1 (last run, on)", "fraction", share_on);
     ac_bench_value("shard 1 CPU time / wall (last run, on)", "fraction", busy_on);
+    /* > 1 when CPU 1 runs the same work slower (other load on the host). */
+    ac_bench_value("shard 1 / shard 0 CPU time per task (last run, on)", "x", slowdown1);
     free(on);
     free(off);
     ac_bench_end();
