@@ -20,10 +20,16 @@
  * Runtime loop contract (per shard):
  *   ac_sched_run(s, budget);                        run ready tasks
  *   ... drain inboxes, submit and reap I/O ...
- *   if (!ac_sched_has_ready(s) && ac_sched_steal(s) == 0 && ac_sched_sleep_prepare(s)) {
- *       block in io_uring_enter;                    a wake() ends it
- *       ac_sched_sleep_done(s);
+ *   if (!ac_sched_has_ready(s) && ac_sched_steal(s) == 0) {
+ *       set the runtime's own "sleeping" flag; seq_cst fence;
+ *       if (nothing else pending && ac_sched_sleep_prepare(s)) {
+ *           block in io_uring_enter;                a wake() ends it
+ *           ac_sched_sleep_done(s);
+ *       }
  *   }
+ * sleep_prepare comes after the runtime's flag so that a waker which sees
+ * the scheduler's mark also sees the runtime's flag (docs/ARCHITECTURE.md,
+ * section sched, lists the exact calls).
  */
 #ifndef AGENTCORE_SCHED_H
 #define AGENTCORE_SCHED_H
@@ -109,8 +115,10 @@ ac_sched *ac_sched_current(void);
  * (`distance[i]`: 0 same last-level cache, 1 same NUMA node, 2 remote; see
  * ac_sched_topology_distances). Victims are tried nearest level first, in
  * random order within a level. The arrays are copied. Returns 0, -EINVAL
- * (n too small for this shard id, peers[shard_id] != s, a distance > 2) or
- * -ENOMEM. Owner, before the peers start stealing.
+ * (n too small for this shard id, peers[shard_id] != s, a distance > 2, or
+ * stealing on without hooks.post), -EBUSY (completions of stolen tasks are
+ * still waiting to be posted) or -ENOMEM. Owner, before the peers start
+ * stealing.
  */
 AC_MUST_USE int ac_sched_set_peers(ac_sched *s, ac_sched *const *peers, unsigned n,
                                    const uint8_t *distance);
