@@ -372,3 +372,36 @@ Test(sched_steal, stop_sends_unrun_stolen_tasks_home_and_keeps_own_ones)
     cr_expect_eq(ac_sched_run(sc[0], 10), 2);
     cr_expect_eq(nran, 4);
 }
+
+Test(sched_steal, no_wake_while_a_peer_is_searching)
+{
+    make_world(2, flat, true);
+    cr_assert(ac_sched_sleep_prepare(sc[1]));
+    atomic_store(&group->searching, 1); /* some shard is looking for work */
+    spawn_on(0, AC_PRIO_HIGH, 1);
+    cr_expect_eq(nwakes, 0, "the searcher (or sleep_prepare's re-check) finds it");
+    atomic_store(&group->searching, 0);
+    ac_sched_sleep_done(sc[1]);
+    ac_sched_run(sc[0], 10);
+}
+
+Test(sched_steal, set_peers_rejects_bad_arguments)
+{
+    make_world(2, flat, true);
+    ac_sched *swapped[2] = {sc[1], sc[0]};
+    static const uint8_t far[2] = {0, 3};
+    cr_expect_eq(ac_sched_set_peers(sc[0], swapped, 2, flat[0]), -EINVAL);
+    cr_expect_eq(ac_sched_set_peers(sc[1], sc, 1, flat[1]), -EINVAL, "n too small");
+    cr_expect_eq(ac_sched_set_peers(sc[0], sc, 2, far), -EINVAL);
+
+    struct ac_sched_config cfg;
+    ac_sched_config_default(&cfg); /* stealing on, no post hook */
+    ac_sched *lone, *pair[2];
+    cr_assert_eq(ac_sched_create(&cfg, &lone), 0);
+    pair[0] = lone;
+    pair[1] = sc[1];
+    cr_expect_eq(ac_sched_set_peers(lone, pair, 2, flat[0]), -EINVAL,
+                 "stolen tasks could not come home");
+    cr_expect_eq(ac_sched_set_peers(lone, pair, 1, flat[0]), 0, "alone it needs no hooks");
+    ac_sched_destroy(lone);
+}
