@@ -16,11 +16,13 @@
 #include <unistd.h>
 
 static struct ac_bench_opts opts;
+static cpu_set_t initial_affinity;
 static const char *bench_name;
 static bool first_result = true;
 
 int ac_bench_parse(int argc, char **argv, struct ac_bench_opts *o)
 {
+    sched_getaffinity(0, sizeof initial_affinity, &initial_affinity);
     o->json = false;
     o->runs = 5;
     o->quick = false;
@@ -58,6 +60,11 @@ int ac_bench_pin(unsigned cpu)
     CPU_SET(cpu, &set);
     int r = pthread_setaffinity_np(pthread_self(), sizeof set, &set);
     return -r;
+}
+
+void ac_bench_unpin(void)
+{
+    pthread_setaffinity_np(pthread_self(), sizeof initial_affinity, &initial_affinity);
 }
 
 static int cmp_double(const void *a, const void *b)

@@ -69,6 +69,9 @@ struct ac_shard {
     struct ac_ring *ring;
     struct ac_timer_wheel wheel;
     bool closed;               /* stop seen: sending side closed */
+    bool stop_hook_ran;        /* on_shard_stop has run */
+    unsigned stop_holds;       /* ac_shard_hold_stop count */
+    uint64_t stop_deadline_ns; /* close regardless of holds after this */
     uint64_t stall_mark_ns;    /* start of the callback being timed */
     int start_err;             /* set before the start barrier */
 

@@ -20,6 +20,7 @@ void ac_runtime_config_init(ac_runtime_config *cfg)
         .msg_ring_size = 1024,
         .ext_inbox_size = 1024,
         .stall_threshold_ns = DEFAULT_STALL_NS,
+        .stop_timeout_ns = 5ull * 1000 * 1000 * 1000,
         .handle_signals = true,
     };
 }

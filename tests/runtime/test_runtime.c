@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <numa.h>
+#include <fcntl.h>
 #include <stdatomic.h>
 
 struct boot {
@@ -136,4 +137,146 @@ Test(runtime_lifecycle, non_shard_threads_are_not_shards)
     cr_assert_eq(ac_shard_id(), AC_SHARD_NONE);
     cr_assert_null(ac_runtime_current());
     cr_assert_eq(ac_submit_to(0, NULL, NULL), -ENXIO);
+}
+
+/* ---- stop holds: a shard finishes its work before closing --------------- */
+
+static struct {
+    ac_runtime *rt;
+    struct ac_timer t;
+    bool hook_ran, finished_before_exit;
+    unsigned late_msgs;
+} H;
+
+static void late_msg(void *arg)
+{
+    (void)arg;
+    H.late_msgs++;
+}
+
+static void finish(struct ac_timer *t, void *arg)
+{
+    (void)t;
+    (void)arg;
+    /* still allowed to send: the sending side closes after the release */
+    H.finished_before_exit = ac_submit_to(0, late_msg, NULL) == 0;
+    ac_shard_release_stop();
+}
+
+static void hold_on_stop(void *arg, unsigned shard)
+{
+    (void)arg;
+    (void)shard;
+    H.hook_ran = true;
+    ac_shard_hold_stop();
+    cr_assert_eq(ac_timer_start(&H.t, 20ull * 1000 * 1000, finish, NULL), 0);
+}
+
+static void stop_now(void *arg, unsigned shard)
+{
+    (void)arg;
+    (void)shard;
+    ac_runtime_stop(H.rt);
+}
+
+Test(runtime_lifecycle, stop_waits_for_holds_released_by_the_shard)
+{
+    ac_runtime_config cfg;
+    test_config(&cfg);
+    cfg.shards = 1;
+    cfg.on_shard_start = stop_now;
+    cfg.on_shard_stop = hold_on_stop;
+    memset(&H, 0, sizeof H);
+    cr_assert_eq(ac_runtime_create(&cfg, &H.rt), 0);
+    test_run(H.rt);
+    cr_assert(H.hook_ran);
+    cr_assert(H.finished_before_exit);
+    cr_assert_eq(H.late_msgs, 1, "a message sent before closing still runs");
+    ac_runtime_destroy(H.rt);
+}
+
+static void hold_forever(void *arg, unsigned shard)
+{
+    (void)arg;
+    (void)shard;
+    ac_shard_hold_stop();
+}
+
+Test(runtime_lifecycle, stop_deadline_ends_a_hold_that_is_never_released)
+{
+    ac_runtime *rt;
+    ac_runtime_config cfg;
+    test_config(&cfg);
+    cfg.shards = 1;
+    cfg.stop_timeout_ns = 50ull * 1000 * 1000;
+    cfg.on_shard_start = stop_now;
+    cfg.on_shard_stop = hold_forever;
+    cr_assert_eq(ac_runtime_create(&cfg, &rt), 0);
+    H.rt = rt;
+    test_run(rt);
+    ac_runtime_destroy(rt);
+}
+
+/* ---- resources ----------------------------------------------------------- */
+
+static unsigned open_fds(void)
+{
+    unsigned n = 0;
+    for (int fd = 0; fd < 4096; fd++)
+        if (fcntl(fd, F_GETFD) != -1)
+            n++;
+    return n;
+}
+
+static void stop_at_start(void *arg, unsigned shard)
+{
+    (void)arg;
+    (void)shard;
+    ac_runtime_stop(ac_runtime_current());
+}
+
+Test(runtime_lifecycle, create_run_destroy_leaves_no_fd_behind)
+{
+    unsigned fds = open_fds();
+    for (int i = 0; i < 10; i++) {
+        ac_runtime *rt;
+        ac_runtime_config cfg;
+        test_config(&cfg);
+        cfg.on_shard_start = stop_at_start;
+        cr_assert_eq(ac_runtime_create(&cfg, &rt), 0);
+        if (i % 2)
+            test_run(rt); /* rings, and the ext ring, all closed again */
+        ac_runtime_destroy(rt);
+    }
+    cr_assert_eq(open_fds(), fds, "file descriptors leaked");
+}
+
+static void sqpoll_hello(void *arg)
+{
+    (void)arg;
+    ac_runtime_stop(ac_runtime_current());
+}
+
+static void sqpoll_start(void *arg, unsigned shard)
+{
+    (void)arg;
+    if (shard == 0)
+        cr_assert_eq(ac_submit_to(ac_runtime_shard_count(ac_runtime_current()) - 1,
+                                  sqpoll_hello, NULL),
+                     0);
+}
+
+Test(runtime_boot, sqpoll_rings_boot_and_pass_messages)
+{
+    ac_runtime *rt;
+    ac_runtime_config cfg;
+    test_config(&cfg);
+    cfg.sqpoll = true;
+    cfg.on_shard_start = sqpoll_start;
+    cr_assert_eq(ac_runtime_create(&cfg, &rt), 0);
+    test_run(rt);
+    struct ac_shard_stats st;
+    cr_assert_eq(ac_runtime_shard_stats(rt, ac_runtime_shard_count(rt) - 1, &st), 0);
+    cr_assert_eq(st.msgs_run, 1);
+    ac_runtime_destroy(rt);
 }
