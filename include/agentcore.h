@@ -5,6 +5,7 @@
 #include "agentcore/base.h"
 #include "agentcore/ring.h"
 #include "agentcore/runtime.h"
+#include "agentcore/sched.h"
 #include "agentcore/timer.h"
 
 #endif
