@@ -16,11 +16,13 @@
 #include <unistd.h>
 
 static struct ac_bench_opts opts;
+static cpu_set_t initial_affinity;
 static const char *bench_name;
 static bool first_result = true;
 
 int ac_bench_parse(int argc, char **argv, struct ac_bench_opts *o)
 {
+    sched_getaffinity(0, sizeof initial_affinity, &initial_affinity);
     o->json = false;
     o->runs = 5;
     o->quick = false;
@@ -58,6 +60,11 @@ int ac_bench_pin(unsigned cpu)
     CPU_SET(cpu, &set);
     int r = pthread_setaffinity_np(pthread_self(), sizeof set, &set);
     return -r;
+}
+
+void ac_bench_unpin(void)
+{
+    pthread_setaffinity_np(pthread_self(), sizeof initial_affinity, &initial_affinity);
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -103,11 +110,10 @@ void ac_bench_result(const char *scenario, const char *metric, const struct ac_b
     if (opts.json) {
         printf("%s{\"scenario\":\"%s\",\"metric\":\"%s\",\"median\":%.6g,\"min\":%.6g,"
                "\"max\":%.6g,\"p25\":%.6g,\"p75\":%.6g,\"n\":%u}",
-               first_result ? "" : ",", scenario, metric, s->median, s->min, s->max, s->p25,
-               s->p75, s->n);
+               first_result ? "" : ",", scenario, metric, s->median, s->min, s->max, s->p25, s->p75,
+               s->n);
     } else {
-        printf("  %-44s %12.4g %-10s [%.4g..%.4g]\n", scenario, s->median, metric, s->min,
-               s->max);
+        printf("  %-44s %12.4g %-10s [%.4g..%.4g]\n", scenario, s->median, metric, s->min, s->max);
     }
     first_result = false;
     fflush(stdout);
@@ -116,8 +122,8 @@ void ac_bench_result(const char *scenario, const char *metric, const struct ac_b
 void ac_bench_value(const char *scenario, const char *metric, double value)
 {
     if (opts.json)
-        printf("%s{\"scenario\":\"%s\",\"metric\":\"%s\",\"value\":%.6g}",
-               first_result ? "" : ",", scenario, metric, value);
+        printf("%s{\"scenario\":\"%s\",\"metric\":\"%s\",\"value\":%.6g}", first_result ? "" : ",",
+               scenario, metric, value);
     else
         printf("  %-44s %12.4g %s\n", scenario, value, metric);
     first_result = false;

@@ -30,6 +30,9 @@ int ac_bench_parse(int argc, char **argv, struct ac_bench_opts *o);
 /* Pins the calling thread to `cpu`. Returns 0 or -errno. */
 int ac_bench_pin(unsigned cpu);
 
+/* Gives the calling thread back the affinity the process started with. */
+void ac_bench_unpin(void);
+
 /* Median and spread of n samples (the array is sorted in place). */
 struct ac_bench_stats {
     double median, min, max, p25, p75;

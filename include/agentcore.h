@@ -6,6 +6,7 @@
 #include "agentcore/mem.h"
 #include "agentcore/ring.h"
 #include "agentcore/runtime.h"
+#include "agentcore/sched.h"
 #include "agentcore/timer.h"
 
 #endif

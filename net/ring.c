@@ -91,8 +91,10 @@ int ac_ring_create(const struct ac_ring_config *cfg, struct ac_ring **out)
     r->feat.sqpoll = f & sq;
     probe_ops(r);
     r->feat.msg_ring = r->feat.op[IORING_OP_MSG_RING];
-    /* A registered ring fd saves an fget/fput per enter; optional. */
-    r->feat.registered_fd = io_uring_register_ring_fd(&r->uring) == 1;
+    /* A registered ring fd saves an fget/fput per enter. It is registered
+     * in the calling thread only, so a ring shared by threads cannot. */
+    if (!cfg->multi_thread)
+        r->feat.registered_fd = io_uring_register_ring_fd(&r->uring) == 1;
     *out = r;
     return 0;
 

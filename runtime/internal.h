@@ -68,8 +68,12 @@ struct ac_shard {
     pthread_t thread;
     struct ac_ring *ring;
     struct ac_timer_wheel wheel;
+    uint64_t *wake_pending;    /* bitmap: shards we sent to this turn */
     bool closed;               /* stop seen: sending side closed */
-    uint64_t stall_mark_ns;    /* start of the callback being timed */
+    bool stop_hook_ran;        /* on_shard_stop has run */
+    unsigned stop_holds;       /* ac_shard_hold_stop count */
+    uint64_t stop_deadline_ns; /* close regardless of holds after this */
+    uint64_t stall_mark;       /* ac_cycles() at the start of the timed callback */
     int start_err;             /* set before the start barrier */
 
     /* SIGINT/SIGTERM, shard 0 only */
@@ -83,6 +87,7 @@ struct ac_shard {
 
 struct ac_runtime {
     ac_runtime_config cfg;
+    uint64_t stall_threshold_cycles;
     unsigned nshards;
     struct ac_shard *shards;
     /* spsc[src * nshards + dst] */
@@ -114,6 +119,9 @@ void ac__msg_fini(struct ac_runtime *rt);
 unsigned ac__msg_drain(struct ac_shard *self);
 /* True when any inbox of `self` holds a message. */
 bool ac__msg_pending(const struct ac_shard *self);
+/* Wakes every shard this shard sent to since the last call, if asleep.
+ * Called before each io_uring_enter of the shard. */
+void ac__msg_flush_wakes(struct ac_shard *self);
 /* Wakes `target` if it sleeps (from a shard: via its ring; else ext ring). */
 void ac__shard_wake(struct ac_runtime *rt, struct ac_shard *target);
 

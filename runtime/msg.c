@@ -20,9 +20,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Spins before a full ring gives -EAGAIN: ~a few µs, long enough for a
- * busy consumer's drain to free slots, short enough not to stall. */
-#define FULL_RETRIES 256
+/*
+ * Bounded retry before a full ring gives -EAGAIN: a short spin (a busy
+ * consumer on another CPU frees slots within µs), then a few yields (a
+ * consumer sharing our CPU, with oversubscribed shards, needs the CPU).
+ */
+#define FULL_SPINS  128
+#define FULL_YIELDS 4
+#define FULL_RETRIES (FULL_SPINS + FULL_YIELDS)
 
 static inline void cpu_relax(void)
 {
@@ -174,6 +179,9 @@ int ac__msg_init(struct ac_runtime *rt)
         int err = mpsc_init(&rt->shards[i].ext_inbox, ext);
         if (err)
             return err;
+        rt->shards[i].wake_pending = calloc((n + 63) / 64, sizeof(uint64_t));
+        if (!rt->shards[i].wake_pending)
+            return -ENOMEM;
     }
     return 0;
 }
@@ -189,6 +197,8 @@ void ac__msg_fini(struct ac_runtime *rt)
     for (unsigned i = 0; i < rt->nshards; i++) {
         free(rt->shards[i].ext_inbox.cells);
         rt->shards[i].ext_inbox.cells = NULL;
+        free(rt->shards[i].wake_pending);
+        rt->shards[i].wake_pending = NULL;
     }
 }
 
@@ -244,7 +254,10 @@ static int submit_from_shard(struct ac_runtime *rt, struct ac_shard *self, struc
         (void)ac_ring_enter(self->ring, 0); /* send the wake-up now */
         unsigned i;
         for (i = 0; i < FULL_RETRIES; i++) {
-            cpu_relax();
+            if (i < FULL_SPINS)
+                cpu_relax();
+            else
+                sched_yield();
             if (spsc_push(q, fn, arg))
                 break;
         }
@@ -254,10 +267,34 @@ static int submit_from_shard(struct ac_runtime *rt, struct ac_shard *self, struc
         }
     }
     AC_STAT_INC(self->stats.msgs_sent);
-    /* seq_cst: orders our tail store before the read of `sleeping` (see top). */
-    atomic_thread_fence(memory_order_seq_cst);
-    ac__shard_wake(rt, target);
+    /* The wake-up check is deferred to ac__msg_flush_wakes, just before this
+     * shard's io_uring_enter: a wake-up queued now would leave with that
+     * same enter anyway, so one fence per turn replaces one per message. */
+    self->wake_pending[target->id / 64] |= 1ull << (target->id % 64);
     return 0;
+}
+
+void ac__msg_flush_wakes(struct ac_shard *self)
+{
+    struct ac_runtime *rt = self->rt;
+    bool fenced = false;
+    for (unsigned w = 0; w < (rt->nshards + 63) / 64; w++) {
+        uint64_t bits = self->wake_pending[w];
+        if (!bits)
+            continue;
+        if (!fenced) {
+            /* seq_cst: orders our tail stores before the reads of `sleeping`
+             * (the handshake at the top of this file). */
+            atomic_thread_fence(memory_order_seq_cst);
+            fenced = true;
+        }
+        self->wake_pending[w] = 0;
+        while (bits) {
+            unsigned b = (unsigned)__builtin_ctzll(bits);
+            bits &= bits - 1;
+            ac__shard_wake(rt, &rt->shards[w * 64 + b]);
+        }
+    }
 }
 
 static int submit_external(struct ac_runtime *rt, struct ac_shard *target, ac_msg_fn fn, void *arg)

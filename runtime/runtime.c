@@ -20,6 +20,7 @@ void ac_runtime_config_init(ac_runtime_config *cfg)
         .msg_ring_size = 1024,
         .ext_inbox_size = 1024,
         .stall_threshold_ns = DEFAULT_STALL_NS,
+        .stop_timeout_ns = 5ull * 1000 * 1000 * 1000,
         .handle_signals = true,
     };
 }
@@ -106,6 +107,8 @@ int ac_runtime_create(const ac_runtime_config *cfg, ac_runtime **out)
     rt->cfg = *cfg;
     if (!rt->cfg.stall_threshold_ns)
         rt->cfg.stall_threshold_ns = DEFAULT_STALL_NS;
+    rt->stall_threshold_cycles =
+        (uint64_t)((double)rt->cfg.stall_threshold_ns * ac_cycles_per_ns());
     rt->nshards = nshards;
     rt->shards = aligned_alloc(AC_CACHELINE, sizeof *rt->shards * nshards);
     if (!rt->shards) {

@@ -80,17 +80,33 @@ static int shard_boot(struct ac_shard *s)
     return 0;
 }
 
-/* Phase one of stopping: see the header comment. */
-static void shard_close(struct ac_shard *s)
+/*
+ * Phase one of stopping: run the stop hook once, then close as soon as no
+ * hold is left (ac_shard_hold_stop) or the stop deadline has passed.
+ */
+static void shard_try_close(struct ac_shard *s)
 {
     struct ac_runtime *rt = s->rt;
 
-    if (rt->cfg.on_shard_stop)
-        rt->cfg.on_shard_stop(rt->cfg.hook_arg, s->id);
+    if (!s->stop_hook_ran) {
+        s->stop_hook_ran = true;
+        s->stop_deadline_ns = ac_now_ns() + rt->cfg.stop_timeout_ns;
+        if (rt->cfg.on_shard_stop)
+            rt->cfg.on_shard_stop(rt->cfg.hook_arg, s->id);
+    }
+    if (s->stop_holds > 0) {
+        if (ac_now_ns() < s->stop_deadline_ns)
+            return;
+        ac_log_warn("stop deadline passed with %u hold(s) on shard %u; closing anyway",
+                    s->stop_holds, s->id);
+    }
+    ac__msg_flush_wakes(s); /* for what this turn sent before closing */
     s->closed = true;
     /* acq_rel: our last pushes happen-before the count others wait on. */
     unsigned closed = atomic_fetch_add_explicit(&rt->closed_shards, 1, memory_order_acq_rel) + 1;
     if (closed == rt->nshards) {
+        /* seq_cst: the count is visible before we read `sleeping` (msg.c) */
+        atomic_thread_fence(memory_order_seq_cst);
         for (unsigned i = 0; i < rt->nshards; i++)
             if (i != s->id)
                 ac__shard_wake(rt, &rt->shards[i]);
@@ -108,6 +124,8 @@ static uint64_t wait_budget(struct ac_shard *s, bool busy)
     if (busy)
         return 0;
     uint64_t next = ac_timer_wheel_next(&s->wheel);
+    if (s->stop_hook_ran && !s->closed && s->stop_deadline_ns < next)
+        next = s->stop_deadline_ns; /* wake to enforce the stop deadline */
     if (next == UINT64_MAX)
         return UINT64_MAX;
     uint64_t now = ac_now_ns();
@@ -124,7 +142,7 @@ static void shard_loop(struct ac_shard *s)
         ac__stall_mark(s);
 
         /* 1. timers (tasks join here with the scheduler) */
-        unsigned fired = ac_timer_wheel_expire(&s->wheel, s->stall_mark_ns);
+        unsigned fired = ac_timer_wheel_expire(&s->wheel, ac_now_ns());
         if (fired) {
             AC_STAT_ADD(s->stats.timers_fired, fired);
             ac__stall_check(s, "timer");
@@ -135,7 +153,7 @@ static void shard_loop(struct ac_shard *s)
 
         if (AC_UNLIKELY(atomic_load_explicit(&rt->stop_requested, memory_order_relaxed))) {
             if (!s->closed)
-                shard_close(s);
+                shard_try_close(s);
             if (all_closed(rt)) {
                 /* Every sender is closed; only non-shard submitters that
                  * passed the stop check may still be pushing. */
@@ -147,6 +165,7 @@ static void shard_loop(struct ac_shard *s)
         }
 
         /* 3. submit and wait, announcing sleep first (handshake in msg.c) */
+        ac__msg_flush_wakes(s);
         uint64_t timeout = wait_budget(s, busy);
         if (timeout) {
             atomic_store_explicit(&s->sleeping, 1, memory_order_relaxed);
@@ -173,6 +192,19 @@ static void shard_loop(struct ac_shard *s)
         atomic_store_explicit(&s->stats.completions, rs.completions, memory_order_relaxed);
         atomic_store_explicit(&s->stats.wakes_received, rs.wakeups, memory_order_relaxed);
     }
+}
+
+void ac_shard_hold_stop(void)
+{
+    AC_ASSERT(current_shard);
+    current_shard->stop_holds++;
+}
+
+void ac_shard_release_stop(void)
+{
+    struct ac_shard *s = current_shard;
+    AC_ASSERT(s && s->stop_holds > 0);
+    s->stop_holds--;
 }
 
 bool ac__gate_wait(struct ac_runtime *rt)

@@ -23,9 +23,9 @@
 
 #include <errno.h>
 
-#define TICK_SHIFT    16
-#define SLOT_BITS     6
-#define SLOT_MASK     (AC_WHEEL_SLOTS - 1)
+#define TICK_SHIFT     16
+#define SLOT_BITS      6
+#define SLOT_MASK      (AC_WHEEL_SLOTS - 1)
 #define LEVEL_DEFERRED 0xff
 
 static _Thread_local struct ac_timer_wheel *current_wheel;
@@ -175,8 +175,7 @@ static void cascade(struct ac_timer_wheel *w, unsigned level)
 static void cascade_at_cur(struct ac_timer_wheel *w)
 {
     unsigned top = 0;
-    while (top + 1 < AC_WHEEL_LEVELS &&
-           (w->cur & ((1ull << shift_of(top + 1)) - 1)) == 0)
+    while (top + 1 < AC_WHEEL_LEVELS && (w->cur & ((1ull << shift_of(top + 1)) - 1)) == 0)
         top++;
     for (unsigned l = top; l >= 1; l--)
         cascade(w, l);
@@ -201,7 +200,8 @@ static uint64_t next_event_tick(const struct ac_timer_wheel *w, uint64_t c, bool
             continue;
         unsigned s = shift_of(l);
         uint64_t base = c >> s;
-        unsigned idx = (unsigned)__builtin_ctzll(rotr64(w->bitmap[l], (unsigned)(base & SLOT_MASK)));
+        unsigned idx =
+            (unsigned)__builtin_ctzll(rotr64(w->bitmap[l], (unsigned)(base & SLOT_MASK)));
         uint64_t tick = (base + idx) << s;
         if (tick < c)
             tick = c;
@@ -218,15 +218,20 @@ unsigned ac_timer_wheel_expire(struct ac_timer_wheel *w, uint64_t now_ns)
     uint64_t now_tick = now_ns >> TICK_SHIFT;
     unsigned fired = 0;
 
-    /* Timers deferred by the previous call are due now: place them first. */
+    /*
+     * `cur` stays at the tick being expired (≤ now_tick), never past it, so
+     * a timer started later with a deadline in that tick or earlier lands
+     * in a slot the next call drains. Cascading the same boundary twice is
+     * harmless: after the first time its slot is empty.
+     */
     while (w->deferred) {
         struct ac_timer *t = w->deferred;
         list_unlink(&w->deferred, t);
         place(w, t);
     }
     if (w->count == 0) {
-        if (w->cur <= now_tick)
-            w->cur = now_tick + 1;
+        if (w->cur < now_tick)
+            w->cur = now_tick;
         return 0;
     }
     w->expiring = true;
@@ -244,9 +249,11 @@ unsigned ac_timer_wheel_expire(struct ac_timer_wheel *w, uint64_t now_ns)
         if (*head)
             break; /* the rest of this tick lies after now_ns */
         w->bitmap[0] &= ~(1ull << (w->cur & SLOT_MASK));
+        if (w->cur == now_tick)
+            break;
         bool lvl0;
         uint64_t next = next_event_tick(w, w->cur + 1, &lvl0);
-        w->cur = next < now_tick + 1 ? next : now_tick + 1;
+        w->cur = next < now_tick ? next : now_tick;
     }
     w->expiring = false;
     return fired;

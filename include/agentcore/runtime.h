@@ -53,6 +53,9 @@ typedef struct ac_runtime_config {
     /* SIGINT/SIGTERM stop the runtime (read through shard 0's ring) */
     bool handle_signals;
 
+    /* longest a shard waits for its stop holds (ac_shard_hold_stop) */
+    uint64_t stop_timeout_ns; /* default 5 s */
+
     /* hooks, run on every shard: after all shards booted / when stopping */
     ac_shard_hook_fn on_shard_start;
     ac_shard_hook_fn on_shard_stop;
@@ -80,9 +83,11 @@ AC_MUST_USE int ac_runtime_create(const ac_runtime_config *cfg, ac_runtime **out
 AC_MUST_USE int ac_runtime_run(ac_runtime *rt);
 
 /*
- * Asks every shard to stop: each runs its on_shard_stop hook, closes its
- * sending side (later ac_submit_to calls get -ECANCELED), and once all
- * shards have done so, runs the messages still in its inboxes and exits.
+ * Asks every shard to stop: each runs its on_shard_stop hook, keeps running
+ * while it holds stop holds (ac_shard_hold_stop; at most stop_timeout_ns),
+ * then closes its sending side (later ac_submit_to calls get -ECANCELED);
+ * once all shards have closed, each runs the messages still in its inboxes
+ * and exits.
  * Pending timers and in-flight I/O are dropped without callbacks.
  * Idempotent; any thread, also before ac_runtime_run (which then returns
  * at once after booting).
@@ -116,6 +121,15 @@ AC_MUST_USE int ac_runtime_submit(ac_runtime *rt, unsigned shard, ac_msg_fn fn, 
 /* ac_runtime_submit on the calling shard's runtime. Shard threads only
  * (-ENXIO elsewhere). */
 AC_MUST_USE int ac_submit_to(unsigned shard, ac_msg_fn fn, void *arg);
+
+/*
+ * Delays the calling shard's stop: while holds remain after the stop hook
+ * ran, the shard keeps running its loop (e.g. to let in-flight writes
+ * finish), up to stop_timeout_ns. Each hold is given back with
+ * ac_shard_release_stop. Shard threads only.
+ */
+void ac_shard_hold_stop(void);
+void ac_shard_release_stop(void);
 
 /* Index of the calling shard, or AC_SHARD_NONE on other threads. */
 unsigned ac_shard_id(void);

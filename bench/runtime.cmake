@@ -1,0 +1,1 @@
+ac_bench(runtime SOURCES bench_runtime.c)

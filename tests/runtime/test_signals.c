@@ -1,0 +1,79 @@
+/*
+ * SIGTERM/SIGINT stop a running runtime: the runtime runs in a child
+ * process (signals are process-wide), the parent signals it once all shards
+ * are up and checks that run() returned 0 and the child exited cleanly.
+ */
+#include "runtime/helpers.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+
+static int ready_fd;
+
+static void on_start(void *arg, unsigned shard)
+{
+    static _Atomic unsigned up;
+    ac_runtime *rt = ac_runtime_current();
+    (void)arg;
+    (void)shard;
+    if (atomic_fetch_add(&up, 1) + 1 == ac_runtime_shard_count(rt)) {
+        char c = 'r';
+        if (write(ready_fd, &c, 1) != 1)
+            _exit(3);
+    }
+}
+
+static void child(int fd)
+{
+    ac_runtime *rt;
+    ac_runtime_config cfg;
+    ac_runtime_config_init(&cfg); /* handle_signals = true */
+    cfg.on_shard_start = on_start;
+    ready_fd = fd;
+    if (ac_runtime_create(&cfg, &rt))
+        _exit(4);
+    int err = ac_runtime_run(rt);
+    ac_runtime_destroy(rt);
+    _exit(err ? 5 : 0);
+}
+
+static void stops_on(int sig)
+{
+    int p[2];
+    cr_assert_eq(pipe(p), 0);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        close(p[0]);
+        /* Criterion's worker may block or catch these; start from defaults. */
+        signal(SIGTERM, SIG_DFL);
+        signal(SIGINT, SIG_DFL);
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        child(p[1]);
+    }
+    close(p[1]);
+    char c;
+    cr_assert_eq(read(p[0], &c, 1), 1, "child did not boot");
+    close(p[0]);
+    cr_assert_eq(kill(pid, sig), 0);
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status), "child was killed by signal %d instead of stopping",
+              WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+    cr_assert_eq(WEXITSTATUS(status), 0);
+}
+
+Test(runtime_signals, sigterm_stops_a_running_runtime, .timeout = 60)
+{
+    stops_on(SIGTERM);
+}
+
+Test(runtime_signals, sigint_stops_a_running_runtime, .timeout = 60)
+{
+    stops_on(SIGINT);
+}

@@ -1,0 +1,35 @@
+/* The stall detector counts and measures a callback that runs too long. */
+#include "runtime/helpers.h"
+
+static ac_runtime *rt;
+
+static void spin_ms(void *arg)
+{
+    uint64_t until = ac_now_ns() + (uint64_t)(uintptr_t)arg * 1000000u;
+    while (ac_now_ns() < until)
+        ;
+    ac_runtime_stop(rt);
+}
+
+static void on_start(void *arg, unsigned shard)
+{
+    (void)arg;
+    if (shard == 0)
+        cr_assert_eq(ac_submit_to(0, spin_ms, (void *)(uintptr_t)30), 0);
+}
+
+Test(runtime_stall, callback_over_threshold_is_counted_with_its_duration)
+{
+    ac_runtime_config cfg;
+    test_config(&cfg);
+    cfg.shards = 1;
+    cfg.stall_threshold_ns = 5ull * 1000 * 1000;
+    cfg.on_shard_start = on_start;
+    cr_assert_eq(ac_runtime_create(&cfg, &rt), 0);
+    test_run(rt);
+    struct ac_shard_stats st;
+    cr_assert_eq(ac_runtime_shard_stats(rt, 0, &st), 0);
+    cr_assert_geq(st.stalls, 1);
+    cr_assert_geq(st.stall_max_ns, 30ull * 1000 * 1000);
+    ac_runtime_destroy(rt);
+}

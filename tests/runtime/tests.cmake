@@ -1,0 +1,5 @@
+ac_test(runtime runtime LABELS concurrency)
+ac_test(runtime msg LABELS concurrency)
+ac_test(runtime timer LABELS concurrency)
+ac_test(runtime signals LABELS concurrency)
+ac_test(runtime stall)
