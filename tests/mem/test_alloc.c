@@ -1,5 +1,6 @@
 /* ac_alloc and friends against a model: contents, usable size, alignment. */
 #include <criterion/criterion.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "agentcore/mem.h"

@@ -2,6 +2,7 @@
 #include <criterion/criterion.h>
 #include <numa.h>
 #include <numaif.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "agentcore/mem.h"
