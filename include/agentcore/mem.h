@@ -12,10 +12,12 @@
  *     the thread exits.
  *  2. Memory from ac_alloc may be freed by any thread. A free on the owning
  *     thread is a plain list push; a free on another thread is batched on
- *     the freeing thread and handed to the owner with one atomic operation
- *     per batch. The owner gets the memory back when it next calls
- *     ac_heap_reclaim (the shard loop does so every turn; ac_alloc also
- *     does when a size class runs dry).
+ *     the freeing thread (an array of up to 64 pointers, itself allocated
+ *     from the freeing thread's heap) and handed to the owner with one
+ *     atomic operation per batch. The owner gets the memory back when it
+ *     next calls ac_heap_reclaim (the shard loop does so every turn;
+ *     ac_alloc also does when a size class runs dry), and then sends the
+ *     batch back to the heap it came from.
  *  3. A heap may be destroyed while other threads still hold its memory.
  *     It is then *orphaned*: its memory stays mapped, frees from other
  *     threads only count down, and the thread whose free returns the last
