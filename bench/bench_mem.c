@@ -3,8 +3,8 @@
  * mimalloc, side by side in one run.
  *
  *   same-thread 64 B / 1 KiB  batches of 100 allocations, then 100 frees
- *   cross-thread 64 B         allocated on CPU 0, freed on CPU 1 (through
- *                             an SPSC ring of pointers)
+ *   cross-thread 64 B         allocated on CPU 0, freed on CPU 1, in
+ *                             double-buffered blocks of 4096 pointers
  *   mixed                     request-like: a window of live "requests",
  *                             each a handful of objects of mixed sizes and
  *                             a growing buffer (realloc)
@@ -21,8 +21,9 @@
  * call overhead is the same for each; ac_alloc is not inlined either.
  *
  * Single-thread scenarios are timed in thread CPU time, so that other
- * processes on a shared machine do not count; the cross-thread one in wall
- * time (the two threads wait for each other, and waiting is the cost).
+ * processes on a shared machine do not count; the cross-thread one by the
+ * CPU time both threads spend working on blocks (waits excluded), with
+ * wall time beside it.
  *
  * agentcore's threads behave as shards: each creates its heap and calls
  * ac_heap_reclaim every 64 operations (a loop turn). Ratios are printed
@@ -131,17 +132,37 @@ static double same_thread(const struct allocator *a, size_t size, unsigned long 
 
 /* ---- producer/consumer across two pinned threads ---- */
 
-#define RING 4096
+/*
+ * Double-buffered blocks: the producer fills block b with fresh objects
+ * while the consumer frees block b-1. Each thread times only its work on
+ * a block (thread CPU time), not its waits, so the sum is the CPU the
+ * alloc-here/free-there traffic costs even when another process takes a
+ * CPU away now and then; wall time is reported beside it.
+ */
+#define BLOCK 4096
 
 struct xthread {
     const struct allocator *a;
-    unsigned long n;
-    void *slot[RING];
-    _Atomic unsigned long head AC_CACHE_ALIGNED; /* produced */
-    _Atomic unsigned long tail AC_CACHE_ALIGNED; /* consumed */
+    unsigned long blocks;
+    void *blk[2][BLOCK];
+    _Atomic unsigned long produced AC_CACHE_ALIGNED; /* blocks filled */
+    _Atomic unsigned long consumed AC_CACHE_ALIGNED; /* blocks freed */
     unsigned long bad, freed;
+    uint64_t consumer_busy_ns;
     pthread_barrier_t ready;
 };
+
+/* Wall time of the last cross_thread run (its return value is CPU time). */
+static double xwall_ns;
+
+static void wait_for(_Atomic unsigned long *v, unsigned long at_least)
+{
+    unsigned spins = 0;
+    /* acquire: the block's pointers and objects were written before the count moved. */
+    while (atomic_load_explicit(v, memory_order_acquire) < at_least)
+        if (++spins % 64 == 0)
+            sched_yield();
+}
 
 static void *consumer(void *arg)
 {
@@ -149,27 +170,24 @@ static void *consumer(void *arg)
     AC_BENCH_CHECK(ac_bench_pin(1) == 0);
     ac_heap *h = shard_enter(x->a);
     pthread_barrier_wait(&x->ready);
-    unsigned long head = 0;
-    for (unsigned long i = 0; i < x->n; i++) {
-        while (i == head) {
-            /* acquire: slot contents and the objects were written before head moved. */
-            head = atomic_load_explicit(&x->head, memory_order_acquire);
-            if (i == head)
-                loop_turn(h); /* idle turn: hand back what we freed */
+    for (unsigned long b = 0; b < x->blocks; b++) {
+        wait_for(&x->produced, b + 1);
+        uint64_t c0 = ac_bench_thread_cpu_ns();
+        void **blk = x->blk[b % 2];
+        for (unsigned i = 0; i < BLOCK; i++) {
+            unsigned long *p = blk[i];
+            x->bad += *p != b * BLOCK + i;
+            x->a->free(p);
+            if (i % 64 == 63)
+                loop_turn(h);
         }
-        unsigned long *p = x->slot[i % RING];
-        x->bad += *p != i;
-        x->a->free(p);
-        x->freed++;
-        if (i % 64 == 63) {
-            /* release: the producer may reuse these slots. */
-            atomic_store_explicit(&x->tail, i + 1, memory_order_release);
-            loop_turn(h);
-        }
+        loop_turn(h);
+        x->freed += BLOCK;
+        x->consumer_busy_ns += ac_bench_thread_cpu_ns() - c0;
+        /* release: the producer may refill this block. */
+        atomic_store_explicit(&x->consumed, b + 1, memory_order_release);
     }
-    atomic_store_explicit(&x->tail, x->n, memory_order_release);
-    loop_turn(h);
-    /* The heap's memory all went back to the producer: nothing to orphan. */
+    /* Batches still on their way home leave the heap orphaned until they arrive. */
     shard_leave(h);
     return NULL;
 }
@@ -179,35 +197,35 @@ static double cross_thread(const struct allocator *a, unsigned long n)
     static struct xthread x;
     memset(&x, 0, sizeof x);
     x.a = a;
-    x.n = n;
+    x.blocks = n / BLOCK;
     pthread_barrier_init(&x.ready, NULL, 2);
     pthread_t t;
     AC_BENCH_CHECK(pthread_create(&t, NULL, consumer, &x) == 0);
     AC_BENCH_CHECK(ac_bench_pin(0) == 0);
     ac_heap *h = shard_enter(a);
     pthread_barrier_wait(&x.ready);
-    uint64_t t0 = ac_now_ns();
-    unsigned long tail = 0;
-    for (unsigned long i = 0; i < n; i++) {
-        while (i - tail >= RING) {
-            /* acquire: the consumer is done with the slots it released. */
-            tail = atomic_load_explicit(&x.tail, memory_order_acquire);
-            if (i - tail >= RING)
-                loop_turn(h);
+    uint64_t t0 = ac_now_ns(), busy = 0;
+    for (unsigned long b = 0; b < x.blocks; b++) {
+        if (b >= 2)
+            wait_for(&x.consumed, b - 1); /* block b % 2 is free again */
+        uint64_t c0 = ac_bench_thread_cpu_ns();
+        void **blk = x.blk[b % 2];
+        for (unsigned i = 0; i < BLOCK; i++) {
+            unsigned long *p = a->alloc(64);
+            *p = b * BLOCK + i;
+            blk[i] = p;
+            if (i % 64 == 63)
+                loop_turn(h); /* reclaims what the consumer sent back */
         }
-        unsigned long *p = a->alloc(64);
-        *p = i;
-        x.slot[i % RING] = p;
-        if (i % 64 == 63) {
-            /* release: publishes the slots and the objects' contents. */
-            atomic_store_explicit(&x.head, i + 1, memory_order_release);
-            loop_turn(h);
-        }
+        busy += ac_bench_thread_cpu_ns() - c0;
+        /* release: publishes the block's pointers and the objects' contents. */
+        atomic_store_explicit(&x.produced, b + 1, memory_order_release);
     }
-    atomic_store_explicit(&x.head, n, memory_order_release);
     pthread_join(t, NULL);
     uint64_t t1 = ac_now_ns();
-    AC_BENCH_CHECK(x.bad == 0 && x.freed == n);
+    unsigned long objs = x.blocks * BLOCK;
+    xwall_ns = (double)(t1 - t0) / (double)objs;
+    AC_BENCH_CHECK(x.bad == 0 && x.freed == objs);
     if (h) {
         ac_heap_reclaim(h);
         struct ac_heap_stats st;
@@ -216,7 +234,8 @@ static double cross_thread(const struct allocator *a, unsigned long n)
     }
     shard_leave(h);
     pthread_barrier_destroy(&x.ready);
-    return (double)(t1 - t0) / (double)n;
+    /* CPU time both threads spent working: the capacity the handoff costs. */
+    return (double)(busy + x.consumer_busy_ns) / (double)objs;
 }
 
 /* ---- mixed, request-like ---- */
@@ -278,11 +297,11 @@ static double mixed(const struct allocator *a, unsigned long requests)
 
 /* ---- driver ---- */
 
-enum { S_64, S_1K, S_X, S_MIX, S_N };
-static const char *const scen_names[S_N] = {"same-thread 64 B alloc+free",
-                                            "same-thread 1 KiB alloc+free",
-                                            "cross-thread 64 B alloc->free", "mixed request"};
-static const char *const scen_metric[S_N] = {"ns/op", "ns/op", "ns/obj", "ns/req"};
+enum { S_64, S_1K, S_X, S_XW, S_MIX, S_N };
+static const char *const scen_names[S_N] = {
+    "same-thread 64 B alloc+free", "same-thread 1 KiB alloc+free",
+    "cross-thread 64 B, busy CPU both threads", "cross-thread 64 B, wall", "mixed request"};
+static const char *const scen_metric[S_N] = {"ns/op", "ns/op", "ns/obj", "ns/obj", "ns/req"};
 
 static double run_one(unsigned s, const struct allocator *a, bool quick)
 {
@@ -320,25 +339,39 @@ int main(int argc, char **argv)
     int argi = ac_bench_parse(argc, argv, &o);
     if (argi < 0)
         return 2;
-    /* --only N: run scenario N alone (0..3), e.g. under perf. */
+    /* --only N: run one scenario alone, e.g. under perf: 0 64 B, 1 1 KiB, 2 cross, 4 mixed. */
     int only = -1;
     if (argi + 1 < argc && strcmp(argv[argi], "--only") == 0)
         only = atoi(argv[argi + 1]);
+    if (only == S_XW)
+        only = S_X;
+    /* --ac-only (after --only N, or alone): agentcore alone, for profiling. */
+    bool ac_only = argi < argc && strcmp(argv[argc - 1], "--ac-only") == 0;
     bool have[A_N] = {true, true, false, false};
     have[A_JE] = load(&allocs[A_JE], "libjemalloc.so.2", "malloc", "free", "realloc");
     have[A_MI] = load(&allocs[A_MI], "libmimalloc.so.2", "mi_malloc", "mi_free", "mi_realloc");
+    if (ac_only)
+        have[A_GLIBC] = have[A_JE] = have[A_MI] = false;
 
     ac_bench_begin(&o, "mem");
     double *samples = calloc((size_t)o.runs * S_N * A_N, sizeof *samples);
 #define SAMPLE(s, a, r) samples[(((size_t)(s)*A_N) + (a)) * o.runs + (r)]
     /* Runs interleave the allocators so drift on the machine hits all of them alike. */
-    for (unsigned r = 0; r < o.runs; r++)
-        for (unsigned s = 0; s < S_N; s++)
-            for (unsigned a = 0; a < A_N; a++)
-                if (have[a] && (only < 0 || (unsigned)only == s))
-                    SAMPLE(s, a, r) = run_one(s, &allocs[a], o.quick);
+    for (unsigned r = 0; r < o.runs; r++) {
+        for (unsigned s = 0; s < S_N; s++) {
+            if (s == S_XW || (only >= 0 && (unsigned)only != s))
+                continue; /* S_XW is filled by the S_X run */
+            for (unsigned a = 0; a < A_N; a++) {
+                if (!have[a])
+                    continue;
+                SAMPLE(s, a, r) = run_one(s, &allocs[a], o.quick);
+                if (s == S_X)
+                    SAMPLE(S_XW, a, r) = xwall_ns;
+            }
+        }
+    }
     for (unsigned s = 0; s < S_N; s++) {
-        if (only >= 0 && (unsigned)only != s)
+        if (only >= 0 && (unsigned)only != s && !(only == S_X && s == S_XW))
             continue;
         double med[A_N] = {0};
         for (unsigned a = 0; a < A_N; a++) {

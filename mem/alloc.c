@@ -1,10 +1,11 @@
 /*
  * ac_alloc / ac_free and friends: the fast paths.
  *
- * Same-thread alloc: thread-local heap, size class, pop the head slab's
- * free list, bump two counters. No budget arithmetic here: the budget is
- * checked when the heap grows (slab.c, large.c). Same-thread free: mask to the chunk, one
- * load for the slab, compare its owner with the thread's heap, push.
+ * Same-thread alloc: thread-local heap, the slab for the size (direct[]),
+ * pop its free list, bump two counters in the slab's line. No budget
+ * arithmetic here: the budget is checked when the heap grows (slab.c,
+ * large.c). Same-thread free: mask to the chunk, compare the chunk's owner
+ * with the thread's heap, one load for the slab, push.
  * Everything else (empty class, budget, large sizes, frees of other
  * heaps' memory, a thread without a heap) leaves through one unlikely
  * branch to a slow path.
@@ -54,16 +55,17 @@ void ac_free(void *p)
 {
     if (AC_UNLIKELY(!p))
         return;
-    struct ac__slab *s = ac__slab_of(p);
+    struct ac__chunk *c = ac__chunk_of(p);
 #ifdef AC_ASAN
     /* A poisoned object was already freed: report it here, not as a corrupt list later. */
     if (__asan_address_is_poisoned(p))
         AC_PANIC("ac_free(%p): double free", p);
 #endif
-    if (AC_LIKELY(s->heap == ac__tls_heap))
-        ac__slab_put(s->heap, s, p);
+    ac_heap *h = c->slab_owner;
+    if (AC_LIKELY(h == ac__tls_heap))
+        ac__slab_put(h, c->page_slab[((uintptr_t)p >> AC_PAGE_SHIFT) & (AC_CHUNK_PAGES - 1)], p);
     else
-        ac__free_remote(s, p);
+        ac__free_remote(c, p);
 }
 
 void *ac_calloc(size_t n, size_t size)

@@ -53,8 +53,11 @@ enum ac__chunk_kind { AC_CHUNK_SLAB = 1, AC_CHUNK_LARGE = 2 };
 struct ac__chunk;
 
 /*
- * One cache line: the fast paths touch free, used, allocs and heap only.
- * The chunk is found from the descriptor's own address (ac__chunk_of).
+ * One cache line, written by the owner only: the fast paths touch free,
+ * used and allocs. Other threads never read it — a free from another
+ * thread learns everything it needs from the chunk header — so the line
+ * does not bounce between CPUs under remote frees. The chunk is found
+ * from the descriptor's own address (ac__chunk_of).
  */
 struct ac__slab {
     void *free;                   /* owner-only intrusive free list */
@@ -65,15 +68,16 @@ struct ac__slab {
     uint8_t first_page;           /* index in the chunk */
     uint8_t pages;                /* run length */
     bool listed;                  /* on its class's partial list */
-    ac_heap *heap;                /* owner; ac__large_owner for large mappings */
     uint64_t allocs;              /* allocations served (stats) */
     struct ac__slab *next, *prev; /* class partial list */
     uint64_t empty_since;         /* heap clock when `used` last dropped to 0 */
 } AC_CACHE_ALIGNED;
 static_assert(sizeof(struct ac__slab) == AC_CACHELINE, "a slab descriptor is one cache line");
 
+/* Read by every thread that frees into the chunk; written only when slabs come and go. */
 struct ac__chunk {
-    ac_heap *heap;
+    ac_heap *heap;       /* owner */
+    ac_heap *slab_owner; /* == heap for slab chunks, ac__large_owner for large ones */
     uint32_t kind;
     uint32_t page_map;             /* bit i: page i is part of a slab */
     size_t map_size;               /* bytes mapped */
@@ -86,7 +90,7 @@ struct ac__chunk {
 static_assert(sizeof(struct ac__chunk) <= AC_OS_PAGE, "chunk header fits in one OS page");
 static_assert(AC_CHUNK_PAGES == 32, "page_map is 32 bits");
 
-/* Marks large mappings' slab descriptors so that no heap ever matches them. */
+/* Marks large mappings (slab_owner) so that ac_free's fast path never matches them. */
 extern const char ac__large_owner_tag;
 #define ac__large_owner ((ac_heap *)(uintptr_t)&ac__large_owner_tag)
 
@@ -256,7 +260,7 @@ void ac__large_free(ac_heap *h, struct ac__chunk *c);
 void *ac__alloc_on(ac_heap *h, size_t size);
 
 /* Frees p owned by another heap (or a large mapping) from the calling thread. */
-void ac__free_remote(struct ac__slab *s, void *p);
+void ac__free_remote(struct ac__chunk *c, void *p);
 /* Takes the remote list for the last time and closes it (AC_REMOTE_ORPHANED). */
 unsigned ac__heap_reclaim_final(ac_heap *h);
 /* Hands every batch in h's outbox to its owner. */

@@ -28,12 +28,12 @@ void *ac__large_alloc(ac_heap *h, size_t size)
     }
     map = (map + AC_CHUNK_SIZE - 1) & ~(AC_CHUNK_SIZE - 1);
     c->heap = h;
+    c->slab_owner = ac__large_owner; /* ac_free's fast path never matches */
     c->kind = AC_CHUNK_LARGE;
     c->map_size = map;
     c->large_size = usable;
     c->hugetlb = huge;
     struct ac__slab *s = &c->slabs[0];
-    s->heap = ac__large_owner; /* never equal to a heap: ac_free takes the slow path */
     s->cls = AC_LARGE_CLASS;
     s->size = 0;
     c->page_slab[0] = s;

@@ -68,6 +68,7 @@ static struct ac__chunk *chunk_new(ac_heap *h)
         return NULL;
     /* Fresh anonymous memory is zero: only the non-zero fields need setting. */
     c->heap = h;
+    c->slab_owner = h;
     c->kind = AC_CHUNK_SLAB;
     c->map_size = AC_CHUNK_SIZE;
     c->hugetlb = huge;
@@ -134,7 +135,6 @@ static struct ac__slab *slab_new(ac_heap *h, unsigned cls)
     s->cls = (uint8_t)cls;
     s->first_page = (uint8_t)first;
     s->pages = (uint8_t)n;
-    s->heap = h;
     s->capacity = (uint32_t)((size_t)(end - begin) / size);
     /*
      * Thread the free list in address order. This is also the first touch
