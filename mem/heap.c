@@ -63,6 +63,11 @@ ac_heap *ac__heap_implicit(void)
 {
     ac_heap *h;
     pthread_once(&implicit_once, implicit_key_create);
+    /* The thread set its current heap to NULL after getting an implicit one: reuse it. */
+    if ((h = pthread_getspecific(implicit_key)) != NULL) {
+        ac__tls_heap = h;
+        return h;
+    }
     struct ac_heap_config cfg = {.numa_node = -1, .idle_release_ns = 1000000000ull};
     if (ac_heap_create(&cfg, &h) < 0)
         return NULL;

@@ -172,6 +172,21 @@ Test(mem_heap, plain_thread_gets_an_implicit_heap)
     cr_assert_eq(r.in_use_after_free, 0);
 }
 
+Test(mem_heap, implicit_heap_is_reused_after_set_current_null)
+{
+    void *p = ac_alloc(16);
+    ac_heap *implicit = ac_heap_current();
+    cr_assert_not_null(implicit);
+    ac_heap_set_current(NULL);
+    void *q = ac_alloc(16);
+    cr_assert_eq(ac_heap_current(), implicit, "the thread's implicit heap comes back");
+    ac_free(p);
+    ac_free(q);
+    struct ac_heap_stats st;
+    ac_heap_stats(implicit, &st);
+    cr_assert_eq(st.bytes_in_use, 0);
+}
+
 Test(mem_heap, set_current_switches_and_clears)
 {
     ac_heap *a = make_heap(0, 0), *b;
@@ -189,4 +204,41 @@ Test(mem_heap, set_current_switches_and_clears)
     cr_assert_null(ac_heap_current());
     ac_heap_destroy(a);
     ac_heap_destroy(b);
+}
+
+/*
+ * Fault injection (SQLite style): run a mixed workload under a budget
+ * raised step by step until it fits; every failing step must return NULL
+ * cleanly, stay within its budget and give everything back.
+ */
+Test(mem_heap, workload_fails_cleanly_under_every_budget_until_it_fits)
+{
+    static const size_t sizes[] = {16, 100, 1000, 5000, 70000, 300000, 2u << 20};
+    bool fitted = false;
+    for (size_t limit = 64 * 1024; limit <= (32u << 20) && !fitted; limit += 128 * 1024) {
+        ac_heap *h = make_heap(limit, 0);
+        void *p[32] = {0};
+        unsigned n = 0;
+        fitted = true;
+        for (unsigned i = 0; i < 32; i++) {
+            p[n] = ac_alloc(sizes[i % AC_ARRAY_LEN(sizes)]);
+            if (!p[n]) {
+                fitted = false;
+                break;
+            }
+            n++;
+        }
+        struct ac_heap_stats st;
+        ac_heap_stats(h, &st);
+        cr_assert_leq(st.bytes_held, limit, "budget %zu exceeded: %zu", limit, st.bytes_held);
+        cr_assert_eq(st.budget_failures, fitted ? 0 : 1);
+        while (n)
+            ac_free(p[--n]);
+        ac_heap_maintain(h, ac_now_ns());
+        ac_heap_stats(h, &st);
+        cr_assert_eq(st.bytes_in_use, 0);
+        cr_assert_eq(st.bytes_held, 0, "idle_release_ns 0: every empty slab is released");
+        ac_heap_destroy(h);
+    }
+    cr_assert(fitted, "the workload fits in 32 MiB");
 }
