@@ -153,16 +153,9 @@ static unsigned reclaim_list(ac_heap *h, void *node)
         } else if ((uintptr_t)node & TAG_BATCH) {
             struct ac__rbatch *b = (void *)((uintptr_t)node & ~TAGS);
             node = b->next;
-            for (uint32_t i = 0; i < b->n; i++) {
-                /*
-                 * The objects' lines sit in the freeing CPU's cache; ask
-                 * for them (for writing: the free-list link) a few
-                 * objects ahead so the misses overlap.
-                 */
-                if (i + 8 < b->n)
-                    __builtin_prefetch(b->obj[i + 8], 1);
+            /* No software prefetch: measured slower (36.7 vs 31-34 ns/obj in bench_mem). */
+            for (uint32_t i = 0; i < b->n; i++)
                 reclaim_one(h, b->obj[i]);
-            }
             n += b->n;
             /* The batch goes home; if home is gone it was counted off there. */
             ac_heap *home = ac__chunk_of(b)->heap;
