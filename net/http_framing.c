@@ -13,51 +13,63 @@
 long ac__http_lines_scan(struct ac_http_lines *s, const char *data, size_t len, size_t max_bytes,
                          unsigned max_lines, bool head, bool *end, enum ac_http_err *err)
 {
+    /* State in locals: `data` is char, which may alias *s, so the compiler
+     * would otherwise store s->... back on every byte. */
+    size_t room = max_bytes - s->bytes, n = len < room ? len : room, i;
+    unsigned lines = s->lines, line_len = s->line_len;
+    bool expect_lf = s->expect_lf;
+    enum ac_http_err e = AC_HTTP_E_HEAD_TOO_LARGE;
     *end = false;
-    for (size_t i = 0; i < len; i++) {
+    for (i = 0; i < n; i++) {
         unsigned char c = (unsigned char)data[i];
-        if (++s->bytes > max_bytes) {
-            *err = AC_HTTP_E_HEAD_TOO_LARGE;
-            return -1;
+        if (AC_LIKELY(c > ' ' && c != 0x7f && !expect_lf)) {
+            line_len++; /* the common byte: visible, mid-line */
+            continue;
         }
-        if (s->expect_lf) {
+        if (expect_lf) {
             if (c != '\n') {
-                *err = AC_HTTP_E_BARE_CR;
-                return -1;
+                e = AC_HTTP_E_BARE_CR;
+                goto fail;
             }
-            s->expect_lf = false;
-            if (s->line_len == 0) {
-                if (head && s->lines == 0)
+            expect_lf = false;
+            if (line_len == 0) {
+                if (head && lines == 0)
                     continue; /* empty line before the request line */
                 *end = true;
-                return (long)(i + 1);
+                i++;
+                break;
             }
-            s->line_len = 0;
-            if (++s->lines > max_lines) {
-                *err = AC_HTTP_E_TOO_MANY_HEADERS;
-                return -1;
+            line_len = 0;
+            if (++lines > max_lines) {
+                e = AC_HTTP_E_TOO_MANY_HEADERS;
+                goto fail;
             }
-            continue;
+        } else if (c == '\r') {
+            expect_lf = true;
+        } else if (c == '\n') {
+            e = AC_HTTP_E_BARE_LF;
+            goto fail;
+        } else if (c == ' ' || c == '\t') {
+            if (line_len == 0 && lines > 0) {
+                e = AC_HTTP_E_OBS_FOLD;
+                goto fail;
+            }
+            line_len++;
+        } else {
+            e = AC_HTTP_E_BAD_CHARACTER; /* other controls and DEL */
+            goto fail;
         }
-        if (c == '\r') {
-            s->expect_lf = true;
-            continue;
-        }
-        if (c == '\n') {
-            *err = AC_HTTP_E_BARE_LF;
-            return -1;
-        }
-        if (s->line_len == 0 && s->lines > 0 && (c == ' ' || c == '\t')) {
-            *err = AC_HTTP_E_OBS_FOLD;
-            return -1;
-        }
-        if ((c < 0x20 && c != '\t') || c == 0x7f) {
-            *err = AC_HTTP_E_BAD_CHARACTER;
-            return -1;
-        }
-        s->line_len++;
     }
-    return (long)len;
+    if (!*end && n < len)
+        goto fail; /* more than max_bytes without the end of the section */
+    s->bytes += i;
+    s->lines = lines;
+    s->line_len = line_len;
+    s->expect_lf = expect_lf;
+    return (long)i;
+fail:
+    *err = e;
+    return -1;
 }
 
 static int hex_value(unsigned char c)
