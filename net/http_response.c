@@ -276,8 +276,6 @@ int ac_http_error_response(char *buf, size_t cap, struct ac_http_response *r,
     int n;
     error_body(&sized, code, message);
     r->content_type = "application/json";
-    r->headers = NULL;
-    r->nheaders = 0;
     r->chunked = false;
     r->content_length = sized.len;
     n = ac_http_response_head(buf, cap, r, date, server);

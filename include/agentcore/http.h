@@ -245,8 +245,8 @@ AC_MUST_USE int ac_http_error_body(char *buf, size_t cap, const char *code, cons
 
 /*
  * A whole error response (head + JSON body) in one buffer: the status,
- * keep_alive, http10, head_only and retry_after of `r` are used, the rest
- * is set here. Returns the length written, or -ENOBUFS.
+ * keep_alive, http10, head_only, retry_after and extra headers (e.g.
+ * Allow for 405) of `r` are used, the rest is set here. Returns the length written, or -ENOBUFS.
  */
 AC_MUST_USE int ac_http_error_response(char *buf, size_t cap, struct ac_http_response *r,
                                        struct ac_http_date *date, const char *server,
