@@ -3,6 +3,8 @@
 #define AGENTCORE_H
 
 #include "agentcore/base.h"
+#include "agentcore/agent.h"
+#include "agentcore/http.h"
 #include "agentcore/ring.h"
 #include "agentcore/runtime.h"
 #include "agentcore/timer.h"
