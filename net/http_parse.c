@@ -126,7 +126,7 @@ bool ac_http_parser_busy(const ac_http_parser *p)
 bool ac_http_str_eq(struct ac_http_str s, const char *lit)
 {
     size_t n = strlen(lit);
-    return s.len == n && memcmp(s.p, lit, n) == 0;
+    return s.len == n && (n == 0 || memcmp(s.p, lit, n) == 0);
 }
 
 static bool str_ieq(struct ac_http_str s, const char *lit)
@@ -523,6 +523,8 @@ static enum ac_http_event feed_head(ac_http_parser *p, const char *data, size_t 
     *used = (size_t)r;
     if (!end || p->head_used) {
         /* split head: gather it (the scanner bounds it by max_head) */
+        if (r == 0)
+            return AC_HTTP_NEED_MORE; /* an empty slice */
         if (!reserve(&p->head_buf, &p->head_cap, p->head_used + (size_t)r))
             return fail(p, AC_HTTP_E_NO_MEMORY);
         memcpy(p->head_buf + p->head_used, data, (size_t)r);

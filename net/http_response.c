@@ -45,6 +45,14 @@ static int finish(const struct out *o)
     return o->len <= o->cap && o->len <= INT32_MAX ? (int)o->len : -ENOBUFS;
 }
 
+/* Writes the 2 chars of `lit`, or `v` as two digits. */
+static char *two(char *p, const char *lit, int v)
+{
+    p[0] = lit ? lit[0] : (char)('0' + v / 10 % 10);
+    p[1] = lit ? lit[1] : (char)('0' + v % 10);
+    return p + 2;
+}
+
 const char *ac_http_date_now(struct ac_http_date *d)
 {
     static const char days[7][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
@@ -59,9 +67,26 @@ const char *ac_http_date_now(struct ac_http_date *d)
         return d->text;
     time_t t = ts.tv_sec;
     gmtime_r(&t, &tm);
-    /* fixed English names: strftime's %a/%b follow the locale */
-    snprintf(d->text, sizeof d->text, "%s, %02d %s %04d %02d:%02d:%02d GMT", days[tm.tm_wday],
-             tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    /* "Sun, 06 Nov 1994 08:49:37 GMT" by hand: fixed English names
+     * (strftime's %a/%b follow the locale) and a fixed width */
+    char *p = d->text;
+    memcpy(p, days[tm.tm_wday], 3);
+    p = two(p + 3, ", ", 0);
+    p = two(p, NULL, tm.tm_mday);
+    *p++ = ' ';
+    memcpy(p, months[tm.tm_mon], 3);
+    p += 3;
+    *p++ = ' ';
+    int year = tm.tm_year + 1900;
+    p = two(p, NULL, year / 100 % 100);
+    p = two(p, NULL, year % 100);
+    *p++ = ' ';
+    p = two(p, NULL, tm.tm_hour);
+    *p++ = ':';
+    p = two(p, NULL, tm.tm_min);
+    *p++ = ':';
+    p = two(p, NULL, tm.tm_sec);
+    memcpy(p, " GMT", 5);
     d->sec = ts.tv_sec;
     return d->text;
 }

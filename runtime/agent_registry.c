@@ -184,12 +184,15 @@ static void flush_one(struct ac__agent_shard *sh, unsigned target)
 {
     struct ac__post *p;
     while ((p = sh->out_head[target])) {
+        /* read next first: once submitted, p belongs to the target shard,
+         * which may run and free it before ac_submit_to returns */
+        struct ac__post *next = p->next;
         int err = ac_submit_to(target, p->fn, p);
         if (err == -EAGAIN) {
             arm_flush(sh);
             return;
         }
-        sh->out_head[target] = p->next;
+        sh->out_head[target] = next;
         if (err)
             p->drop(p); /* -ECANCELED: the runtime is stopping */
     }

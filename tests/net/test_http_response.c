@@ -10,6 +10,7 @@
 #include <http_parser.h>
 #include <jansson.h>
 #include <string.h>
+#include <time.h>
 
 static struct ac_http_date date;
 
@@ -172,6 +173,13 @@ Test(net_http_response, date_is_cached_within_a_second)
     int64_t sec = d.sec;
     cr_assert_neq(sec, 0);
     cr_assert_eq(strlen(a), 29, "%s", a);
+    /* IMF-fixdate, as strftime writes it in the C locale */
+    struct tm tm;
+    char want[64];
+    time_t t = (time_t)sec;
+    gmtime_r(&t, &tm);
+    strftime(want, sizeof want, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    cr_assert_str_eq(a, want);
     cr_assert_eq(ac_http_date_now(&d), a, "same buffer");
     /* An unchanged second must not reformat: plant a marker and see it kept. */
     d.sec = sec;

@@ -38,6 +38,7 @@ static struct {
     _Atomic unsigned ndone;
     _Atomic int errors;
     int late_answer_result; /* what the late agent's answer returned */
+    uint64_t msgs_full;     /* -EAGAIN refusals over all shards */
     struct ac_timer late_timer;
     ac_call late_call;
 } R;
@@ -97,7 +98,9 @@ static void serve_step(void *arg)
 
 static void issue(unsigned i)
 {
-    if (ac_submit_to(R.steps[i].origin, serve_step, (void *)(uintptr_t)i))
+    if (ac_shard_id() == R.steps[i].origin)
+        serve_step((void *)(uintptr_t)i);
+    else if (ac_submit_to(R.steps[i].origin, serve_step, (void *)(uintptr_t)i))
         atomic_fetch_add(&R.errors, 1);
 }
 
@@ -145,6 +148,8 @@ static void two_events(void *arg, ac_call call, const ac_agent_request *req)
         atomic_fetch_add(&R.errors, 1);
 }
 
+static unsigned ring_size = 1024;
+
 static void run_script(unsigned shards, const struct step *steps, unsigned n)
 {
     ac_runtime_config cfg;
@@ -170,6 +175,7 @@ static void run_script(unsigned shards, const struct step *steps, unsigned n)
     cfg.oversubscribe = true;
     cfg.on_shard_start = on_start;
     cfg.on_shard_stop = on_stop;
+    cfg.msg_ring_size = ring_size;
     cr_assert_eq(ac_runtime_create(&cfg, &R.rt), 0);
     test_run(R.rt);
     cr_assert_eq(R.errors, 0);
@@ -177,6 +183,11 @@ static void run_script(unsigned shards, const struct step *steps, unsigned n)
     for (unsigned i = 0; i < n; i++)
         cr_assert(!R.tex[i].wrong_shard, "step %u written on another shard or after done", i);
     cr_assert_eq(ac_agent_register(R.host, &defs[0]), -EBUSY, "registry frozen");
+    for (unsigned s = 0; s < shards; s++) {
+        struct ac_shard_stats st;
+        cr_assert_eq(ac_runtime_shard_stats(R.rt, s, &st), 0);
+        R.msgs_full += st.msgs_full;
+    }
     ac_runtime_destroy(R.rt);
     ac_agent_host_destroy(R.host);
 }
@@ -470,4 +481,31 @@ Test(runtime_agent_router, streams_arrive_as_sse_in_order_also_when_forwarded, .
     cr_assert(strncmp(b, "event: result\ndata: {", 21) == 0, "%s", b);
     cr_assert_not_null(strstr(b, "\"output\":\"x\""));
     free_script(3);
+}
+
+/* A 2-slot message ring fills at once: forwarded calls and their replies
+ * queue behind it and still arrive, in order (counts 1..N). */
+Test(runtime_agent_router, full_message_rings_queue_posts_in_order, .timeout = 60)
+{
+    char body[96], id[16];
+    struct step steps[24];
+    for (unsigned i = 0;; i++) {
+        snprintf(id, sizeof id, "q%u", i);
+        if (ac_session_shard(id, 2) == 1)
+            break;
+    }
+    snprintf(body, sizeof body, "{\"input\":1,\"session_id\":\"%s\"}", id);
+    for (unsigned i = 0; i < 24; i++)
+        steps[i] = (struct step){0, post("/v1/agents/session-counter/invoke", body, NULL), true};
+    ring_size = 2;
+    run_script(2, steps, 24);
+    ring_size = 1024;
+    cr_assert_gt(R.msgs_full, 0, "the ring never filled: the queue path was not exercised");
+    for (unsigned i = 0; i < 24; i++) {
+        json_t *j = json_of(i);
+        cr_assert_eq(json_integer_value(json_object_get(json_object_get(j, "output"), "count")),
+                     i + 1, "step %u", i);
+        json_decref(j);
+    }
+    free_script(24);
 }
