@@ -238,10 +238,12 @@ void *ac__shard_main(void *arg)
      * the gate's mutex also publishes start_err and ring_fd. */
     if (ac__gate_wait(rt)) {
         ac_timer_wheel_set_current(&s->wheel);
+        ac_ring_set_current(s->ring);
         if (rt->cfg.on_shard_start)
             rt->cfg.on_shard_start(rt->cfg.hook_arg, s->id);
         shard_loop(s);
         ac_timer_wheel_set_current(NULL);
+        ac_ring_set_current(NULL);
     }
     current_shard = NULL;
     ac_log_set_thread_tag(NULL);
