@@ -124,8 +124,6 @@ static void recv_complete(struct ac_op *op, int res, uint32_t flags)
         if (c->reading && c->state == AC_CONN_OPEN)
             c->read_cb(c->read_arg, c, res, &s);
         ac_slice_release(&s);
-        if (last && c->recv_op.kind == AC_OP_RECV_MULTI)
-            net->stats.recv_rearms++;
     } else if (res == -ENOBUFS) {
         net->stats.enobufs++;
     } else if (res == -ECANCELED) {
@@ -139,6 +137,9 @@ static void recv_complete(struct ac_op *op, int res, uint32_t flags)
         c->read_cb(c->read_arg, c, res, NULL);
     }
     if (last) {
+        if (c->reading && c->state == AC_CONN_OPEN && !c->paused &&
+            c->recv_op.kind == AC_OP_RECV_MULTI)
+            net->stats.recv_rearms++; /* a multishot ended under us: re-arm (maybe parked) */
         ac__conn_arm_recv(c);
         ac__conn_op_done(c);
     }

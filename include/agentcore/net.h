@@ -80,7 +80,7 @@ struct ac_net_stats {
     uint64_t accepted, refused;     /* connections taken / closed at once (limit) */
     uint64_t accept_rearms;         /* accept re-submitted (multishot ended or single-shot) */
     uint64_t conns_open;            /* connections open now */
-    uint64_t recv_rearms;           /* recv re-submitted after a multishot ended */
+    uint64_t recv_rearms;           /* multishot recvs that ended while reading (re-armed) */
     uint64_t enobufs;               /* receives that found the buffer ring empty */
     uint64_t bufs_waits;            /* connections parked until a buffer came back */
     uint64_t bytes_in, bytes_out;
@@ -165,6 +165,7 @@ void ac_tcp_server_close(ac_tcp_server *s);
  * -ECONNRESET). After res ≤ 0 reading has stopped.
  */
 typedef void (*ac_tcp_read_fn)(void *arg, ac_tcp_conn *c, int res, const struct ac_slice *s);
+/* Write completion (rule 5); may be NULL where ac_tcp_write takes one. */
 typedef void (*ac_tcp_write_fn)(void *arg, ac_tcp_conn *c, int res);
 typedef void (*ac_tcp_close_fn)(void *arg, ac_tcp_conn *c);
 
