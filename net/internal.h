@@ -94,18 +94,18 @@ struct ac_tcp_conn {
     struct ac_tcp_server *server; /* NULL for client connections */
     int fd;
     uint8_t state;
-    uint8_t inflight;    /* operations whose last CQE has not arrived */
-    bool reading;        /* ac_tcp_read_start called, no EOF/error yet */
-    bool recv_armed;     /* a receive is in the kernel */
-    bool paused;         /* output above high water: no receive armed */
-    bool waiting_bufs;   /* parked on net->waiters until a buffer returns */
-    bool send_busy;      /* a send is in the kernel */
-    bool zc_off;         /* the kernel copied SEND_ZC data: plain sends */
+    uint8_t inflight;  /* operations whose last CQE has not arrived */
+    bool reading;      /* ac_tcp_read_start called, no EOF/error yet */
+    bool recv_armed;   /* a receive is in the kernel */
+    bool paused;       /* output above high water: no receive armed */
+    bool waiting_bufs; /* parked on net->waiters until a buffer returns */
+    bool send_busy;    /* a send is in the kernel */
+    bool zc_off;       /* the kernel copied SEND_ZC data: plain sends */
     bool shut_wanted, shut_sent;
-    bool drain_close;    /* graceful stop: close once the queue is empty */
-    bool cancel_busy;    /* cancel_op is in the kernel */
-    bool cancel_again;   /* close came while cancel_op was busy */
-    int zc_res;          /* SEND_ZC result, used when its notification arrives */
+    bool drain_close;  /* graceful stop: close once the queue is empty */
+    bool cancel_busy;  /* cancel_op is in the kernel */
+    bool cancel_again; /* close came while cancel_op was busy */
+    int zc_res;        /* SEND_ZC result, used when its notification arrives */
     struct ac_op recv_op, send_op, cancel_op, aux_op; /* aux: connect, shutdown, close */
     ac_tcp_read_fn read_cb;
     void *read_arg;
@@ -141,7 +141,7 @@ struct ac_net {
     struct ac__bufpool pool;
     struct ac_tcp_conn *conns; /* every connection not yet freed */
     struct ac_tcp_server *servers;
-    unsigned nservers;         /* not yet freed */
+    unsigned nservers;                          /* not yet freed */
     struct ac_tcp_conn *waiters, *waiters_tail; /* parked for buffers, FIFO */
     struct ac__wreq *wreq_free;
     struct ac_net_stats stats;

@@ -32,14 +32,20 @@ static void prep_close(struct io_uring_sqe *sqe, const struct ac_op *op)
     io_uring_prep_close(sqe, op->fd);
 }
 
+/*
+ * Accepted sockets are non-blocking: io_uring then waits for readiness by
+ * poll, which a cancel can always end. On a blocking socket a send that
+ * does not fit is handed to an io-wq worker that blocks in the kernel and
+ * cannot be cancelled, so closing such a connection would hang.
+ */
 static void prep_accept(struct io_uring_sqe *sqe, const struct ac_op *op)
 {
-    io_uring_prep_accept(sqe, op->fd, NULL, NULL, SOCK_CLOEXEC);
+    io_uring_prep_accept(sqe, op->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 }
 
 static void prep_accept_multi(struct io_uring_sqe *sqe, const struct ac_op *op)
 {
-    io_uring_prep_multishot_accept(sqe, op->fd, NULL, NULL, SOCK_CLOEXEC);
+    io_uring_prep_multishot_accept(sqe, op->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 }
 
 /* Receives take no buffer: the kernel picks one from group recv.bgid. */
@@ -106,17 +112,18 @@ const struct ac_op_desc ac__op_table[AC_OP_KIND_COUNT] = {
     [AC_OP_CANCEL] = {.name = "cancel", .opcode = IORING_OP_ASYNC_CANCEL, .prep = prep_cancel},
     [AC_OP_CLOSE] = {.name = "close", .opcode = IORING_OP_CLOSE, .prep = prep_close},
     [AC_OP_ACCEPT] = {.name = "accept", .opcode = IORING_OP_ACCEPT, .prep = prep_accept},
-    [AC_OP_ACCEPT_MULTI] = {.name = "accept_multi", .opcode = IORING_OP_ACCEPT,
+    [AC_OP_ACCEPT_MULTI] = {.name = "accept_multi",
+                            .opcode = IORING_OP_ACCEPT,
                             .prep = prep_accept_multi},
     [AC_OP_RECV] = {.name = "recv", .opcode = IORING_OP_RECV, .prep = prep_recv},
-    [AC_OP_RECV_MULTI] = {.name = "recv_multi", .opcode = IORING_OP_RECV,
-                          .prep = prep_recv_multi},
+    [AC_OP_RECV_MULTI] = {.name = "recv_multi", .opcode = IORING_OP_RECV, .prep = prep_recv_multi},
     [AC_OP_SEND] = {.name = "send", .opcode = IORING_OP_SEND, .prep = prep_send},
     [AC_OP_SENDMSG] = {.name = "sendmsg", .opcode = IORING_OP_SENDMSG, .prep = prep_sendmsg},
     [AC_OP_SEND_ZC] = {.name = "send_zc", .opcode = IORING_OP_SEND_ZC, .prep = prep_send_zc},
     [AC_OP_CONNECT] = {.name = "connect", .opcode = IORING_OP_CONNECT, .prep = prep_connect},
     [AC_OP_SHUTDOWN] = {.name = "shutdown", .opcode = IORING_OP_SHUTDOWN, .prep = prep_shutdown},
-    [AC_OP_CANCEL_FD] = {.name = "cancel_fd", .opcode = IORING_OP_ASYNC_CANCEL,
+    [AC_OP_CANCEL_FD] = {.name = "cancel_fd",
+                         .opcode = IORING_OP_ASYNC_CANCEL,
                          .prep = prep_cancel_fd},
 };
 

@@ -22,6 +22,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 static void recv_complete(struct ac_op *op, int res, uint32_t flags);
@@ -246,6 +247,12 @@ void ac_tcp_close(ac_tcp_conn *c, ac_tcp_close_fn cb, void *arg)
     /* One in-flight count for the close itself keeps op_done from finishing
      * before the cancel is queued. */
     c->inflight++;
+    /* A send stuck on a full socket buffer is not always found by the
+     * cancel (seen on 6.18 with a partially sent buffer); shutting the
+     * socket down ends it with an error either way. One syscall, only
+     * when a send is out. */
+    if (c->send_busy)
+        shutdown(c->fd, SHUT_RDWR);
     if (c->cancel_busy) {
         c->cancel_again = true;
     } else if (c->inflight > 1) {
@@ -286,6 +293,11 @@ void ac_tcp_set_idle_timeout(ac_tcp_conn *c, uint64_t ns)
     c->last_rx_ns = ac_now_ns();
     if (ac_timer_start(&c->idle, ns, idle_check, c) != 0)
         c->idle_ns = 0;
+}
+
+bool ac_tcp_is_closing(const ac_tcp_conn *c)
+{
+    return c->state != AC_CONN_OPEN;
 }
 
 size_t ac_tcp_queued(const ac_tcp_conn *c)

@@ -73,7 +73,7 @@ int ac_tcp_connect(ac_net *net, const struct sockaddr *addr, socklen_t len, uint
     req->len = len;
     req->cb = cb;
     req->arg = arg;
-    int fd = socket(addr->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int fd = socket(addr->sa_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0) {
         err = -errno;
         goto out_free;

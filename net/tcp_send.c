@@ -223,7 +223,8 @@ static void send_complete(struct ac_op *op, int res, uint32_t flags)
         net->stats.bytes_out += (uint64_t)res;
         consume(c, (uint32_t)res); /* still busy: callbacks that write only queue */
     } else {
-        ac__send_fail_all(c, res);
+        /* After a close the error is the close's doing (rule 5). */
+        ac__send_fail_all(c, c->state == AC_CONN_OPEN ? res : -ECANCELED);
     }
     c->send_busy = false;
     if (c->state == AC_CONN_OPEN) {

@@ -37,7 +37,8 @@ static void after_flush(void *arg, ac_tcp_conn *c, int res)
 {
     (void)arg;
     (void)res;
-    ac_tcp_close(c, NULL, NULL);
+    if (!ac_tcp_is_closing(c)) /* e.g. closed by the stop while this was queued */
+        ac_tcp_close(c, NULL, NULL);
 }
 
 static void on_read(void *arg, ac_tcp_conn *c, int res, const struct ac_slice *s)
@@ -80,8 +81,7 @@ static void shard_start(void *arg, unsigned id)
         return;
     }
     if (id == 0)
-        ac_log_info("ac-echo: listening on %s:%u", e->srv_cfg.host,
-                    ac_tcp_server_port(st->server));
+        ac_log_info("ac-echo: listening on %s:%u", e->srv_cfg.host, ac_tcp_server_port(st->server));
 }
 
 static void net_stopped(void *arg, ac_net *net)
@@ -130,13 +130,12 @@ static void print_stats(struct echo *e, ac_runtime *rt)
            "\"bytes_in\":%llu,\"bytes_out\":%llu,\"sends\":%llu,\"sends_vectored\":%llu,"
            "\"sends_partial\":%llu,\"enobufs\":%llu,\"recv_rearms\":%llu,\"zc_sends\":%llu,"
            "\"zc_copied\":%llu}\n",
-           (unsigned long long)enters, (unsigned long long)loops,
-           (unsigned long long)t.accepted, (unsigned long long)t.refused,
-           (unsigned long long)t.bytes_in, (unsigned long long)t.bytes_out,
-           (unsigned long long)t.sends, (unsigned long long)t.sends_vectored,
-           (unsigned long long)t.sends_partial, (unsigned long long)t.enobufs,
-           (unsigned long long)t.recv_rearms, (unsigned long long)t.zc_sends,
-           (unsigned long long)t.zc_copied);
+           (unsigned long long)enters, (unsigned long long)loops, (unsigned long long)t.accepted,
+           (unsigned long long)t.refused, (unsigned long long)t.bytes_in,
+           (unsigned long long)t.bytes_out, (unsigned long long)t.sends,
+           (unsigned long long)t.sends_vectored, (unsigned long long)t.sends_partial,
+           (unsigned long long)t.enobufs, (unsigned long long)t.recv_rearms,
+           (unsigned long long)t.zc_sends, (unsigned long long)t.zc_copied);
     fflush(stdout);
 }
 
@@ -151,13 +150,18 @@ static void usage(void)
 int main(int argc, char **argv)
 {
     static struct echo e;
-    static const struct option opts[] = {
-        {"port", required_argument, 0, 'p'},      {"host", required_argument, 0, 'H'},
-        {"cpus", required_argument, 0, 'c'},      {"sqpoll", no_argument, 0, 's'},
-        {"max-conns", required_argument, 0, 'm'}, {"bufs", required_argument, 0, 'b'},
-        {"buf-size", required_argument, 0, 'B'},  {"idle-ms", required_argument, 0, 'i'},
-        {"zc-threshold", required_argument, 0, 'z'}, {"stats", no_argument, 0, 'S'},
-        {"help", no_argument, 0, 'h'},            {0, 0, 0, 0}};
+    static const struct option opts[] = {{"port", required_argument, 0, 'p'},
+                                         {"host", required_argument, 0, 'H'},
+                                         {"cpus", required_argument, 0, 'c'},
+                                         {"sqpoll", no_argument, 0, 's'},
+                                         {"max-conns", required_argument, 0, 'm'},
+                                         {"bufs", required_argument, 0, 'b'},
+                                         {"buf-size", required_argument, 0, 'B'},
+                                         {"idle-ms", required_argument, 0, 'i'},
+                                         {"zc-threshold", required_argument, 0, 'z'},
+                                         {"stats", no_argument, 0, 'S'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
     ac_runtime_config cfg;
     ac_runtime *rt;
     int o, err;
@@ -167,17 +171,38 @@ int main(int argc, char **argv)
     e.srv_cfg = (struct ac_tcp_server_config){.host = "127.0.0.1", .port = 7000};
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (o) {
-        case 'p': e.srv_cfg.port = (uint16_t)atoi(optarg); break;
-        case 'H': e.srv_cfg.host = optarg; break;
-        case 'c': cfg.cpus = optarg; break;
-        case 's': cfg.sqpoll = true; break;
-        case 'm': e.srv_cfg.max_connections = (unsigned)atoi(optarg); break;
-        case 'b': e.net_cfg.buf_count = (unsigned)atoi(optarg); break;
-        case 'B': e.net_cfg.buf_size = (unsigned)atoi(optarg); break;
-        case 'i': e.srv_cfg.idle_timeout_ns = strtoull(optarg, NULL, 10) * 1000000ull; break;
-        case 'z': e.net_cfg.zc_threshold = strtoull(optarg, NULL, 10); break;
-        case 'S': e.stats = true; break;
-        default: usage();
+        case 'p':
+            e.srv_cfg.port = (uint16_t)atoi(optarg);
+            break;
+        case 'H':
+            e.srv_cfg.host = optarg;
+            break;
+        case 'c':
+            cfg.cpus = optarg;
+            break;
+        case 's':
+            cfg.sqpoll = true;
+            break;
+        case 'm':
+            e.srv_cfg.max_connections = (unsigned)atoi(optarg);
+            break;
+        case 'b':
+            e.net_cfg.buf_count = (unsigned)atoi(optarg);
+            break;
+        case 'B':
+            e.net_cfg.buf_size = (unsigned)atoi(optarg);
+            break;
+        case 'i':
+            e.srv_cfg.idle_timeout_ns = strtoull(optarg, NULL, 10) * 1000000ull;
+            break;
+        case 'z':
+            e.net_cfg.zc_threshold = strtoull(optarg, NULL, 10);
+            break;
+        case 'S':
+            e.stats = true;
+            break;
+        default:
+            usage();
         }
     }
     cfg.on_shard_start = shard_start;

@@ -70,7 +70,7 @@ struct lg_conn {
     ac_tcp_conn *c;
     uint64_t ts[MAX_DEPTH]; /* send (or intended) times of messages in flight */
     unsigned head, inflight;
-    uint64_t rx; /* bytes of the oldest reply received so far */
+    uint64_t rx;       /* bytes of the oldest reply received so far */
     uint64_t next_due; /* open loop */
 };
 
@@ -304,20 +304,38 @@ int main(int argc, char **argv)
     lg.duration = 5;
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (o) {
-        case 'H': host = optarg; break;
-        case 'p': port = (unsigned)atoi(optarg); break;
-        case 'n': lg.conns = (unsigned)atoi(optarg); break;
-        case 'd': lg.depth = (unsigned)atoi(optarg); break;
-        case 's': lg.size = (unsigned)atoi(optarg); break;
-        case 't': lg.duration = atof(optarg); break;
-        case 'c': cfg.cpus = optarg; break;
-        case 'r': lg.rate = atof(optarg); break;
-        case 'j': lg.json = true; break;
-        default: usage();
+        case 'H':
+            host = optarg;
+            break;
+        case 'p':
+            port = (unsigned)atoi(optarg);
+            break;
+        case 'n':
+            lg.conns = (unsigned)atoi(optarg);
+            break;
+        case 'd':
+            lg.depth = (unsigned)atoi(optarg);
+            break;
+        case 's':
+            lg.size = (unsigned)atoi(optarg);
+            break;
+        case 't':
+            lg.duration = atof(optarg);
+            break;
+        case 'c':
+            cfg.cpus = optarg;
+            break;
+        case 'r':
+            lg.rate = atof(optarg);
+            break;
+        case 'j':
+            lg.json = true;
+            break;
+        default:
+            usage();
         }
     }
-    if (lg.conns == 0 || lg.depth == 0 || lg.depth > MAX_DEPTH || lg.size == 0 ||
-        lg.duration <= 0)
+    if (lg.conns == 0 || lg.depth == 0 || lg.depth > MAX_DEPTH || lg.size == 0 || lg.duration <= 0)
         usage();
     lg.addr.sin_family = AF_INET;
     lg.addr.sin_port = htons((uint16_t)port);
@@ -361,13 +379,13 @@ int main(int argc, char **argv)
         printf("{\"conns\":%u,\"depth\":%u,\"size\":%u,\"rate\":%.0f,\"seconds\":%.3f,"
                "\"msgs\":%llu,\"msgs_per_s\":%.0f,\"p50_us\":%.2f,\"p99_us\":%.2f,"
                "\"p999_us\":%.2f,\"errors\":%llu}\n",
-               lg.conns, lg.depth, lg.size, lg.rate, secs, (unsigned long long)msgs, rate, p50,
-               p99, p999, (unsigned long long)errors);
+               lg.conns, lg.depth, lg.size, lg.rate, secs, (unsigned long long)msgs, rate, p50, p99,
+               p999, (unsigned long long)errors);
     else
         printf("%u conns, depth %u, %u B: %llu msgs in %.2f s = %.0f msgs/s; "
                "latency p50 %.1f us, p99 %.1f us, p99.9 %.1f us; %llu errors\n",
-               lg.conns, lg.depth, lg.size, (unsigned long long)msgs, secs, rate, p50, p99,
-               p999, (unsigned long long)errors);
+               lg.conns, lg.depth, lg.size, (unsigned long long)msgs, secs, rate, p50, p99, p999,
+               (unsigned long long)errors);
     free(h);
     free(lg.payload);
     return err || errors || msgs == 0 ? 1 : 0;

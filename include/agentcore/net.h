@@ -26,8 +26,11 @@
  *     called. Every write callback runs exactly once: 0 when all bytes were
  *     handed to the kernel, -errno on a send error, -ECANCELED when the
  *     connection closed first.
- *  6. After ac_tcp_close no callback of that connection runs except the
- *     write callbacks (with -ECANCELED) and then the close callback.
+ *  6. After ac_tcp_close (by the caller, an idle timeout or ac_net_stop)
+ *     no callback of that connection runs except the write callbacks —
+ *     0 for bytes the kernel had taken already, else -ECANCELED — and then
+ *     the close callback. A write callback that wants to close checks
+ *     ac_tcp_is_closing first.
  *  7. ac_net_destroy needs every handle closed and every held slice
  *     released; ac_net_stop closes them all and calls back when done.
  */
@@ -77,12 +80,12 @@ struct ac_net_config {
 
 /* Counters of one shard's net (plain; read on the owning shard or after it stopped). */
 struct ac_net_stats {
-    uint64_t accepted, refused;     /* connections taken / closed at once (limit) */
-    uint64_t accept_rearms;         /* accept re-submitted (multishot ended or single-shot) */
-    uint64_t conns_open;            /* connections open now */
-    uint64_t recv_rearms;           /* multishot recvs that ended while reading (re-armed) */
-    uint64_t enobufs;               /* receives that found the buffer ring empty */
-    uint64_t bufs_waits;            /* connections parked until a buffer came back */
+    uint64_t accepted, refused; /* connections taken / closed at once (limit) */
+    uint64_t accept_rearms;     /* accept re-submitted (multishot ended or single-shot) */
+    uint64_t conns_open;        /* connections open now */
+    uint64_t recv_rearms;       /* multishot recvs that ended while reading (re-armed) */
+    uint64_t enobufs;           /* receives that found the buffer ring empty */
+    uint64_t bufs_waits;        /* connections parked until a buffer came back */
     uint64_t bytes_in, bytes_out;
     uint64_t sends, sends_vectored; /* send operations; those with several buffers */
     uint64_t sends_partial;         /* sends that took fewer bytes than offered */
@@ -132,12 +135,12 @@ void ac_slice_release(const struct ac_slice *s);
 /* ---- servers ---- */
 
 struct ac_tcp_server_config {
-    const char *host;           /* numeric IPv4/IPv6 address (default "127.0.0.1") */
-    uint16_t port;              /* 0: the kernel picks (see ac_tcp_server_port) */
-    int backlog;                /* default 4096 */
-    unsigned max_connections;   /* per shard; beyond it a new connection is closed at once
-                                   and counted (0: unlimited) */
-    uint64_t idle_timeout_ns;   /* close connections silent this long (0: never) */
+    const char *host;         /* numeric IPv4/IPv6 address (default "127.0.0.1") */
+    uint16_t port;            /* 0: the kernel picks (see ac_tcp_server_port) */
+    int backlog;              /* default 4096 */
+    unsigned max_connections; /* per shard; beyond it a new connection is closed at once
+                                 and counted (0: unlimited) */
+    uint64_t idle_timeout_ns; /* close connections silent this long (0: never) */
 };
 
 /* A new connection; it is open but not reading (call ac_tcp_read_start). */
@@ -191,6 +194,9 @@ AC_MUST_USE int ac_tcp_shutdown(ac_tcp_conn *c);
  * Closing twice is a broken invariant.
  */
 void ac_tcp_close(ac_tcp_conn *c, ac_tcp_close_fn cb, void *arg);
+
+/* True once the connection is closing (any cause). */
+bool ac_tcp_is_closing(const ac_tcp_conn *c);
 
 /* Bytes queued and not yet sent. */
 size_t ac_tcp_queued(const ac_tcp_conn *c);

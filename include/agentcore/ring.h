@@ -33,10 +33,10 @@ typedef void (*ac_op_complete_fn)(struct ac_op *op, int res, uint32_t flags);
 
 enum ac_op_kind {
     AC_OP_NOP,
-    AC_OP_READ,     /* fd, rw.buf, rw.len, rw.off */
-    AC_OP_WRITE,    /* fd, rw.buf, rw.len, rw.off */
-    AC_OP_CANCEL,   /* cancel.target: the op to cancel */
-    AC_OP_CLOSE,    /* fd */
+    AC_OP_READ,   /* fd, rw.buf, rw.len, rw.off */
+    AC_OP_WRITE,  /* fd, rw.buf, rw.len, rw.off */
+    AC_OP_CANCEL, /* cancel.target: the op to cancel */
+    AC_OP_CLOSE,  /* fd */
     /* TCP (net/tcp_*.c). Multishot kinds use the same opcode as their
      * single-shot row; the kernel reports a missing multishot mode only at
      * completion (-EINVAL), so they can also be masked (ac_ring_mask_kinds). */
@@ -105,9 +105,9 @@ struct ac_ring_config {
 struct ac_ring_features {
     uint32_t setup_flags; /* IORING_SETUP_* in effect */
     bool single_issuer, defer_taskrun, coop_taskrun, sqpoll, registered_fd;
-    bool ext_arg;         /* timeout in the same io_uring_enter as the wait */
-    bool msg_ring;        /* IORING_OP_MSG_RING (cross-ring wake-ups) */
-    bool op[64];          /* op[IORING_OP_x]: the kernel supports opcode x */
+    bool ext_arg;  /* timeout in the same io_uring_enter as the wait */
+    bool msg_ring; /* IORING_OP_MSG_RING (cross-ring wake-ups) */
+    bool op[64];   /* op[IORING_OP_x]: the kernel supports opcode x */
 };
 
 /*
@@ -177,10 +177,10 @@ int ac_ring_enter(struct ac_ring *r, uint64_t timeout_ns);
 
 /* Counters the ring keeps (plain, read by runtime metrics). */
 struct ac_ring_stats {
-    uint64_t enters;     /* io_uring_enter calls */
-    uint64_t submitted;  /* SQEs submitted */
-    uint64_t completions;/* CQEs dispatched */
-    uint64_t wakeups;    /* AC_RING_UD_WAKE CQEs received */
+    uint64_t enters;      /* io_uring_enter calls */
+    uint64_t submitted;   /* SQEs submitted */
+    uint64_t completions; /* CQEs dispatched */
+    uint64_t wakeups;     /* AC_RING_UD_WAKE CQEs received */
 };
 
 /*
