@@ -38,6 +38,10 @@ static void server_free_if_done(struct ac_tcp_server *s)
             break;
         }
     }
+    /* Its connections outlive it: they no longer count against its limit. */
+    for (struct ac_tcp_conn *c = net->conns; c; c = c->next)
+        if (c->server == s)
+            c->server = NULL;
     close(s->fd);
     net->nservers--;
     free(s);
