@@ -3,6 +3,7 @@
 #define AGENTCORE_H
 
 #include "agentcore/base.h"
+#include "agentcore/net.h"
 #include "agentcore/ring.h"
 #include "agentcore/runtime.h"
 #include "agentcore/sched.h"

@@ -268,11 +268,13 @@ void *ac__shard_main(void *arg)
         if (err)
             AC_PANIC("shard %u: cannot connect the schedulers: %s", s->id, ac_strerror(err));
         ac_timer_wheel_set_current(&s->wheel);
+        ac_ring_set_current(s->ring);
         if (rt->cfg.on_shard_start)
             rt->cfg.on_shard_start(rt->cfg.hook_arg, s->id);
         shard_loop(s);
         ac_timer_wheel_set_current(NULL);
         ac_sched_set_current(NULL);
+        ac_ring_set_current(NULL);
     }
     current_shard = NULL;
     ac_log_set_thread_tag(NULL);
