@@ -110,11 +110,10 @@ void ac_bench_result(const char *scenario, const char *metric, const struct ac_b
     if (opts.json) {
         printf("%s{\"scenario\":\"%s\",\"metric\":\"%s\",\"median\":%.6g,\"min\":%.6g,"
                "\"max\":%.6g,\"p25\":%.6g,\"p75\":%.6g,\"n\":%u}",
-               first_result ? "" : ",", scenario, metric, s->median, s->min, s->max, s->p25,
-               s->p75, s->n);
+               first_result ? "" : ",", scenario, metric, s->median, s->min, s->max, s->p25, s->p75,
+               s->n);
     } else {
-        printf("  %-44s %12.4g %-10s [%.4g..%.4g]\n", scenario, s->median, metric, s->min,
-               s->max);
+        printf("  %-44s %12.4g %-10s [%.4g..%.4g]\n", scenario, s->median, metric, s->min, s->max);
     }
     first_result = false;
     fflush(stdout);
@@ -123,8 +122,8 @@ void ac_bench_result(const char *scenario, const char *metric, const struct ac_b
 void ac_bench_value(const char *scenario, const char *metric, double value)
 {
     if (opts.json)
-        printf("%s{\"scenario\":\"%s\",\"metric\":\"%s\",\"value\":%.6g}",
-               first_result ? "" : ",", scenario, metric, value);
+        printf("%s{\"scenario\":\"%s\",\"metric\":\"%s\",\"value\":%.6g}", first_result ? "" : ",",
+               scenario, metric, value);
     else
         printf("  %-44s %12.4g %s\n", scenario, value, metric);
     first_result = false;

@@ -5,8 +5,10 @@
 #include "agentcore/base.h"
 #include "agentcore/agent.h"
 #include "agentcore/http.h"
+#include "agentcore/net.h"
 #include "agentcore/ring.h"
 #include "agentcore/runtime.h"
+#include "agentcore/sched.h"
 #include "agentcore/timer.h"
 
 #endif

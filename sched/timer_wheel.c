@@ -23,9 +23,9 @@
 
 #include <errno.h>
 
-#define TICK_SHIFT    16
-#define SLOT_BITS     6
-#define SLOT_MASK     (AC_WHEEL_SLOTS - 1)
+#define TICK_SHIFT     16
+#define SLOT_BITS      6
+#define SLOT_MASK      (AC_WHEEL_SLOTS - 1)
 #define LEVEL_DEFERRED 0xff
 
 static _Thread_local struct ac_timer_wheel *current_wheel;
@@ -175,8 +175,7 @@ static void cascade(struct ac_timer_wheel *w, unsigned level)
 static void cascade_at_cur(struct ac_timer_wheel *w)
 {
     unsigned top = 0;
-    while (top + 1 < AC_WHEEL_LEVELS &&
-           (w->cur & ((1ull << shift_of(top + 1)) - 1)) == 0)
+    while (top + 1 < AC_WHEEL_LEVELS && (w->cur & ((1ull << shift_of(top + 1)) - 1)) == 0)
         top++;
     for (unsigned l = top; l >= 1; l--)
         cascade(w, l);
@@ -201,7 +200,8 @@ static uint64_t next_event_tick(const struct ac_timer_wheel *w, uint64_t c, bool
             continue;
         unsigned s = shift_of(l);
         uint64_t base = c >> s;
-        unsigned idx = (unsigned)__builtin_ctzll(rotr64(w->bitmap[l], (unsigned)(base & SLOT_MASK)));
+        unsigned idx =
+            (unsigned)__builtin_ctzll(rotr64(w->bitmap[l], (unsigned)(base & SLOT_MASK)));
         uint64_t tick = (base + idx) << s;
         if (tick < c)
             tick = c;

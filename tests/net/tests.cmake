@@ -1,4 +1,7 @@
 ac_test(net ring)
+ac_test(net tcp_conn LABELS concurrency)
+ac_test(net tcp_server LABELS concurrency)
+ac_test(net bufring LABELS concurrency)
 ac_test(net http_parse)
 target_compile_definitions(test_net_http_parse PRIVATE
                            AC_HTTP_CORPUS="${CMAKE_CURRENT_SOURCE_DIR}/net/http_corpus")

@@ -102,6 +102,10 @@ void shim_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 #define cr_expect_leq(a, b, ...) SHIM_CHECK(shim_expect_fail, (a) <= (b), #a " <= " #b, __VA_ARGS__)
 #define cr_expect_gt(a, b, ...)  SHIM_CHECK(shim_expect_fail, (a) > (b), #a " > " #b, __VA_ARGS__)
 #define cr_expect_geq(a, b, ...) SHIM_CHECK(shim_expect_fail, (a) >= (b), #a " >= " #b, __VA_ARGS__)
+#define cr_expect_not(c, ...)    SHIM_CHECK(shim_expect_fail, !(c), "!(" #c ")", __VA_ARGS__)
+#define cr_expect_null(p, ...)   SHIM_CHECK(shim_expect_fail, (p) == NULL, #p " == NULL", __VA_ARGS__)
+#define cr_expect_not_null(p, ...)                                                                 \
+    SHIM_CHECK(shim_expect_fail, (p) != NULL, #p " != NULL", __VA_ARGS__)
 
 #define cr_skip_test(...) shim_skip("" __VA_ARGS__)
 #define cr_log_info(...)  shim_log("" __VA_ARGS__)
