@@ -3,7 +3,10 @@
 #define AGENTCORE_H
 
 #include "agentcore/base.h"
+#include "agentcore/agent.h"
+#include "agentcore/http.h"
 #include "agentcore/mem.h"
+#include "agentcore/net.h"
 #include "agentcore/ring.h"
 #include "agentcore/runtime.h"
 #include "agentcore/sched.h"

@@ -2,9 +2,12 @@
 #ifndef AC_NET_INTERNAL_H
 #define AC_NET_INTERNAL_H
 
+#include "agentcore/net.h"
 #include "agentcore/ring.h"
+#include "agentcore/timer.h"
 
 #include <liburing.h>
+#include <sys/uio.h>
 
 struct ac_ring {
     struct io_uring uring;
@@ -12,6 +15,7 @@ struct ac_ring {
     struct ac_ring_stats stats;
     void (*after_cb)(void *arg, const char *what);
     void *after_cb_arg;
+    uint64_t masked_kinds; /* ac_ring_mask_kinds */
 };
 
 /* One row per enum ac_op_kind: how to prepare its SQE, and its name. */
@@ -22,5 +26,159 @@ struct ac_op_desc {
 };
 
 extern const struct ac_op_desc ac__op_table[AC_OP_KIND_COUNT];
+_Static_assert(AC_OP_KIND_COUNT <= 64, "ac_ring_mask_kinds takes a 64-bit mask");
+
+/* liburing 2.3 predates the SEND_ZC usage report (kernel 6.2); uapi values. */
+#ifndef IORING_SEND_ZC_REPORT_USAGE
+#define IORING_SEND_ZC_REPORT_USAGE (1U << 3)
+#endif
+#ifndef IORING_NOTIF_USAGE_ZC_COPIED
+#define IORING_NOTIF_USAGE_ZC_COPIED (1U << 31)
+#endif
+
+/* ---- bufring.c: the per-shard provided-buffer ring ---- */
+
+/*
+ * `count` buffers of `size` bytes in one mapping; buffer `bid` is at
+ * mem + bid * size. refs[bid] counts holders while the buffer is out of the
+ * ring (0 while the kernel owns it). `avail` is how many the kernel can
+ * still pick.
+ */
+struct ac__bufpool {
+    struct io_uring_buf_ring *br;
+    char *mem;
+    size_t mem_len, br_len;
+    unsigned count, size, mask;
+    unsigned avail;
+    uint16_t bgid;
+    bool registered; /* mem is registered as fixed buffer 0 (for SEND_ZC) */
+    uint16_t *refs;
+    struct ac_net *net;
+};
+
+AC_MUST_USE int ac__bufpool_init(struct ac__bufpool *p, struct ac_ring *ring, unsigned count,
+                                 unsigned size, bool want_registered);
+void ac__bufpool_fini(struct ac__bufpool *p, struct ac_ring *ring);
+/* A CQE took buffer `bid` out of the ring: makes a slice of len bytes (one ref). */
+void ac__bufpool_take(struct ac__bufpool *p, uint16_t bid, uint32_t len, struct ac_slice *out);
+/* Fixed-buffer index for [buf, buf+len) or -1 when it is not in registered memory. */
+int ac__bufpool_fixed_index(const struct ac__bufpool *p, const void *buf, size_t len);
+
+/* The one place buffer memory comes from (mem's iobufs will replace it). */
+void *ac__bufmem_alloc(size_t len);
+void ac__bufmem_free(void *mem, size_t len);
+
+/* ---- net.c: per-shard state ---- */
+
+/* A queued write: caller bytes (cb) or a held slice. */
+struct ac__wreq {
+    struct ac__wreq *next;
+    const char *buf;
+    uint32_t len, sent;
+    ac_tcp_write_fn cb;
+    void *arg;
+    struct ac_slice slice; /* .pool != NULL: release after sending */
+};
+
+/* Vectored-send scratch, allocated on a connection's first batched send. */
+#define AC_SEND_IOV_MAX 32
+struct ac__sendvec {
+    struct msghdr msg;
+    struct iovec iov[AC_SEND_IOV_MAX];
+};
+
+enum { AC_CONN_OPEN, AC_CONN_CLOSING, AC_CONN_CLOSED };
+
+struct ac_tcp_conn {
+    struct ac_net *net;
+    struct ac_tcp_server *server; /* NULL for client connections */
+    int fd;
+    uint8_t state;
+    uint8_t inflight;  /* operations whose last CQE has not arrived */
+    bool reading;      /* ac_tcp_read_start called, no EOF/error yet */
+    bool recv_armed;   /* a receive is in the kernel */
+    bool paused;       /* output above high water: no receive armed */
+    bool waiting_bufs; /* parked on net->waiters until a buffer returns */
+    bool send_busy;    /* a send is in the kernel */
+    bool zc_off;       /* the kernel copied SEND_ZC data: plain sends */
+    bool shut_wanted, shut_sent;
+    bool drain_close;  /* graceful stop: close once the queue is empty */
+    bool cancel_busy;  /* cancel_op is in the kernel */
+    bool cancel_again; /* close came while cancel_op was busy */
+    int zc_res;        /* SEND_ZC result, used when its notification arrives */
+    struct ac_op recv_op, send_op, cancel_op, aux_op; /* aux: connect, shutdown, close */
+    ac_tcp_read_fn read_cb;
+    void *read_arg;
+    void *data;
+    struct ac__wreq *wq_head, *wq_tail;
+    size_t queued;
+    struct ac__sendvec *vec;
+    struct ac_timer idle;
+    uint64_t idle_ns, last_rx_ns;
+    ac_tcp_close_fn close_cb;
+    void *close_arg;
+    struct ac_tcp_conn *prev, *next; /* net->conns */
+    struct ac_tcp_conn *wait_next;   /* net->waiters */
+};
+
+struct ac_tcp_server {
+    struct ac_net *net;
+    int fd;
+    uint16_t port;
+    bool multishot, armed, closing;
+    unsigned nconns;
+    struct ac_tcp_server_config cfg;
+    ac_tcp_accept_fn cb;
+    void *arg;
+    struct ac_op accept_op, cancel_op;
+    struct ac_timer retry; /* re-arm after a resource error (EMFILE) */
+    struct ac_tcp_server *next;
+};
+
+struct ac_net {
+    struct ac_ring *ring;
+    struct ac_net_config cfg;
+    struct ac__bufpool pool;
+    struct ac_tcp_conn *conns; /* every connection not yet freed */
+    struct ac_tcp_server *servers;
+    unsigned nservers;                          /* not yet freed */
+    struct ac_tcp_conn *waiters, *waiters_tail; /* parked for buffers, FIFO */
+    struct ac__wreq *wreq_free;
+    struct ac_net_stats stats;
+    bool stopping;
+    uint64_t stop_deadline_ns;
+    struct ac_timer stop_timer;
+    ac_net_stopped_fn stop_cb;
+    void *stop_arg;
+};
+
+/* net.c */
+struct ac__wreq *ac__wreq_get(struct ac_net *net);
+void ac__wreq_put(struct ac_net *net, struct ac__wreq *w);
+/* A buffer went back to the ring: re-arm parked receivers. */
+void ac__net_bufs_returned(struct ac_net *net);
+void ac__net_park(struct ac_net *net, struct ac_tcp_conn *c);
+void ac__net_unpark(struct ac_net *net, struct ac_tcp_conn *c);
+/* Closes c for ac_net_stop (telling a reader first). */
+void ac__net_stop_conn(struct ac_tcp_conn *c);
+/* A handle was freed: finishes a stop when it was the last. */
+void ac__net_handle_gone(struct ac_net *net);
+
+/* tcp_conn.c */
+AC_MUST_USE int ac__conn_new(struct ac_net *net, int fd, struct ac_tcp_server *srv,
+                             struct ac_tcp_conn **out);
+void ac__conn_arm_recv(struct ac_tcp_conn *c);
+/* Submits an operation of c; counts it in flight. */
+AC_MUST_USE int ac__conn_submit(struct ac_tcp_conn *c, struct ac_op *op);
+/* An operation of c ended (its last CQE): may finish a close. */
+void ac__conn_op_done(struct ac_tcp_conn *c);
+/* Backpressure: stop receiving while output is above high water / read again. */
+void ac__conn_pause(struct ac_tcp_conn *c);
+void ac__conn_resume(struct ac_tcp_conn *c);
+
+/* tcp_send.c */
+void ac__send_flush(struct ac_tcp_conn *c);
+/* Fails every queued write with `res` and empties the queue. */
+void ac__send_fail_all(struct ac_tcp_conn *c, int res);
 
 #endif

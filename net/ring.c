@@ -152,11 +152,34 @@ static struct io_uring_sqe *get_sqe(struct ac_ring *r)
     return sqe;
 }
 
+void ac_ring_mask_kinds(struct ac_ring *r, uint64_t kinds)
+{
+    r->masked_kinds |= kinds;
+}
+
+bool ac_ring_supports(const struct ac_ring *r, unsigned kind)
+{
+    return kind < AC_OP_KIND_COUNT && r->feat.op[ac__op_table[kind].opcode] &&
+           !(r->masked_kinds & (1ull << kind));
+}
+
+static _Thread_local struct ac_ring *current_ring;
+
+void ac_ring_set_current(struct ac_ring *r)
+{
+    current_ring = r;
+}
+
+struct ac_ring *ac_ring_current(void)
+{
+    return current_ring;
+}
+
 int ac_ring_submit(struct ac_ring *r, struct ac_op *op)
 {
     AC_ASSERT(op->kind < AC_OP_KIND_COUNT);
     const struct ac_op_desc *d = &ac__op_table[op->kind];
-    if (!r->feat.op[d->opcode])
+    if (AC_UNLIKELY(!r->feat.op[d->opcode] || (r->masked_kinds & (1ull << op->kind))))
         return -EOPNOTSUPP;
     struct io_uring_sqe *sqe = get_sqe(r);
     if (!sqe)

@@ -4,6 +4,7 @@
 
 #include "agentcore/ring.h"
 #include "agentcore/runtime.h"
+#include "agentcore/sched.h"
 #include "agentcore/timer.h"
 
 #include <pthread.h>
@@ -68,9 +69,12 @@ struct ac_shard {
     pthread_t thread;
     struct ac_ring *ring;
     struct ac_timer_wheel wheel;
-    uint64_t *wake_pending;    /* bitmap: shards we sent to this turn */
+    ac_sched *sched;
+    uint64_t *wake_pending;    /* bitmap: shards we sent to since the last flush */
+    bool wake_any;             /* wake_pending has a bit set */
     bool closed;               /* stop seen: sending side closed */
     bool stop_hook_ran;        /* on_shard_stop has run */
+    bool sched_stopped;        /* ac_sched_stop has returned 0 */
     unsigned stop_holds;       /* ac_shard_hold_stop count */
     uint64_t stop_deadline_ns; /* close regardless of holds after this */
     uint64_t stall_mark;       /* ac_cycles() at the start of the timed callback */
@@ -92,6 +96,8 @@ struct ac_runtime {
     struct ac_shard *shards;
     /* spsc[src * nshards + dst] */
     struct ac_spsc *spsc;
+    ac_steal_group *steal_group;
+    ac_sched **scheds; /* every shard's scheduler, for set_peers */
 
     /* Start gate: shards wait until every ring exists (or start failed). */
     pthread_mutex_t gate_lock;
@@ -125,10 +131,16 @@ void ac__msg_flush_wakes(struct ac_shard *self);
 /* Wakes `target` if it sleeps (from a shard: via its ring; else ext ring). */
 void ac__shard_wake(struct ac_runtime *rt, struct ac_shard *target);
 
-/* stall.c */
+/* tasks.c: the scheduler attached to each shard */
+AC_MUST_USE int ac__tasks_boot(struct ac_shard *s);
+AC_MUST_USE int ac__tasks_connect(struct ac_shard *s);
+void ac__tasks_fini(struct ac_runtime *rt);
+
+/* stall.c: what runs after every task, message, timer and completion */
 void ac__stall_mark(struct ac_shard *self);
-void ac__stall_check(struct ac_shard *self, const char *what);
-void ac__stall_hook(void *arg, const char *what);
+/* The stall check, then the wake-ups the callback's messages need. */
+void ac__after_callback(struct ac_shard *self, const char *what);
+void ac__after_callback_hook(void *arg, const char *what);
 
 /* signals.c */
 AC_MUST_USE int ac__signals_block(sigset_t *old);

@@ -71,7 +71,7 @@ static unsigned spsc_drain(struct ac_spsc *q, struct ac_shard *self)
          * reuse it. */
         atomic_store_explicit(&q->head, head, memory_order_release);
         m.fn(m.arg);
-        ac__stall_check(self, "message");
+        ac__after_callback(self, "message");
         n++;
     }
     return n;
@@ -144,7 +144,7 @@ static unsigned mpsc_drain(struct ac_mpsc *q, struct ac_shard *self)
         atomic_store_explicit(&c->seq, q->head + q->mask + 1, memory_order_release);
         q->head++;
         m.fn(m.arg);
-        ac__stall_check(self, "message");
+        ac__after_callback(self, "message");
         n++;
     }
     return n;
@@ -229,8 +229,12 @@ void ac__shard_wake(struct ac_runtime *rt, struct ac_shard *target)
         return;
     struct ac_shard *self = ac__shard_current();
     if (self && self->rt == rt && self != target) {
-        /* Queued on our ring; it leaves with this turn's io_uring_enter. */
+        /* Sent at once: the target sleeps, so latency matters more than
+         * batching (a busy target never gets here). */
         if (ac_ring_submit_wake(self->ring, fd) == 0) {
+            int err = ac_ring_enter(self->ring, 0);
+            if (err)
+                ac_log_warn("wake-up of shard %u: %s", target->id, ac_strerror(err));
             AC_STAT_INC(self->stats.wakes_sent);
             return;
         }
@@ -251,7 +255,6 @@ static int submit_from_shard(struct ac_runtime *rt, struct ac_shard *self, struc
         /* Full: make sure the target is draining, then retry a bounded time. */
         atomic_thread_fence(memory_order_seq_cst);
         ac__shard_wake(rt, target);
-        (void)ac_ring_enter(self->ring, 0); /* send the wake-up now */
         unsigned i;
         for (i = 0; i < FULL_RETRIES; i++) {
             if (i < FULL_SPINS)
@@ -267,10 +270,10 @@ static int submit_from_shard(struct ac_runtime *rt, struct ac_shard *self, struc
         }
     }
     AC_STAT_INC(self->stats.msgs_sent);
-    /* The wake-up check is deferred to ac__msg_flush_wakes, just before this
-     * shard's io_uring_enter: a wake-up queued now would leave with that
-     * same enter anyway, so one fence per turn replaces one per message. */
+    /* The wake-up check waits until the running callback returns
+     * (ac__after_callback): one fence per callback, not per message. */
     self->wake_pending[target->id / 64] |= 1ull << (target->id % 64);
+    self->wake_any = true;
     return 0;
 }
 
@@ -278,6 +281,9 @@ void ac__msg_flush_wakes(struct ac_shard *self)
 {
     struct ac_runtime *rt = self->rt;
     bool fenced = false;
+    if (!self->wake_any)
+        return;
+    self->wake_any = false;
     for (unsigned w = 0; w < (rt->nshards + 63) / 64; w++) {
         uint64_t bits = self->wake_pending[w];
         if (!bits)

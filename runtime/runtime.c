@@ -21,6 +21,7 @@ void ac_runtime_config_init(ac_runtime_config *cfg)
         .ext_inbox_size = 1024,
         .stall_threshold_ns = DEFAULT_STALL_NS,
         .stop_timeout_ns = 5ull * 1000 * 1000 * 1000,
+        .task_budget = 64,
         .handle_signals = true,
     };
 }
@@ -127,7 +128,17 @@ int ac_runtime_create(const ac_runtime_config *cfg, ac_runtime **out)
         s->signal_fd = -1;
         atomic_init(&s->ring_fd, -1);
     }
+    if (!rt->cfg.task_budget)
+        rt->cfg.task_budget = 64;
     err = ac__msg_init(rt);
+    if (err)
+        goto out_free_msg;
+    rt->scheds = calloc(nshards, sizeof *rt->scheds);
+    if (!rt->scheds) {
+        err = -ENOMEM;
+        goto out_free_msg;
+    }
+    err = ac_steal_group_create(nshards, &rt->steal_group);
     if (err)
         goto out_free_msg;
     struct ac_ring_config ext = {.entries = 64, .multi_thread = true};
@@ -144,6 +155,8 @@ int ac_runtime_create(const ac_runtime_config *cfg, ac_runtime **out)
     return 0;
 
 out_free_msg:
+    ac_steal_group_destroy(rt->steal_group);
+    free(rt->scheds);
     ac__msg_fini(rt);
     free(rt->shards);
 out_free_rt:
@@ -191,6 +204,7 @@ int ac_runtime_run(ac_runtime *rt)
         pthread_join(rt->shards[i].thread, NULL);
     for (unsigned i = 0; i < started && !err; i++)
         err = rt->shards[i].start_err;
+    ac__tasks_fini(rt);
     if (rt->nshards)
         ac__signals_close(&rt->shards[0]);
     for (unsigned i = 0; i < rt->nshards; i++) {
@@ -219,6 +233,9 @@ void ac_runtime_destroy(ac_runtime *rt)
 {
     if (!rt)
         return;
+    ac__tasks_fini(rt); /* a runtime that never ran */
+    ac_steal_group_destroy(rt->steal_group);
+    free(rt->scheds);
     ac__msg_fini(rt);
     ac_ring_destroy(rt->ext_ring);
     pthread_mutex_destroy(&rt->ext_lock);

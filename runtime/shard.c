@@ -62,8 +62,13 @@ static int shard_boot(struct ac_shard *s)
         ac_log_error("the kernel lacks IORING_OP_MSG_RING (Linux ≥ 5.18 needed)");
         return -EOPNOTSUPP;
     }
+    err = ac__tasks_boot(s);
+    if (err) {
+        ac_log_error("scheduler set-up failed: %s", ac_strerror(err));
+        return err;
+    }
     atomic_store_explicit(&s->ring_fd, ac_ring_fd(s->ring), memory_order_relaxed);
-    ac_ring_set_callback_hook(s->ring, ac__stall_hook, s);
+    ac_ring_set_callback_hook(s->ring, ac__after_callback_hook, s);
     ac_timer_wheel_init(&s->wheel, ac_now_ns());
     if (s->id == 0) {
         char desc[256];
@@ -93,6 +98,13 @@ static void shard_try_close(struct ac_shard *s)
         s->stop_deadline_ns = ac_now_ns() + rt->cfg.stop_timeout_ns;
         if (rt->cfg.on_shard_stop)
             rt->cfg.on_shard_stop(rt->cfg.hook_arg, s->id);
+    }
+    /* Stop stealing and send stolen tasks home while messages still flow;
+     * -EAGAIN (an inbox was full) means: again next turn. */
+    if (!s->sched_stopped) {
+        if (ac_sched_stop(s->sched) != 0)
+            return;
+        s->sched_stopped = true;
     }
     if (s->stop_holds > 0) {
         if (ac_now_ns() < s->stop_deadline_ns)
@@ -141,15 +153,17 @@ static void shard_loop(struct ac_shard *s)
         AC_STAT_INC(s->stats.loops);
         ac__stall_mark(s);
 
-        /* 1. timers (tasks join here with the scheduler) */
+        /* 1. tasks, then timers */
+        ac_sched_run(s->sched, rt->cfg.task_budget);
         unsigned fired = ac_timer_wheel_expire(&s->wheel, ac_now_ns());
         if (fired) {
             AC_STAT_ADD(s->stats.timers_fired, fired);
-            ac__stall_check(s, "timer");
+            ac__after_callback(s, "timer");
         }
 
         /* 2. inboxes */
         bool busy = ac__msg_drain(s) > 0;
+        busy = busy || ac_sched_has_ready(s->sched);
 
         if (AC_UNLIKELY(atomic_load_explicit(&rt->stop_requested, memory_order_relaxed))) {
             if (!s->closed)
@@ -164,15 +178,22 @@ static void shard_loop(struct ac_shard *s)
             }
         }
 
-        /* 3. submit and wait, announcing sleep first (handshake in msg.c) */
+        /* idle: look for stealable work on other shards before sleeping */
+        if (!busy && ac_sched_steal(s->sched) > 0)
+            busy = true;
+
+        /* 3. submit and wait, announcing sleep first (handshake in msg.c;
+         * the scheduler's mark comes after our flag, see sched.h) */
         ac__msg_flush_wakes(s);
         uint64_t timeout = wait_budget(s, busy);
+        bool sched_asleep = false;
         if (timeout) {
             atomic_store_explicit(&s->sleeping, 1, memory_order_relaxed);
             /* seq_cst: the store above is visible before we re-check. */
             atomic_thread_fence(memory_order_seq_cst);
             if (ac__msg_pending(s) ||
-                atomic_load_explicit(&rt->stop_requested, memory_order_relaxed)) {
+                atomic_load_explicit(&rt->stop_requested, memory_order_relaxed) ||
+                !(sched_asleep = ac_sched_sleep_prepare(s->sched))) {
                 atomic_store_explicit(&s->sleeping, 0, memory_order_relaxed);
                 timeout = 0;
             } else {
@@ -181,6 +202,8 @@ static void shard_loop(struct ac_shard *s)
         }
         int err = ac_ring_enter(s->ring, timeout);
         atomic_store_explicit(&s->sleeping, 0, memory_order_relaxed);
+        if (sched_asleep)
+            ac_sched_sleep_done(s->sched);
         if (err)
             AC_PANIC("io_uring_enter failed on shard %u: %s", s->id, ac_strerror(err));
 
@@ -241,11 +264,17 @@ void *ac__shard_main(void *arg)
     /* Every ring exists (or failed) before anyone may send a wake-up;
      * the gate's mutex also publishes start_err and ring_fd. */
     if (ac__gate_wait(rt)) {
+        int err = ac__tasks_connect(s);
+        if (err)
+            AC_PANIC("shard %u: cannot connect the schedulers: %s", s->id, ac_strerror(err));
         ac_timer_wheel_set_current(&s->wheel);
+        ac_ring_set_current(s->ring);
         if (rt->cfg.on_shard_start)
             rt->cfg.on_shard_start(rt->cfg.hook_arg, s->id);
         shard_loop(s);
         ac_timer_wheel_set_current(NULL);
+        ac_sched_set_current(NULL);
+        ac_ring_set_current(NULL);
     }
     current_shard = NULL;
     ac_log_set_thread_tag(NULL);

@@ -269,6 +269,8 @@ static void execute(ac_sched *s, struct ac__task *t)
         ac__sched_complete(s, t);
     else
         ac__sched_finish_foreign(s, t);
+    if (s->hooks.after_task)
+        s->hooks.after_task(s->hooks.arg);
 }
 
 static bool class_ready(const ac_sched *s, unsigned c)

@@ -33,10 +33,24 @@ typedef void (*ac_op_complete_fn)(struct ac_op *op, int res, uint32_t flags);
 
 enum ac_op_kind {
     AC_OP_NOP,
-    AC_OP_READ,     /* fd, rw.buf, rw.len, rw.off */
-    AC_OP_WRITE,    /* fd, rw.buf, rw.len, rw.off */
-    AC_OP_CANCEL,   /* cancel.target: the op to cancel */
-    AC_OP_CLOSE,    /* fd */
+    AC_OP_READ,   /* fd, rw.buf, rw.len, rw.off */
+    AC_OP_WRITE,  /* fd, rw.buf, rw.len, rw.off */
+    AC_OP_CANCEL, /* cancel.target: the op to cancel */
+    AC_OP_CLOSE,  /* fd */
+    /* TCP (net/tcp_*.c). Multishot kinds use the same opcode as their
+     * single-shot row; the kernel reports a missing multishot mode only at
+     * completion (-EINVAL), so they can also be masked (ac_ring_mask_kinds). */
+    AC_OP_ACCEPT,       /* fd: listening socket; one connection */
+    AC_OP_ACCEPT_MULTI, /* fd: listening socket; a CQE per connection */
+    AC_OP_RECV,         /* fd, recv.bgid: one buffer from the provided ring */
+    AC_OP_RECV_MULTI,   /* fd, recv.bgid: a CQE per buffer, until it ends */
+    AC_OP_SEND,         /* fd, send.buf, send.len */
+    AC_OP_SENDMSG,      /* fd, send.msg (vectored) */
+    AC_OP_SEND_ZC,      /* fd, send.buf, send.len, send.fixed_index (-1: none);
+                           a result CQE with F_MORE, then a notification */
+    AC_OP_CONNECT,      /* fd, connect.addr, connect.len */
+    AC_OP_SHUTDOWN,     /* fd, shutdown.how */
+    AC_OP_CANCEL_FD,    /* fd: cancel every operation on it */
     AC_OP_KIND_COUNT
 };
 
@@ -54,6 +68,22 @@ struct ac_op {
         struct {
             struct ac_op *target;
         } cancel;
+        struct {
+            uint16_t bgid; /* provided-buffer group */
+        } recv;
+        struct {
+            const void *buf;
+            uint32_t len;
+            int32_t fixed_index; /* registered buffer for SEND_ZC, or -1 */
+            const struct msghdr *msg;
+        } send;
+        struct {
+            const struct sockaddr *addr;
+            socklen_t len;
+        } connect;
+        struct {
+            int how;
+        } shutdown;
     } u;
 };
 
@@ -75,9 +105,9 @@ struct ac_ring_config {
 struct ac_ring_features {
     uint32_t setup_flags; /* IORING_SETUP_* in effect */
     bool single_issuer, defer_taskrun, coop_taskrun, sqpoll, registered_fd;
-    bool ext_arg;         /* timeout in the same io_uring_enter as the wait */
-    bool msg_ring;        /* IORING_OP_MSG_RING (cross-ring wake-ups) */
-    bool op[64];          /* op[IORING_OP_x]: the kernel supports opcode x */
+    bool ext_arg;  /* timeout in the same io_uring_enter as the wait */
+    bool msg_ring; /* IORING_OP_MSG_RING (cross-ring wake-ups) */
+    bool op[64];   /* op[IORING_OP_x]: the kernel supports opcode x */
 };
 
 /*
@@ -105,6 +135,25 @@ void ac_ring_describe(const struct ac_ring *r, char *buf, size_t len);
 struct io_uring *ac_ring_raw(struct ac_ring *r);
 
 /*
+ * Marks operation kinds unsupported, as if the probe had not found them:
+ * bit k of `kinds` masks kind k (1ull << AC_OP_RECV_MULTI, ...). Used by
+ * config to exercise fallbacks and to steer around a kernel bug. Owning
+ * thread only.
+ */
+void ac_ring_mask_kinds(struct ac_ring *r, uint64_t kinds);
+
+/* True when ac_ring_submit accepts kind `kind` on this ring. */
+bool ac_ring_supports(const struct ac_ring *r, unsigned kind);
+
+/*
+ * The calling thread's ring, set by its owner (the runtime sets each
+ * shard's ring at start; NULL elsewhere). Lets net code reach the shard's
+ * ring without pointing up the layers.
+ */
+void ac_ring_set_current(struct ac_ring *r);
+struct ac_ring *ac_ring_current(void);
+
+/*
  * Queues `op` (prepared from the table for op->kind). Nothing reaches the
  * kernel until the next ac_ring_enter(). Returns 0, -EOPNOTSUPP when the
  * kernel lacks the opcode, or -EBUSY when the SQ is full even after
@@ -128,10 +177,10 @@ int ac_ring_enter(struct ac_ring *r, uint64_t timeout_ns);
 
 /* Counters the ring keeps (plain, read by runtime metrics). */
 struct ac_ring_stats {
-    uint64_t enters;     /* io_uring_enter calls */
-    uint64_t submitted;  /* SQEs submitted */
-    uint64_t completions;/* CQEs dispatched */
-    uint64_t wakeups;    /* AC_RING_UD_WAKE CQEs received */
+    uint64_t enters;      /* io_uring_enter calls */
+    uint64_t submitted;   /* SQEs submitted */
+    uint64_t completions; /* CQEs dispatched */
+    uint64_t wakeups;     /* AC_RING_UD_WAKE CQEs received */
 };
 
 /*

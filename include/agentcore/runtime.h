@@ -2,8 +2,9 @@
  * agentcore/runtime.h — shards (one pinned thread per CPU, each with its
  * own io_uring), their loop, and cross-shard messages.
  *
- * A runtime owns N shards. Each shard runs, per loop turn: ready tasks,
- * its cross-shard inboxes, expired timers, then one io_uring_enter that
+ * A runtime owns N shards. Each shard runs, per loop turn: ready tasks
+ * (ac_spawn, see sched.h), expired timers, its cross-shard inboxes, then
+ * — if idle — tries to steal stealable tasks, then one io_uring_enter that
  * submits everything queued and sleeps until a completion, a message or
  * the nearest timer — then dispatches the completions. Nothing is shared
  * between shards except the message rings.
@@ -16,6 +17,7 @@
 #define AGENTCORE_RUNTIME_H
 
 #include "agentcore/base.h"
+#include "agentcore/sched.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -46,6 +48,13 @@ typedef struct ac_runtime_config {
     /* cross-shard messages */
     unsigned msg_ring_size;   /* per (source, target) pair, power of 2 (default 1024) */
     unsigned ext_inbox_size;  /* per shard, for non-shard threads (default 1024) */
+
+    /* tasks (sched.h): per loop turn at most task_budget tasks run, by
+     * weighted shares between the classes; 0 fields take the defaults */
+    unsigned task_budget;                   /* default 64 */
+    unsigned sched_weights[AC_PRIO_COUNT];  /* default 8:4:1 */
+    unsigned sched_queue_size;              /* per class, default 4096 */
+    bool no_stealing;                       /* never steal stealable tasks */
 
     /* stall detector: a callback running longer is counted and logged */
     uint64_t stall_threshold_ns; /* default 10 ms */

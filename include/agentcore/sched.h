@@ -68,6 +68,8 @@ struct ac_sched_hooks { /* provided by the runtime; sched never includes runtime
     /* Wakes shard `shard` if it sleeps (IORING_OP_MSG_RING in the runtime).
      * Called on the scheduler's shard. */
     void (*wake)(void *arg, unsigned shard);
+    /* Optional: runs after each task (the runtime's stall detector). */
+    void (*after_task)(void *arg);
 };
 
 struct ac_sched_config {

@@ -73,7 +73,9 @@ Test(net_ring, read_delivers_pipe_bytes)
     int p[2];
     char buf[8] = {0};
     cr_assert_eq(pipe(p), 0);
-    struct done d = {.op = {.complete = on_done, .kind = AC_OP_READ, .fd = p[0],
+    struct done d = {.op = {.complete = on_done,
+                            .kind = AC_OP_READ,
+                            .fd = p[0],
                             .u.rw = {.buf = buf, .len = sizeof buf, .off = (uint64_t)-1}}};
     cr_assert_eq(ac_ring_submit(ring, &d.op), 0);
     cr_assert_eq(write(p[1], "hello", 5), 5);
@@ -89,10 +91,12 @@ Test(net_ring, cancel_ends_a_pending_read_with_ecanceled)
     int p[2];
     char buf[8];
     cr_assert_eq(pipe(p), 0);
-    struct done rd = {.op = {.complete = on_done, .kind = AC_OP_READ, .fd = p[0],
+    struct done rd = {.op = {.complete = on_done,
+                             .kind = AC_OP_READ,
+                             .fd = p[0],
                              .u.rw = {.buf = buf, .len = sizeof buf, .off = (uint64_t)-1}}};
-    struct done cn = {.op = {.complete = on_done, .kind = AC_OP_CANCEL,
-                             .u.cancel = {.target = &rd.op}}};
+    struct done cn = {
+        .op = {.complete = on_done, .kind = AC_OP_CANCEL, .u.cancel = {.target = &rd.op}}};
     cr_assert_eq(ac_ring_submit(ring, &rd.op), 0);
     cr_assert_eq(ac_ring_enter(ring, 0), 0);
     cr_assert_eq(ac_ring_submit(ring, &cn.op), 0);

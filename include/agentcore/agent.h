@@ -1,0 +1,217 @@
+/*
+ * agentcore/agent.h — agent hosting: named handler callbacks served over
+ * HTTP with session-affine, shared-nothing dispatch (runtime module).
+ *
+ * Set-up (one non-shard thread, before ac_runtime_run):
+ *   ac_agent_host_create → ac_agent_register (×N) → run the runtime with
+ *   on_shard_start calling ac_agent_host_shard_start and on_shard_stop
+ *   calling ac_agent_host_shard_stop. The registry freezes at the first
+ *   shard start and every shard gets its own copy.
+ *
+ * Serving (on a shard): the connection layer wraps each parsed request in
+ * a struct ac_exchange and calls ac_agent_serve. The response comes back
+ * through the exchange's ops on the same shard, at once or later.
+ *
+ * Dispatch: POST /v1/agents/{name}/invoke parses the JSON body (an
+ * AgentRequest) on the arriving shard. An agent placed by session runs on
+ * shard ac_session_shard(session_id); the request is forwarded there by
+ * cross-shard message and the response bytes come back the same way.
+ * Requests without session_id, and agents placed on any shard, run where
+ * they arrived. The handler answers through its ac_call handle, now or
+ * later, under the agent's deadline: when it passes, the client gets 504
+ * and whatever the handler does with the handle afterwards is dropped
+ * (the functions return -ESTALE).
+ */
+#ifndef AGENTCORE_AGENT_H
+#define AGENTCORE_AGENT_H
+
+#include "agentcore/base.h"
+#include "agentcore/http.h"
+
+#include <jansson.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Priority class of an agent's tasks (issue 4's run queues). */
+enum ac_agent_class { AC_AGENT_HIGH, AC_AGENT_NORMAL, AC_AGENT_LOW };
+
+/* Where an agent runs. */
+enum ac_agent_placement {
+    AC_AGENT_BY_SESSION, /* on the session's owner shard (else where it arrived) */
+    AC_AGENT_ANY_SHARD,  /* always where the request arrived */
+};
+
+/* The parsed AgentRequest (the original Go design's fields). */
+typedef struct ac_agent_request {
+    const char *agent;      /* registered name */
+    const char *session_id; /* NULL when absent */
+    const char *user_id;    /* NULL when absent */
+    json_t *input;          /* any JSON value, never NULL */
+    json_t *context;        /* object, or NULL */
+    json_t *tools;          /* array of strings, or NULL */
+    double temperature;     /* 0..2; valid when has_temperature */
+    bool has_temperature;
+    int64_t max_tokens; /* 1..1000000, 0 when absent */
+    bool stream;        /* answer as Server-Sent Events */
+    json_t *root;       /* the whole body; owns everything above */
+} ac_agent_request;
+
+/*
+ * A call in progress: a value handle, valid only on the shard that ran
+ * the handler. It stays safe to use after the call ended (every function
+ * then returns -ESTALE).
+ */
+typedef struct ac_call {
+    uint64_t id;
+} ac_call;
+
+/*
+ * Runs on the owner shard with the request (valid until the call ends).
+ * It must end the call with ac_call_answer, ac_call_fail or
+ * ac_call_stream_end, now or later — or the deadline ends it.
+ */
+typedef void (*ac_agent_fn)(void *arg, ac_call call, const ac_agent_request *req);
+
+/* Called once if the deadline ends a call: release what the handler holds. */
+typedef void (*ac_call_cancel_fn)(void *arg);
+
+struct ac_agent_def {
+    const char *name; /* [a-z0-9_-], 1..64 bytes; copied */
+    ac_agent_fn handler;
+    void *arg;
+    enum ac_agent_class priority;
+    enum ac_agent_placement placement;
+    uint64_t timeout_ns;      /* deadline per call; 0: 30 s */
+    unsigned max_concurrency; /* calls in flight per shard; 0: unlimited */
+};
+
+struct ac_agent_host_config {
+    unsigned shards;         /* the runtime's shard count (required) */
+    uint64_t session_ttl_ns; /* idle sessions expire after this (0: 10 min) */
+    const char *server;      /* Server header (NULL: "agentcore") */
+};
+
+typedef struct ac_agent_host ac_agent_host;
+
+/* Allocates a host. Returns 0, -EINVAL (no shards) or -ENOMEM. Any thread. */
+AC_MUST_USE int ac_agent_host_create(const struct ac_agent_host_config *cfg, ac_agent_host **out);
+
+/*
+ * Adds an agent. Returns 0, -EINVAL (bad name, NULL handler, bad class),
+ * -EEXIST (name taken), -EBUSY (registry frozen: a shard started) or
+ * -ENOMEM. Not concurrently with shard starts.
+ */
+AC_MUST_USE int ac_agent_register(ac_agent_host *h, const struct ac_agent_def *def);
+
+/* Registers echo, sleep, compute, stream and session-counter. */
+AC_MUST_USE int ac_agent_register_builtins(ac_agent_host *h);
+
+/*
+ * Freezes the registry and builds the calling shard's copy, call table
+ * and session store. Call from on_shard_start on shard `shard`.
+ * Returns 0 or -ENOMEM (the shard then answers 503).
+ */
+AC_MUST_USE int ac_agent_host_shard_start(ac_agent_host *h, unsigned shard);
+
+/*
+ * Ends the shard's calls (their exchanges get no answer: the runtime is
+ * stopping) and frees its sessions and copy. From on_shard_stop.
+ */
+void ac_agent_host_shard_stop(ac_agent_host *h, unsigned shard);
+
+/* Frees the host; after the runtime stopped. */
+void ac_agent_host_destroy(ac_agent_host *h);
+
+/* ---- the HTTP exchange ----------------------------------------------- */
+
+struct ac_exchange;
+
+struct ac_exchange_ops {
+    /* Response bytes, in order; valid only during the call (copy them). */
+    void (*write)(struct ac_exchange *ex, const struct iovec *iov, int iovcnt);
+    /* The response is complete; close afterwards unless keep_alive. */
+    void (*done)(struct ac_exchange *ex, bool keep_alive);
+};
+
+/*
+ * One request/response pair, owned by the connection. `req` is read only
+ * during ac_agent_serve. The exchange must stay valid until done() ran (a
+ * closed connection keeps it and ignores the writes).
+ */
+struct ac_exchange {
+    const struct ac_exchange_ops *ops;
+    const struct ac_http_request *req;
+    /* private: copied from req by ac_agent_serve */
+    bool keep_alive, http10, head_only;
+};
+
+/*
+ * Routes ex->req: POST /v1/agents/{name}/invoke, GET /v1/agents,
+ * GET /healthz, GET /readyz (HEAD too for the GETs); 404 and 405
+ * otherwise. Calling shard only; its host shard must have started.
+ */
+void ac_agent_serve(ac_agent_host *h, struct ac_exchange *ex);
+
+/* ---- handlers --------------------------------------------------------- */
+
+/*
+ * 200 with {"agent":..., "shard":..., "output": output}; with stream, one
+ * "result" event and the end of the stream. Takes ownership of `output`
+ * (also on failure). Returns 0 or -ESTALE (the call ended). Owner shard.
+ */
+int ac_call_answer(ac_call c, json_t *output);
+
+/*
+ * An error answer (status ≥ 400, a stable code, a message): JSON, or an
+ * "error" event when streaming. Returns 0, -EINVAL or -ESTALE.
+ */
+int ac_call_fail(ac_call c, int status, const char *code, const char *message);
+
+/*
+ * One Server-Sent Event with `data` (the first one sends the 200 head).
+ * Returns 0, -EINVAL when the request did not ask to stream, -ENOMEM or
+ * -ESTALE.
+ */
+int ac_call_stream(ac_call c, const char *data, size_t len);
+
+/* Ends a stream. Returns 0, -EINVAL (not streaming) or -ESTALE. */
+int ac_call_stream_end(ac_call c);
+
+/* Sets the function the deadline calls. Returns 0 or -ESTALE. */
+int ac_call_on_cancel(ac_call c, ac_call_cancel_fn fn, void *arg);
+
+/* ---- sessions ---------------------------------------------------------- */
+
+/*
+ * The placement hash: 64-bit FNV-1a over the bytes, then MurmurHash3's
+ * fmix64 finalizer (FNV-1a alone leaves the low bits weak for `% shards`).
+ * Unseeded and stable across processes and machines. Any thread.
+ */
+uint64_t ac_session_hash(const char *id, size_t len);
+
+/* The shard that owns session `id`: hash % shards. Any thread. */
+unsigned ac_session_shard(const char *id, unsigned shards);
+
+/*
+ * The session's state (borrowed; valid until the next put or expiry of
+ * that session), or NULL. Refreshes the TTL. Owner shard only (NULL on
+ * another shard).
+ */
+json_t *ac_session_get(const char *id);
+
+/*
+ * Stores `value` (takes ownership, also on failure) and refreshes the
+ * TTL. Returns 0, -EXDEV when the calling shard does not own the
+ * session, -EINVAL or -ENOMEM.
+ */
+int ac_session_put(const char *id, json_t *value);
+
+/* Sessions stored on the calling shard. */
+size_t ac_session_count(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

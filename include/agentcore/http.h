@@ -1,0 +1,258 @@
+/*
+ * agentcore/http.h — HTTP/1.1 request parsing and response writing over
+ * byte slices (part of the net module). No socket code: the connection
+ * layer feeds received bytes in and sends the bytes written out.
+ *
+ * Parser. One ac_http_parser per connection. Feed it whatever arrived;
+ * it returns one event at a time and how many bytes it used, so pipelined
+ * requests come out one by one, in order:
+ *
+ *     while (len > 0) {
+ *         size_t used;
+ *         enum ac_http_event ev = ac_http_parser_feed(p, data, len, &used);
+ *         data += used, len -= used;
+ *         if (ev == AC_HTTP_REQUEST) handle(ac_http_parser_request(p));
+ *         else if (ev == AC_HTTP_CONTINUE) send "HTTP/1.1 100 Continue\r\n\r\n";
+ *         else if (ev == AC_HTTP_ERROR) { send the error, close; break; }
+ *         // AC_HTTP_NEED_MORE: used == len, wait for more bytes
+ *     }
+ *
+ * Lifetime rules (zero copy):
+ *  1. The request returned after AC_HTTP_REQUEST points into the `data`
+ *     of the feed call that returned it and/or into the parser's own
+ *     per-request buffers; nothing points into earlier slices (what a
+ *     request still needs from a slice is copied before that feed
+ *     returns). Keep that `data` unchanged while you use the request.
+ *  2. The request is valid until the next ac_http_parser_feed or
+ *     ac_http_parser_destroy. Copy what must live longer.
+ *  3. A request that arrives whole in one slice is not copied at all; a
+ *     head or body split across slices is copied once.
+ *
+ * Strictness (smuggling defences; each has a stable error code):
+ *  - CR must be followed by LF and LF preceded by CR in the head, chunk
+ *    lines and trailers (bare LF and bare CR: 400 bare_lf / bare_cr);
+ *  - obsolete line folding: 400 obs_fold; control bytes: 400 bad_character;
+ *  - whitespace or other non-token bytes in a field name: 400 bad_header_name;
+ *  - Content-Length with Transfer-Encoding: 400 conflicting_framing; two
+ *    Content-Length headers, even equal ones: 400 duplicate_content_length;
+ *  - Transfer-Encoding other than exactly "chunked": 501
+ *    unsupported_transfer_encoding; Transfer-Encoding in HTTP/1.0: 400;
+ *  - chunk sizes: hex digits only, at most 15 of them, and the CRLF after
+ *    each chunk's data is checked (Debian's libhttp-parser is built
+ *    non-strict and skips that check, so body framing is ours);
+ *  - HTTP/1.1 without exactly one Host: 400 bad_host; versions other than
+ *    1.0 and 1.1: 505.
+ *
+ * Everything is single-threaded: a parser belongs to its connection's
+ * shard. The parser never allocates for a request that arrives whole
+ * except the header array (reused across requests).
+ *
+ * Writer. Functions that write a response head, chunks, SSE events and
+ * the JSON error body into caller-provided buffers (and iovecs for the
+ * body), with a per-shard cached Date header.
+ */
+#ifndef AGENTCORE_HTTP_H
+#define AGENTCORE_HTTP_H
+
+#include "agentcore/base.h"
+
+#include <sys/uio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* A byte string inside an input slice or a parser buffer; not NUL-terminated. */
+struct ac_http_str {
+    const char *p;
+    size_t len;
+};
+
+struct ac_http_header {
+    struct ac_http_str name, value; /* value without surrounding blanks */
+};
+
+enum ac_http_method {
+    AC_HTTP_OTHER = 0, /* parsed, but none of the below: see method_str */
+    AC_HTTP_GET,
+    AC_HTTP_HEAD,
+    AC_HTTP_POST,
+    AC_HTTP_PUT,
+    AC_HTTP_DELETE,
+    AC_HTTP_OPTIONS,
+    AC_HTTP_PATCH,
+};
+
+struct ac_http_request {
+    enum ac_http_method method;
+    struct ac_http_str method_str;
+    struct ac_http_str target; /* request-target as sent */
+    struct ac_http_str path;   /* target up to '?' (origin form) */
+    struct ac_http_str query;  /* after '?', without '#...'; len 0 if none */
+    unsigned version_minor;    /* HTTP/1.<minor>: 0 or 1 */
+    const struct ac_http_header *headers;
+    unsigned nheaders;
+    struct ac_http_str body; /* de-chunked; len 0 if none */
+    bool keep_alive;         /* false: answer with Connection: close, then close */
+    bool expect_continue;    /* sent Expect: 100-continue */
+    bool chunked;            /* body came with Transfer-Encoding: chunked */
+};
+
+/* The outcome of a feed call. */
+enum ac_http_event {
+    AC_HTTP_NEED_MORE, /* every byte used; the request is not complete */
+    AC_HTTP_CONTINUE,  /* head of an Expect: 100-continue request parsed:
+                          send "100 Continue" (once), then keep feeding */
+    AC_HTTP_REQUEST,   /* a whole request: ac_http_parser_request() */
+    AC_HTTP_ERROR,     /* malformed: ac_http_parser_error(); the parser is
+                          dead, answer with that status and close */
+};
+
+/* Why a request was refused: status code, stable code, human text (static). */
+struct ac_http_error {
+    int status;
+    const char *code;
+    const char *message;
+};
+
+struct ac_http_limits {
+    size_t max_head;      /* request line + headers, bytes (default 8192) → 431 */
+    unsigned max_headers; /* header fields (default 64) → 431 */
+    size_t max_body;      /* body bytes after de-chunking (default 1 MiB) → 413 */
+};
+
+/* Fills `lim` with the defaults above. */
+void ac_http_limits_init(struct ac_http_limits *lim);
+
+typedef struct ac_http_parser ac_http_parser;
+
+/*
+ * Allocates a parser (NULL `lim`: defaults). Returns 0 and *out, -EINVAL
+ * for a zero limit, or -ENOMEM. The caller owns it: ac_http_parser_destroy.
+ */
+AC_MUST_USE int ac_http_parser_create(const struct ac_http_limits *lim, ac_http_parser **out);
+
+void ac_http_parser_destroy(ac_http_parser *p);
+
+/*
+ * Parses from `data` until one event; *consumed says how many bytes were
+ * used (the rest belongs to the next call). After AC_HTTP_REQUEST the next
+ * call starts the next pipelined request. After AC_HTTP_ERROR every call
+ * returns AC_HTTP_ERROR with *consumed = 0. `len` 0 returns NEED_MORE.
+ */
+enum ac_http_event ac_http_parser_feed(ac_http_parser *p, const char *data, size_t len,
+                                       size_t *consumed);
+
+/* The request after AC_HTTP_REQUEST (see the lifetime rules), else NULL. */
+const struct ac_http_request *ac_http_parser_request(const ac_http_parser *p);
+
+/* The error after AC_HTTP_ERROR, else NULL. */
+const struct ac_http_error *ac_http_parser_error(const ac_http_parser *p);
+
+/*
+ * True while part of a request has arrived but not all of it: the
+ * connection runs its header/body read timeout (408) then, and its idle
+ * keep-alive timeout otherwise.
+ */
+bool ac_http_parser_busy(const ac_http_parser *p);
+
+/* Frees the per-request buffers (call on idle connections). Between
+ * requests only (otherwise a no-op); ends the delivered request. */
+void ac_http_parser_trim(ac_http_parser *p);
+
+/* Case-insensitive lookup of a header; NULL if absent. */
+const struct ac_http_header *ac_http_request_header(const struct ac_http_request *r,
+                                                    const char *name);
+
+/* True when `s` equals the NUL-terminated `lit` byte for byte. */
+bool ac_http_str_eq(struct ac_http_str s, const char *lit);
+
+/* ---- responses -------------------------------------------------------- */
+
+/*
+ * The Date header value, formatted at most once per second. One per shard
+ * (owned by the shard's HTTP state); not thread-safe by design.
+ */
+struct ac_http_date {
+    int64_t sec;   /* wall-clock second `text` shows; 0: never formatted */
+    char text[32]; /* "Sun, 06 Nov 1994 08:49:37 GMT" */
+};
+
+/* Returns the current date text, refreshing the cache if a second passed. */
+const char *ac_http_date_now(struct ac_http_date *d);
+
+/* Reason phrase for a status code ("Unknown" for codes we never send). */
+const char *ac_http_reason(int status);
+
+struct ac_http_response {
+    int status;
+    const char *content_type;             /* NULL: none */
+    const struct ac_http_header *headers; /* extra headers, may be NULL */
+    unsigned nheaders;
+    uint64_t content_length; /* ignored when chunked or for 1xx/204/304 */
+    unsigned retry_after;    /* seconds; > 0 adds Retry-After (429, 503) */
+    bool keep_alive;         /* false: Connection: close */
+    bool http10;             /* the request was HTTP/1.0: keep-alive is explicit */
+    bool head_only;          /* answering HEAD: same headers, no body */
+    bool chunked;            /* Transfer-Encoding: chunked; body via ac_http_chunk_* */
+};
+
+/*
+ * Writes the status line and headers (Date, Server, Content-Type,
+ * Content-Length or Transfer-Encoding, Connection, Retry-After, extras)
+ * and the blank line into buf. `server` may be NULL (no Server header).
+ * HTTP/1.0 has no chunked coding: for http10 with chunked, the writer
+ * clears r->chunked and r->keep_alive (the body then ends at close; write
+ * it raw). Returns the length written, or -ENOBUFS when `cap` is too small.
+ */
+AC_MUST_USE int ac_http_response_head(char *buf, size_t cap, struct ac_http_response *r,
+                                      struct ac_http_date *date, const char *server);
+
+/*
+ * A whole response as iovecs for sendmsg: iov[0] = head (written to
+ * headbuf), iov[1] = body (unless HEAD, 1xx/204/304 or empty). Sets
+ * r->content_length = body_len (not for chunked). Returns the iovec count
+ * (1 or 2) or -ENOBUFS. The body is referenced, not copied.
+ */
+AC_MUST_USE int ac_http_response_iov(struct iovec iov[2], char *headbuf, size_t cap,
+                                     struct ac_http_response *r, struct ac_http_date *date,
+                                     const char *server, const void *body, size_t body_len);
+
+/*
+ * One chunk of a chunked body as iovecs: size line (written to `hdr`, at
+ * least 20 bytes), data, CRLF. `len` 0 writes the last chunk "0\r\n\r\n"
+ * as one iovec. Returns the iovec count.
+ */
+int ac_http_chunk_iov(struct iovec iov[3], char hdr[20], const void *data, size_t len);
+
+/*
+ * One Server-Sent Event: an optional "event: <name>" line, then every line
+ * of `data` as "data: <line>" (CRLF, CR and LF all split lines), then a
+ * blank line. Returns the length written, or -ENOBUFS if more than `cap`
+ * is needed (see ac_http_sse_size).
+ */
+AC_MUST_USE int ac_http_sse_event(char *buf, size_t cap, const char *event, const char *data,
+                                  size_t len);
+
+/* Bytes ac_http_sse_event needs for these arguments. */
+size_t ac_http_sse_size(const char *event, const char *data, size_t len);
+
+/*
+ * The JSON error body {"error":{"code":"...","message":"..."}} with both
+ * strings escaped. Returns its length, or -ENOBUFS.
+ */
+AC_MUST_USE int ac_http_error_body(char *buf, size_t cap, const char *code, const char *message);
+
+/*
+ * A whole error response (head + JSON body) in one buffer: the status,
+ * keep_alive, http10, head_only, retry_after and extra headers (e.g.
+ * Allow for 405) of `r` are used, the rest is set here. Returns the length written, or -ENOBUFS.
+ */
+AC_MUST_USE int ac_http_error_response(char *buf, size_t cap, struct ac_http_response *r,
+                                       struct ac_http_date *date, const char *server,
+                                       const char *code, const char *message);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,222 @@
+/*
+ * The built-in agents, one per dispatch path:
+ *   echo            answers at once with its input
+ *   sleep           answers from a timer (input: ms, or {"ms": n}; default 10)
+ *   compute         CPU work (input: iterations, or {"iterations": n}; the
+ *                   default 350000 is about 1 ms here: 0.29 ms per 100000
+ *                   measured on the 2-core Xeon dev VM)
+ *   stream          SSE chunks from a timer (input {"chunks": n, "interval_ms": m})
+ *   session-counter per-session state: 1, 2, 3, ... per session_id
+ */
+#include "agent_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+/* A number input, or a field of an object input; `def` when absent. */
+static bool input_int(const ac_agent_request *req, const char *key, json_int_t def, json_int_t max,
+                      json_int_t *out)
+{
+    json_t *v = req->input;
+    if (json_is_object(v))
+        v = json_object_get(v, key);
+    else if (json_is_null(v))
+        v = NULL;
+    if (!v) {
+        *out = def;
+        return true;
+    }
+    if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > max)
+        return false;
+    *out = json_integer_value(v);
+    return true;
+}
+
+static void echo(void *arg, ac_call call, const ac_agent_request *req)
+{
+    (void)arg;
+    ac_call_answer(call, json_incref(req->input));
+}
+
+/* ---- sleep -------------------------------------------------------------- */
+
+struct nap {
+    struct ac_timer timer;
+    ac_call call;
+    json_int_t ms;
+};
+
+static void nap_cancel(void *arg)
+{
+    struct nap *n = arg;
+    ac_timer_cancel(&n->timer);
+    free(n);
+}
+
+static void nap_done(struct ac_timer *t, void *arg)
+{
+    struct nap *n = arg;
+    (void)t;
+    ac_call_answer(n->call, json_pack("{s:I}", "slept_ms", n->ms));
+    free(n);
+}
+
+static void sleep_agent(void *arg, ac_call call, const ac_agent_request *req)
+{
+    struct nap *n;
+    json_int_t ms;
+    (void)arg;
+    if (!input_int(req, "ms", 10, 3600000, &ms)) {
+        ac_call_fail(call, 400, "invalid_input", "input must be ms (0..3600000) or {\"ms\": n}");
+        return;
+    }
+    n = calloc(1, sizeof *n);
+    if (!n) {
+        ac_call_fail(call, 503, "out_of_memory", "no memory for the timer");
+        return;
+    }
+    n->call = call;
+    n->ms = ms;
+    AC_ASSERT(ac_timer_start(&n->timer, (uint64_t)ms * 1000000u, nap_done, n) == 0);
+    ac_call_on_cancel(call, nap_cancel, n);
+}
+
+/* ---- compute ------------------------------------------------------------ */
+
+static void compute(void *arg, ac_call call, const ac_agent_request *req)
+{
+    json_int_t iters;
+    uint64_t x = 0x9e3779b97f4a7c15ull;
+    char hex[17];
+    (void)arg;
+    if (!input_int(req, "iterations", 350000, 1000000000, &iters)) {
+        ac_call_fail(call, 400, "invalid_input",
+                     "input must be iterations (0..1e9) or {\"iterations\": n}");
+        return;
+    }
+    /* Runs inline until issue 4's scheduler splits it into stealable tasks. */
+    for (json_int_t i = 0; i < iters; i++) { /* xorshift64*: a dependent chain */
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        x *= 0x2545f4914f6cdd1dull;
+    }
+    snprintf(hex, sizeof hex, "%016llx", (unsigned long long)x);
+    ac_call_answer(call, json_pack("{s:I, s:s}", "iterations", iters, "result", hex));
+}
+
+/* ---- stream ------------------------------------------------------------- */
+
+struct feed {
+    struct ac_timer timer;
+    ac_call call;
+    json_int_t left, sent, interval_ms;
+};
+
+static void feed_cancel(void *arg)
+{
+    struct feed *f = arg;
+    ac_timer_cancel(&f->timer);
+    free(f);
+}
+
+static void feed_tick(struct ac_timer *t, void *arg)
+{
+    struct feed *f = arg;
+    char chunk[48];
+    (void)t;
+    if (f->left == 0) {
+        ac_call_stream_end(f->call);
+        free(f);
+        return;
+    }
+    int n = snprintf(chunk, sizeof chunk, "{\"chunk\":%lld}", (long long)f->sent);
+    if (ac_call_stream(f->call, chunk, (size_t)n)) {
+        ac_call_fail(f->call, 503, "stream_failed", "could not send a chunk");
+        free(f);
+        return;
+    }
+    f->sent++;
+    f->left--;
+    AC_ASSERT(ac_timer_start(&f->timer, (uint64_t)f->interval_ms * 1000000u, feed_tick, f) == 0);
+}
+
+static void stream(void *arg, ac_call call, const ac_agent_request *req)
+{
+    json_int_t chunks, interval;
+    (void)arg;
+    if (!input_int(req, "chunks", 3, 10000, &chunks) ||
+        !input_int(req, "interval_ms", 10, 60000, &interval)) {
+        ac_call_fail(call, 400, "invalid_input",
+                     "input must be {\"chunks\": 0..10000, \"interval_ms\": 0..60000}");
+        return;
+    }
+    if (!req->stream) { /* all chunks in one answer */
+        json_t *all = json_array();
+        for (json_int_t i = 0; i < chunks; i++)
+            json_array_append_new(all, json_pack("{s:I}", "chunk", i));
+        ac_call_answer(call, json_pack("{s:o}", "chunks", all));
+        return;
+    }
+    struct feed *f = calloc(1, sizeof *f);
+    if (!f) {
+        ac_call_fail(call, 503, "out_of_memory", "no memory for the stream");
+        return;
+    }
+    f->call = call;
+    f->left = chunks;
+    f->interval_ms = interval;
+    ac_call_on_cancel(call, feed_cancel, f);
+    feed_tick(&f->timer, f);
+}
+
+/* ---- session-counter ----------------------------------------------------- */
+
+static void session_counter(void *arg, ac_call call, const ac_agent_request *req)
+{
+    (void)arg;
+    if (!req->session_id) {
+        ac_call_fail(call, 400, "session_id_required", "session-counter needs a session_id");
+        return;
+    }
+    json_t *v = ac_session_get(req->session_id);
+    json_int_t n = (json_is_integer(v) ? json_integer_value(v) : 0) + 1;
+    int err = ac_session_put(req->session_id, json_integer(n));
+    if (err) {
+        ac_call_fail(call, 503, "session_unavailable", ac_strerror(err));
+        return;
+    }
+    ac_call_answer(call, json_pack("{s:s, s:I}", "session_id", req->session_id, "count", n));
+}
+
+int ac_agent_register_builtins(ac_agent_host *h)
+{
+    const struct ac_agent_def defs[] = {
+        {.name = "echo",
+         .handler = echo,
+         .priority = AC_AGENT_NORMAL,
+         .placement = AC_AGENT_ANY_SHARD},
+        {.name = "sleep",
+         .handler = sleep_agent,
+         .priority = AC_AGENT_NORMAL,
+         .placement = AC_AGENT_ANY_SHARD},
+        {.name = "compute",
+         .handler = compute,
+         .priority = AC_AGENT_LOW,
+         .placement = AC_AGENT_BY_SESSION},
+        {.name = "stream",
+         .handler = stream,
+         .priority = AC_AGENT_NORMAL,
+         .placement = AC_AGENT_ANY_SHARD},
+        {.name = "session-counter",
+         .handler = session_counter,
+         .priority = AC_AGENT_HIGH,
+         .placement = AC_AGENT_BY_SESSION},
+    };
+    for (size_t i = 0; i < AC_ARRAY_LEN(defs); i++) {
+        int err = ac_agent_register(h, &defs[i]);
+        if (err)
+            return err;
+    }
+    return 0;
+}

@@ -1,0 +1,324 @@
+/*
+ * Calls: a per-shard table of call slots reached through generation-
+ * checked handles, the deadline of each call, and the handler-facing API
+ * (answer, fail, stream).
+ *
+ * A handle is (generation << 32 | shard << 22 | slot). Ending a call
+ * bumps its slot's generation, so a handle kept past the end — a late
+ * answer after the deadline sent 504 — no longer matches and is refused
+ * with -ESTALE: nothing is freed under the handler, and a handler that
+ * never answers leaks nothing (the deadline ends its call).
+ */
+#include "agent_internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SLOT_BITS  22
+#define SHARD_BITS 10
+#define NO_SLOT    UINT32_MAX
+
+struct ac__call {
+    uint32_t gen, slot, next_free;
+    bool live;
+    bool started; /* streaming: the 200 head went out */
+    bool chunked; /* streaming with chunked framing (not HTTP/1.0) */
+    struct ac__agent_shard *sh;
+    unsigned agent, origin;
+    struct ac_exchange *ex;
+    struct ac__resp_mode mode;
+    ac_agent_request req;
+    struct ac_timer deadline;
+    ac_call_cancel_fn cancel_fn;
+    void *cancel_arg;
+};
+
+_Static_assert(AC_MAX_CPUS <= (1u << SHARD_BITS), "shard bits of a call handle");
+
+static struct ac__call *lookup(ac_call h)
+{
+    struct ac__agent_shard *sh = ac__agent_shard_current();
+    uint32_t slot = (uint32_t)h.id & ((1u << SLOT_BITS) - 1);
+    unsigned shard = (unsigned)(h.id >> SLOT_BITS) & ((1u << SHARD_BITS) - 1);
+    struct ac__call *c;
+    if (!sh || shard != sh->id || slot >= sh->ncalls)
+        return NULL;
+    c = sh->calls[slot];
+    return c->live && c->gen == (uint32_t)(h.id >> 32) ? c : NULL;
+}
+
+static struct ac__call *slot_alloc(struct ac__agent_shard *sh)
+{
+    struct ac__call *c;
+    if (sh->free_call != NO_SLOT) {
+        c = sh->calls[sh->free_call];
+        sh->free_call = c->next_free;
+        return c;
+    }
+    if (sh->ncalls == (1u << SLOT_BITS))
+        return NULL;
+    if (sh->ncalls == sh->cap_calls) {
+        uint32_t cap = sh->cap_calls ? sh->cap_calls * 2 : 64;
+        struct ac__call **n = realloc(sh->calls, cap * sizeof *n);
+        if (!n)
+            return NULL;
+        sh->calls = n;
+        sh->cap_calls = cap;
+    }
+    c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->slot = sh->ncalls;
+    sh->calls[sh->ncalls++] = c;
+    return c;
+}
+
+static struct ac__agent_counters *counters(struct ac__call *c)
+{
+    return &c->sh->agents[c->agent].c;
+}
+
+/* Ends the call: the handle goes stale, the slot is reused. */
+static void end_call(struct ac__call *c)
+{
+    struct ac__agent_shard *sh = c->sh;
+    ac_timer_cancel(&c->deadline);
+    json_decref(c->req.root);
+    c->live = false;
+    c->gen++;
+    c->cancel_fn = NULL;
+    c->next_free = sh->free_call;
+    sh->free_call = c->slot;
+    AC_AGENT_STAT_ADD(counters(c)->inflight, (uint64_t)-1);
+}
+
+static void send_bytes(struct ac__call *c, const struct iovec *iov, int n, bool final)
+{
+    ac__agent_reply(c->sh, c->origin, c->ex, iov, n, final, c->mode.keep_alive);
+}
+
+static void fail_call(struct ac__call *c, int status, const char *code, const char *msg);
+
+static void on_deadline(struct ac_timer *t, void *arg)
+{
+    struct ac__call *c = arg;
+    char msg[160];
+    ac_call_cancel_fn fn = c->cancel_fn;
+    (void)t;
+    snprintf(msg, sizeof msg, "agent \"%s\" did not answer within %llu ms",
+             c->sh->agents[c->agent].def.name,
+             (unsigned long long)(c->sh->agents[c->agent].def.timeout_ns / 1000000));
+    AC_AGENT_STAT_ADD(counters(c)->timeouts, 1);
+    fail_call(c, 504, "deadline_exceeded", msg);
+    if (fn)
+        fn(c->cancel_arg);
+}
+
+void ac__agent_call_start(struct ac__agent_shard *sh, unsigned agent, unsigned origin,
+                          struct ac_exchange *ex, struct ac__resp_mode mode,
+                          const ac_agent_request *req)
+{
+    struct ac__agent *a = &sh->agents[agent];
+    struct ac__call *c;
+    uint64_t inflight = atomic_load_explicit(&a->c.inflight, memory_order_relaxed);
+    if (a->def.max_concurrency && inflight >= a->def.max_concurrency) {
+        AC_AGENT_STAT_ADD(a->c.rejected, 1);
+        ac__agent_reply_error(sh, origin, ex, mode, 503, 1, "agent_busy",
+                              "the agent's concurrency limit is reached");
+        json_decref(req->root);
+        return;
+    }
+    c = slot_alloc(sh);
+    if (!c) {
+        ac__agent_reply_error(sh, origin, ex, mode, 503, 1, "out_of_memory",
+                              "no memory for the call");
+        json_decref(req->root);
+        return;
+    }
+    c->live = true;
+    c->started = c->chunked = false;
+    c->sh = sh;
+    c->agent = agent;
+    c->origin = origin;
+    c->ex = ex;
+    c->mode = mode;
+    c->req = *req;
+    c->req.agent = a->def.name;
+    c->cancel_fn = NULL;
+    AC_ASSERT(ac_timer_start(&c->deadline, a->def.timeout_ns, on_deadline, c) == 0);
+    AC_AGENT_STAT_ADD(a->c.calls, 1);
+    AC_AGENT_STAT_ADD(a->c.inflight, 1);
+    ac_call h = {((uint64_t)c->gen << 32) | ((uint64_t)sh->id << SLOT_BITS) | c->slot};
+    /* Issue 4 replaces this direct call with ac_spawn of a task in the
+     * agent's priority class (a->def.priority). */
+    a->def.handler(a->def.arg, h, &c->req);
+}
+
+void ac__agent_calls_close(struct ac__agent_shard *sh)
+{
+    for (uint32_t i = 0; i < sh->ncalls; i++) {
+        struct ac__call *c = sh->calls[i];
+        if (c->live) {
+            ac_call_cancel_fn fn = c->cancel_fn;
+            end_call(c);
+            if (fn)
+                fn(c->cancel_arg);
+        }
+        free(c);
+    }
+    free(sh->calls);
+    sh->calls = NULL;
+    sh->ncalls = sh->cap_calls = 0;
+}
+
+/* ---- streaming framing ------------------------------------------------ */
+
+/* Sends one SSE event (with the head first if needed); final ends it. */
+static int stream_event(struct ac__call *c, const char *event, const char *data, size_t len,
+                        bool final)
+{
+    char head[512], hdr[20];
+    struct iovec iov[6];
+    int n = 0;
+    char *ev = NULL;
+    if (!c->started) {
+        static const struct ac_http_header no_cache[] = {{{"Cache-Control", 13}, {"no-cache", 8}}};
+        struct ac_http_response r = {.status = 200,
+                                     .content_type = "text/event-stream",
+                                     .headers = no_cache,
+                                     .nheaders = 1,
+                                     .keep_alive = c->mode.keep_alive,
+                                     .http10 = c->mode.http10,
+                                     .chunked = true};
+        int k = ac_http_response_head(head, sizeof head, &r, &c->sh->date, c->sh->host->cfg.server);
+        AC_ASSERT(k > 0);
+        c->mode.keep_alive = r.keep_alive;
+        c->chunked = r.chunked;
+        c->started = true;
+        iov[n++] = (struct iovec){head, (size_t)k};
+    }
+    if (data) {
+        size_t size = ac_http_sse_size(event, data, len);
+        ev = malloc(size);
+        if (!ev)
+            return -ENOMEM;
+        AC_ASSERT(ac_http_sse_event(ev, size, event, data, len) == (int)size);
+        if (c->chunked)
+            n += ac_http_chunk_iov(iov + n, hdr, ev, size);
+        else
+            iov[n++] = (struct iovec){ev, size};
+    }
+    if (final && c->chunked)
+        n += ac_http_chunk_iov(iov + n, hdr, NULL, 0);
+    send_bytes(c, iov, n, final);
+    free(ev);
+    return 0;
+}
+
+/* Ends the call with an error answer (counted as an error). */
+static void fail_call(struct ac__call *c, int status, const char *code, const char *msg)
+{
+    AC_AGENT_STAT_ADD(counters(c)->errors, 1);
+    if (c->req.stream && c->started) {
+        char body[1024];
+        int n = ac_http_error_body(body, sizeof body, code, msg);
+        if (n < 0)
+            n = ac_http_error_body(body, sizeof body, code, code);
+        stream_event(c, "error", body, (size_t)n, true);
+    } else {
+        ac__agent_reply_error(c->sh, c->origin, c->ex, c->mode, status, 0, code, msg);
+    }
+    end_call(c);
+}
+
+/* ---- the handler API -------------------------------------------------- */
+
+int ac_call_answer(ac_call h, json_t *output)
+{
+    struct ac__call *c = lookup(h);
+    char head[512];
+    struct iovec iov[2];
+    if (!c) {
+        json_decref(output);
+        return -ESTALE;
+    }
+    json_t *obj = json_pack("{s:s, s:i, s:o}", "agent", c->req.agent, "shard", (int)c->sh->id,
+                            "output", output ? output : json_null());
+    char *body = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
+    json_decref(obj);
+    if (!body) {
+        fail_call(c, 500, "bad_output", "the agent's output could not be serialized");
+        return 0;
+    }
+    if (c->req.stream) {
+        int err = stream_event(c, "result", body, strlen(body), true);
+        free(body);
+        if (!err)
+            AC_AGENT_STAT_ADD(counters(c)->ok, 1);
+        if (err) {
+            fail_call(c, 503, "out_of_memory", "no memory for the answer");
+            return 0;
+        }
+        end_call(c);
+        return 0;
+    }
+    struct ac_http_response r = {.status = 200,
+                                 .content_type = "application/json",
+                                 .keep_alive = c->mode.keep_alive,
+                                 .http10 = c->mode.http10};
+    int n = ac_http_response_iov(iov, head, sizeof head, &r, &c->sh->date, c->sh->host->cfg.server,
+                                 body, strlen(body));
+    AC_ASSERT(n > 0);
+    AC_AGENT_STAT_ADD(counters(c)->ok, 1);
+    send_bytes(c, iov, n, true);
+    free(body);
+    end_call(c);
+    return 0;
+}
+
+int ac_call_fail(ac_call h, int status, const char *code, const char *message)
+{
+    struct ac__call *c = lookup(h);
+    if (!c)
+        return -ESTALE;
+    if (status < 400 || status > 599 || !code || !message)
+        return -EINVAL;
+    fail_call(c, status, code, message);
+    return 0;
+}
+
+int ac_call_stream(ac_call h, const char *data, size_t len)
+{
+    struct ac__call *c = lookup(h);
+    if (!c)
+        return -ESTALE;
+    if (!c->req.stream)
+        return -EINVAL;
+    return stream_event(c, NULL, data, len, false);
+}
+
+int ac_call_stream_end(ac_call h)
+{
+    struct ac__call *c = lookup(h);
+    if (!c)
+        return -ESTALE;
+    if (!c->req.stream)
+        return -EINVAL;
+    if (stream_event(c, NULL, NULL, 0, true))
+        return -ENOMEM;
+    AC_AGENT_STAT_ADD(counters(c)->ok, 1);
+    end_call(c);
+    return 0;
+}
+
+int ac_call_on_cancel(ac_call h, ac_call_cancel_fn fn, void *arg)
+{
+    struct ac__call *c = lookup(h);
+    if (!c)
+        return -ESTALE;
+    c->cancel_fn = fn;
+    c->cancel_arg = arg;
+    return 0;
+}

@@ -1,0 +1,120 @@
+/*
+ * Private declarations of the agent files: the host, its per-shard state,
+ * calls, replies and the ordered cross-shard post.
+ */
+#ifndef AC_RUNTIME_AGENT_INTERNAL_H
+#define AC_RUNTIME_AGENT_INTERNAL_H
+
+#include "agentcore/agent.h"
+#include "agentcore/runtime.h"
+#include "agentcore/timer.h"
+
+#include <stdatomic.h>
+
+/*
+ * A message that must reach another shard even when the pair's ring is
+ * momentarily full: embedded first in the object it carries. `drop`
+ * frees it when the runtime stops before delivery.
+ */
+struct ac__post {
+    struct ac__post *next;
+    ac_msg_fn fn;
+    void (*drop)(void *arg);
+};
+
+/* Per agent and shard; written by the shard, read by any (relaxed). */
+struct ac__agent_counters {
+    _Atomic uint64_t calls, ok, errors, timeouts, rejected, inflight;
+};
+
+/* One agent in a shard's copy of the registry. */
+struct ac__agent {
+    struct ac_agent_def def; /* name points into the host's copy */
+    struct ac__agent_counters c;
+};
+
+struct ac__call; /* agent_call.c */
+struct ac__session;
+
+/* Everything a shard owns for agents; reached through one thread-local. */
+struct ac__agent_shard {
+    struct ac_agent_host *host;
+    unsigned id;
+    struct ac__agent *agents;
+    unsigned nagents;
+    struct ac_http_date date;
+
+    /* calls: slots by index, free list through `next_free` */
+    struct ac__call **calls;
+    uint32_t ncalls, cap_calls, free_call;
+
+    /* sessions: chained hash table */
+    struct ac__session **buckets;
+    size_t nbuckets, nsessions;
+
+    /* posts waiting for room in a full ring, per target shard */
+    struct ac__post **out_head, **out_tail;
+    struct ac_timer out_timer;
+};
+
+struct ac_agent_host {
+    struct ac_agent_host_config cfg;
+    struct ac_agent_def *defs;
+    unsigned ndefs, cap_defs;
+    _Atomic bool frozen;
+    _Atomic unsigned started;
+    _Atomic(struct ac__agent_shard *) *shards;
+};
+
+/* The calling shard's agent state, or NULL. */
+struct ac__agent_shard *ac__agent_shard_current(void);
+
+/* Index of agent `name` (len bytes) in sh->agents, or -1. */
+int ac__agent_find(const struct ac__agent_shard *sh, const char *name, size_t len);
+
+/* Runs fn(post) on `shard` in order with earlier posts to it; drops on stop. */
+void ac__agent_post(struct ac__agent_shard *sh, unsigned shard, struct ac__post *p);
+
+/* Relaxed single-writer counter update (see runtime/internal.h). */
+#define AC_AGENT_STAT_ADD(field, n)                                                                \
+    atomic_store_explicit(&(field), atomic_load_explicit(&(field), memory_order_relaxed) + (n),    \
+                          memory_order_relaxed)
+
+/*
+ * Parses and validates an AgentRequest body. Returns 0 and fills *out
+ * (out->root owns the JSON), or -EINVAL with *code ("invalid_json" or
+ * "invalid_request") and a precise message in msg.
+ */
+int ac__agent_request_parse(const char *body, size_t len, ac_agent_request *out, const char **code,
+                            char *msg, size_t msgcap);
+
+/*
+ * Sends a whole response from the calling shard to the exchange, which
+ * lives on shard `origin` (directly when that is this shard).
+ */
+void ac__agent_reply(struct ac__agent_shard *sh, unsigned origin, struct ac_exchange *ex,
+                     const struct iovec *iov, int iovcnt, bool final, bool keep_alive);
+
+/* How the response must be framed; copied so no shard reads another's exchange. */
+struct ac__resp_mode {
+    bool keep_alive, http10, head_only;
+};
+
+/* Writes a JSON error response for `ex` (from its shard, or forwarded). */
+void ac__agent_reply_error(struct ac__agent_shard *sh, unsigned origin, struct ac_exchange *ex,
+                           struct ac__resp_mode mode, int status, unsigned retry_after,
+                           const char *code, const char *msg);
+
+/*
+ * Starts a call of agent `agent` for `ex` (arrived on `origin`) on the
+ * calling shard; takes ownership of req->root.
+ */
+void ac__agent_call_start(struct ac__agent_shard *sh, unsigned agent, unsigned origin,
+                          struct ac_exchange *ex, struct ac__resp_mode mode,
+                          const ac_agent_request *req);
+
+/* Frees what the shard's calls and sessions hold (shard stop). */
+void ac__agent_calls_close(struct ac__agent_shard *sh);
+void ac__agent_sessions_close(struct ac__agent_shard *sh);
+
+#endif

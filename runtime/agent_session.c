@@ -1,0 +1,191 @@
+/*
+ * Session placement and per-session state.
+ *
+ * ac_session_hash is unseeded on purpose: any process (another node, a
+ * load balancer, a test) can compute which shard owns a session. That
+ * makes the hash predictable, but an attacker who wants one shard busy
+ * can simply reuse one session_id, so a seed would buy nothing.
+ *
+ * State lives only on the owner shard, in a chained hash table keyed by
+ * the id. Each session carries its own timer (the shard's wheel makes
+ * start and cancel O(1)); every get or put restarts it, and when it fires
+ * the session and its JSON value are freed.
+ */
+#include "agent_internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct ac__session {
+    struct ac__session *next;
+    struct ac__agent_shard *sh;
+    struct ac_timer ttl;
+    json_t *value;
+    uint64_t hash;
+    size_t len;
+    char id[];
+};
+
+uint64_t ac_session_hash(const char *id, size_t len)
+{
+    uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a 64 offset basis */
+    for (size_t i = 0; i < len; i++) {
+        h ^= (unsigned char)id[i];
+        h *= 0x100000001b3ull; /* FNV prime */
+    }
+    /* MurmurHash3 fmix64: every input bit reaches the low bits */
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ull;
+    h ^= h >> 33;
+    return h;
+}
+
+unsigned ac_session_shard(const char *id, unsigned shards)
+{
+    return (unsigned)(ac_session_hash(id, strlen(id)) % shards);
+}
+
+/* Buckets use the high half: the low bits already chose the shard. */
+static size_t bucket_of(const struct ac__agent_shard *sh, uint64_t hash)
+{
+    return (size_t)(hash >> 32) & (sh->nbuckets - 1);
+}
+
+static struct ac__session **find(struct ac__agent_shard *sh, const char *id, size_t len,
+                                 uint64_t hash)
+{
+    struct ac__session **pp;
+    if (!sh->nbuckets)
+        return NULL;
+    for (pp = &sh->buckets[bucket_of(sh, hash)]; *pp; pp = &(*pp)->next)
+        if ((*pp)->hash == hash && (*pp)->len == len && memcmp((*pp)->id, id, len) == 0)
+            return pp;
+    return NULL;
+}
+
+static void on_expire(struct ac_timer *t, void *arg)
+{
+    struct ac__session *s = arg;
+    struct ac__agent_shard *sh = s->sh;
+    struct ac__session **pp = find(sh, s->id, s->len, s->hash);
+    (void)t;
+    AC_ASSERT(pp && *pp == s);
+    *pp = s->next;
+    sh->nsessions--;
+    json_decref(s->value);
+    free(s);
+}
+
+static void touch(struct ac__session *s)
+{
+    ac_timer_cancel(&s->ttl);
+    AC_ASSERT(ac_timer_start(&s->ttl, s->sh->host->cfg.session_ttl_ns, on_expire, s) == 0);
+}
+
+/* The calling shard's state when it owns session `id`, else NULL. */
+static struct ac__agent_shard *owner(const char *id, size_t len, uint64_t *hash)
+{
+    struct ac__agent_shard *sh = ac__agent_shard_current();
+    if (!sh || !id)
+        return NULL;
+    *hash = ac_session_hash(id, len);
+    return *hash % sh->host->cfg.shards == sh->id ? sh : NULL;
+}
+
+json_t *ac_session_get(const char *id)
+{
+    uint64_t hash;
+    size_t len = id ? strlen(id) : 0;
+    struct ac__agent_shard *sh = owner(id, len, &hash);
+    struct ac__session **pp = sh ? find(sh, id, len, hash) : NULL;
+    if (!pp)
+        return NULL;
+    touch(*pp);
+    return (*pp)->value;
+}
+
+static bool grow(struct ac__agent_shard *sh)
+{
+    size_t n = sh->nbuckets ? sh->nbuckets * 2 : 64;
+    struct ac__session **b = calloc(n, sizeof *b);
+    if (!b)
+        return false;
+    for (size_t i = 0; i < sh->nbuckets; i++)
+        for (struct ac__session *s = sh->buckets[i], *next; s; s = next) {
+            next = s->next;
+            size_t k = (size_t)(s->hash >> 32) & (n - 1);
+            s->next = b[k];
+            b[k] = s;
+        }
+    free(sh->buckets);
+    sh->buckets = b;
+    sh->nbuckets = n;
+    return true;
+}
+
+int ac_session_put(const char *id, json_t *value)
+{
+    uint64_t hash;
+    size_t len = id ? strlen(id) : 0;
+    struct ac__agent_shard *sh;
+    struct ac__session **pp, *s;
+    if (!id || !len || !value) {
+        json_decref(value);
+        return -EINVAL;
+    }
+    sh = owner(id, len, &hash);
+    if (!sh) {
+        json_decref(value);
+        return -EXDEV;
+    }
+    pp = find(sh, id, len, hash);
+    if (pp) {
+        json_decref((*pp)->value);
+        (*pp)->value = value;
+        touch(*pp);
+        return 0;
+    }
+    if (sh->nsessions >= sh->nbuckets && !grow(sh)) {
+        json_decref(value);
+        return -ENOMEM;
+    }
+    s = calloc(1, sizeof *s + len + 1);
+    if (!s) {
+        json_decref(value);
+        return -ENOMEM;
+    }
+    s->sh = sh;
+    s->value = value;
+    s->hash = hash;
+    s->len = len;
+    memcpy(s->id, id, len);
+    size_t k = bucket_of(sh, hash);
+    s->next = sh->buckets[k];
+    sh->buckets[k] = s;
+    sh->nsessions++;
+    touch(s);
+    return 0;
+}
+
+size_t ac_session_count(void)
+{
+    struct ac__agent_shard *sh = ac__agent_shard_current();
+    return sh ? sh->nsessions : 0;
+}
+
+void ac__agent_sessions_close(struct ac__agent_shard *sh)
+{
+    for (size_t i = 0; i < sh->nbuckets; i++)
+        for (struct ac__session *s = sh->buckets[i], *next; s; s = next) {
+            next = s->next;
+            ac_timer_cancel(&s->ttl);
+            json_decref(s->value);
+            free(s);
+        }
+    free(sh->buckets);
+    sh->buckets = NULL;
+    sh->nbuckets = sh->nsessions = 0;
+}
