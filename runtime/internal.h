@@ -70,6 +70,8 @@ struct ac_shard {
     struct ac_ring *ring;
     struct ac_timer_wheel wheel;
     ac_sched *sched;
+    struct ac_heap *heap;      /* this shard's memory (mem.h) */
+    struct ac_timer heap_timer;
     uint64_t *wake_pending;    /* bitmap: shards we sent to since the last flush */
     bool wake_any;             /* wake_pending has a bit set */
     bool closed;               /* stop seen: sending side closed */
@@ -130,6 +132,11 @@ bool ac__msg_pending(const struct ac_shard *self);
 void ac__msg_flush_wakes(struct ac_shard *self);
 /* Wakes `target` if it sleeps (from a shard: via its ring; else ext ring). */
 void ac__shard_wake(struct ac_runtime *rt, struct ac_shard *target);
+
+/* memory.c: the heap attached to each shard */
+AC_MUST_USE int ac__memory_boot(struct ac_shard *s);
+AC_MUST_USE int ac__memory_start(struct ac_shard *s);
+void ac__memory_fini(struct ac_shard *s);
 
 /* tasks.c: the scheduler attached to each shard */
 AC_MUST_USE int ac__tasks_boot(struct ac_shard *s);

@@ -22,6 +22,7 @@ void ac_runtime_config_init(ac_runtime_config *cfg)
         .stall_threshold_ns = DEFAULT_STALL_NS,
         .stop_timeout_ns = 5ull * 1000 * 1000 * 1000,
         .task_budget = 64,
+        .memory_idle_release_ns = 5ull * 1000 * 1000 * 1000,
         .handle_signals = true,
     };
 }

@@ -15,6 +15,8 @@
  */
 #include "internal.h"
 
+#include "agentcore/mem.h"
+
 #include <errno.h>
 #include <numa.h>
 #include <stdio.h>
@@ -47,6 +49,13 @@ static int shard_boot(struct ac_shard *s)
     /* First-touch allocations of this thread land on its own node. */
     if (numa_available() >= 0)
         numa_set_localalloc();
+
+    /* The heap first: everything this shard allocates comes from it. */
+    err = ac__memory_boot(s);
+    if (err) {
+        ac_log_error("heap set-up failed: %s", ac_strerror(err));
+        return err;
+    }
 
     struct ac_ring_config rc = {
         .entries = rt->cfg.ring_entries,
@@ -161,8 +170,9 @@ static void shard_loop(struct ac_shard *s)
             ac__after_callback(s, "timer");
         }
 
-        /* 2. inboxes */
+        /* 2. inboxes: messages, then memory other shards freed */
         bool busy = ac__msg_drain(s) > 0;
+        ac_heap_reclaim(s->heap);
         busy = busy || ac_sched_has_ready(s->sched);
 
         if (AC_UNLIKELY(atomic_load_explicit(&rt->stop_requested, memory_order_relaxed))) {
@@ -269,6 +279,8 @@ void *ac__shard_main(void *arg)
             AC_PANIC("shard %u: cannot connect the schedulers: %s", s->id, ac_strerror(err));
         ac_timer_wheel_set_current(&s->wheel);
         ac_ring_set_current(s->ring);
+        if (ac__memory_start(s))
+            AC_PANIC("shard %u: cannot start heap maintenance", s->id);
         if (rt->cfg.on_shard_start)
             rt->cfg.on_shard_start(rt->cfg.hook_arg, s->id);
         shard_loop(s);
@@ -276,6 +288,7 @@ void *ac__shard_main(void *arg)
         ac_sched_set_current(NULL);
         ac_ring_set_current(NULL);
     }
+    ac__memory_fini(s);
     current_shard = NULL;
     ac_log_set_thread_tag(NULL);
     return NULL;

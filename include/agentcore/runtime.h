@@ -19,6 +19,8 @@
 #include "agentcore/base.h"
 #include "agentcore/sched.h"
 
+struct ac_heap_stats;
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -55,6 +57,11 @@ typedef struct ac_runtime_config {
     unsigned sched_weights[AC_PRIO_COUNT];  /* default 8:4:1 */
     unsigned sched_queue_size;              /* per class, default 4096 */
     bool no_stealing;                       /* never steal stealable tasks */
+
+    /* memory (mem.h): each shard's heap on its NUMA node */
+    size_t memory_limit;             /* bytes per shard; 0: no budget */
+    uint64_t memory_idle_release_ns; /* idle empty slabs go back to the OS (default 5 s) */
+    bool memory_hugetlb;             /* try MAP_HUGETLB chunks first */
 
     /* stall detector: a callback running longer is counted and logged */
     uint64_t stall_threshold_ns; /* default 10 ms */
@@ -168,6 +175,14 @@ struct ac_shard_stats {
  */
 AC_MUST_USE int ac_runtime_shard_stats(const ac_runtime *rt, unsigned shard,
                                        struct ac_shard_stats *out);
+
+/*
+ * Copies the calling shard's heap counters. The heap is owned by its shard,
+ * so `shard` must be the calling shard (ask others with a message).
+ * Returns 0 or -EINVAL.
+ */
+AC_MUST_USE int ac_runtime_shard_heap_stats(const ac_runtime *rt, unsigned shard,
+                                            struct ac_heap_stats *out);
 
 #ifdef __cplusplus
 }
