@@ -185,6 +185,14 @@ AC_MUST_USE int ac_tcp_write(ac_tcp_conn *c, const void *buf, size_t len, ac_tcp
 /* Queues a received slice, holding its buffer until sent. No callback. */
 AC_MUST_USE int ac_tcp_write_slice(ac_tcp_conn *c, const struct ac_slice *s);
 
+/*
+ * Stops receiving until ac_tcp_read_resume (the owner's backpressure;
+ * independent of the high-water pause). Data the kernel had already
+ * delivered may still reach the read callback after this returns.
+ */
+void ac_tcp_read_pause(ac_tcp_conn *c);
+void ac_tcp_read_resume(ac_tcp_conn *c);
+
 /* Shuts down the sending side once the queued output has gone. Returns 0 or -ENOTCONN. */
 AC_MUST_USE int ac_tcp_shutdown(ac_tcp_conn *c);
 
