@@ -4,7 +4,8 @@
  * (include/agentcore/agent.h) with the built-in agents.
  *
  *   agentd [--port N] [--host A] [--cpus LIST] [--request-timeout-ms MS]
- *          [--idle-timeout-ms MS] [--drain-ms MS] [--max-body B] [--quiet]
+ *          [--idle-timeout-ms MS] [--drain-ms MS] [--max-body B]
+ *          [--agent-timeout-ms MS] [--queue-size N] [--quiet]
  *
  * --port 0 lets the kernel pick (the chosen port is printed). On start it
  * prints one line per URL on stdout ("agentd: listening on http://...").
@@ -14,15 +15,12 @@
  */
 #include "agentcore.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
-#include <netinet/in.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #define MAX_SHARDS 256
@@ -40,6 +38,7 @@ struct agentd {
     struct ac_tcp_server_config tcp_cfg;
     struct ac_http_server_config http_cfg;
     uint64_t drain_ns;
+    uint64_t agent_timeout_ns; /* deadline of the built-in agents (0: 30 s) */
     bool quiet;
     _Atomic bool failed;
     _Atomic unsigned serving;
@@ -127,50 +126,14 @@ static void shard_stop(void *arg, unsigned id)
     }
 }
 
-/*
- * --port 0: the kernel picks a port once, here, and every shard binds that
- * one. The reservation is a bound, non-listening SO_REUSEPORT socket: it
- * keeps the port ours until the shards have bound it, and never receives
- * a connection. Returns the socket (closed after the run) or -errno.
- */
-static int reserve_port(struct ac_tcp_server_config *tcp)
-{
-    struct sockaddr_storage ss = {0};
-    socklen_t len;
-    int one = 1, fd;
-    if (strchr(tcp->host, ':')) {
-        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-        a->sin6_family = AF_INET6;
-        if (inet_pton(AF_INET6, tcp->host, &a->sin6_addr) != 1)
-            return -EINVAL;
-        len = sizeof *a;
-    } else {
-        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-        a->sin_family = AF_INET;
-        if (inet_pton(AF_INET, tcp->host, &a->sin_addr) != 1)
-            return -EINVAL;
-        len = sizeof *a;
-    }
-    fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -errno;
-    if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) ||
-        bind(fd, (struct sockaddr *)&ss, len) || getsockname(fd, (struct sockaddr *)&ss, &len)) {
-        int err = -errno;
-        close(fd);
-        return err;
-    }
-    tcp->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                                               : ((struct sockaddr_in *)&ss)->sin_port);
-    return fd;
-}
-
 static void usage(void)
 {
     fprintf(stderr,
             "usage: agentd [--port N (8080; 0: any)] [--host A (127.0.0.1)] [--cpus LIST]\n"
             "              [--request-timeout-ms MS (10000)] [--idle-timeout-ms MS (60000)]\n"
-            "              [--drain-ms MS (5000)] [--max-body BYTES (1048576)] [--quiet]\n");
+            "              [--drain-ms MS (5000)] [--max-body BYTES (1048576)]\n"
+            "              [--agent-timeout-ms MS (30000)] [--queue-size N (4096 per class)]\n"
+            "              [--quiet]\n");
     exit(2);
 }
 
@@ -194,6 +157,8 @@ int main(int argc, char **argv)
                                          {"idle-timeout-ms", required_argument, 0, 'i'},
                                          {"drain-ms", required_argument, 0, 'd'},
                                          {"max-body", required_argument, 0, 'b'},
+                                         {"agent-timeout-ms", required_argument, 0, 't'},
+                                         {"queue-size", required_argument, 0, 'Q'},
                                          {"quiet", no_argument, 0, 'q'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
@@ -232,6 +197,12 @@ int main(int argc, char **argv)
         case 'b':
             d.http_cfg.limits.max_body = num(optarg);
             break;
+        case 't':
+            d.agent_timeout_ns = num(optarg) * 1000000ull;
+            break;
+        case 'Q':
+            cfg.sched_queue_size = (unsigned)num(optarg);
+            break;
         case 'q':
             d.quiet = true;
             break;
@@ -243,7 +214,8 @@ int main(int argc, char **argv)
         usage();
     d.tcp_cfg.port = (uint16_t)port;
     if (port == 0) {
-        reserved = reserve_port(&d.tcp_cfg);
+        /* the kernel picks once, here; every shard joins that port */
+        reserved = ac_tcp_reserve_port(d.tcp_cfg.host, &d.tcp_cfg.port);
         if (reserved < 0) {
             fprintf(stderr, "agentd: %s: %s\n", d.tcp_cfg.host, ac_strerror(reserved));
             return 1;
@@ -265,7 +237,9 @@ int main(int argc, char **argv)
         ac_runtime_destroy(rt);
         return 1;
     }
-    err = ac_agent_host_create(&(struct ac_agent_host_config){.shards = d.nshards}, &d.host);
+    err = ac_agent_host_create(
+        &(struct ac_agent_host_config){.shards = d.nshards, .timeout_ns = d.agent_timeout_ns},
+        &d.host);
     if (!err)
         err = ac_agent_register_builtins(d.host);
     if (err) {

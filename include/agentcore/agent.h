@@ -83,13 +83,14 @@ struct ac_agent_def {
     void *arg;
     enum ac_agent_class priority;
     enum ac_agent_placement placement;
-    uint64_t timeout_ns;      /* deadline per call; 0: 30 s */
+    uint64_t timeout_ns;      /* deadline per call; 0: the host's (30 s) */
     unsigned max_concurrency; /* calls in flight per shard; 0: unlimited */
 };
 
 struct ac_agent_host_config {
     unsigned shards;         /* the runtime's shard count (required) */
     uint64_t session_ttl_ns; /* idle sessions expire after this (0: 10 min) */
+    uint64_t timeout_ns;     /* deadline of agents registered with none (0: 30 s) */
     const char *server;      /* Server header (NULL: "agentcore") */
 };
 
