@@ -270,10 +270,20 @@ int ac_call_answer(ac_call h, json_t *output)
         json_decref(output);
         return -ESTALE;
     }
-    json_t *obj = json_pack("{s:s, s:i, s:o}", "agent", c->req.agent, "shard", (int)c->sh->id,
-                            "output", output ? output : json_null());
-    char *body = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
-    json_decref(obj);
+    /* The envelope is printed around the serialized output rather than
+     * packed as a JSON object: one object, its hash table and a second
+     * walk less per answer (agent names need no escaping: [a-z0-9_-]). */
+    char *out = json_dumps(output ? output : json_null(), JSON_COMPACT | JSON_ENCODE_ANY);
+    char *body = NULL;
+    json_decref(output);
+    if (out) {
+        size_t n = strlen(out) + strlen(c->req.agent) + 48;
+        body = malloc(n);
+        if (body)
+            snprintf(body, n, "{\"agent\":\"%s\",\"shard\":%u,\"output\":%s}", c->req.agent,
+                     c->sh->id, out);
+        free(out);
+    }
     if (!body) {
         fail_call(c, 500, "bad_output", "the agent's output could not be serialized");
         return 0;
