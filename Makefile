@@ -1,5 +1,5 @@
 # The two commands: `make run` and `make test`. Everything else is CMake.
-#   make run     install deps, build release, start the main program
+#   make run     install deps, build release, start agentd (foreground, :8080)
 #   make test    install deps, build and test release, asan and tsan presets
 #   make bench   build release and run the benchmark suite (bench/run.sh)
 JOBS ?= $(shell nproc)
@@ -21,7 +21,7 @@ build: deps
 	cmake --build --preset release -j$(JOBS)
 
 run: build
-	./build/bin/ac-demo
+	./build/bin/agentd
 
 test: deps-test test-release test-asan test-tsan
 

@@ -98,6 +98,7 @@ struct ac_tcp_conn {
     bool reading;      /* ac_tcp_read_start called, no EOF/error yet */
     bool recv_armed;   /* a receive is in the kernel */
     bool paused;       /* output above high water: no receive armed */
+    bool user_paused;  /* ac_tcp_read_pause: no receive armed */
     bool waiting_bufs; /* parked on net->waiters until a buffer returns */
     bool send_busy;    /* a send is in the kernel */
     bool zc_off;       /* the kernel copied SEND_ZC data: plain sends */

@@ -68,7 +68,7 @@ void ac__conn_arm_recv(struct ac_tcp_conn *c)
 {
     struct ac_net *net = c->net;
 
-    if (!c->reading || c->recv_armed || c->paused || c->state != AC_CONN_OPEN)
+    if (!c->reading || c->recv_armed || c->paused || c->user_paused || c->state != AC_CONN_OPEN)
         return;
     if (net->pool.avail == 0) {
         ac__net_park(net, c);
@@ -128,7 +128,7 @@ static void recv_complete(struct ac_op *op, int res, uint32_t flags)
     } else if (res == -ENOBUFS) {
         net->stats.enobufs++;
     } else if (res == -ECANCELED) {
-        /* only we cancel: closing, or paused by the high-water mark */
+        /* only we cancel: closing, or paused (high-water mark or the owner) */
     } else if (res == -EINVAL && c->recv_op.kind == AC_OP_RECV_MULTI) {
         /* A kernel whose recv has no multishot mode: single-shot from now on. */
         ac_ring_mask_kinds(net->ring, 1ull << AC_OP_RECV_MULTI);
@@ -138,7 +138,7 @@ static void recv_complete(struct ac_op *op, int res, uint32_t flags)
         c->read_cb(c->read_arg, c, res, NULL);
     }
     if (last) {
-        if (c->reading && c->state == AC_CONN_OPEN && !c->paused &&
+        if (c->reading && c->state == AC_CONN_OPEN && !c->paused && !c->user_paused &&
             c->recv_op.kind == AC_OP_RECV_MULTI)
             net->stats.recv_rearms++; /* a multishot ended under us: re-arm (maybe parked) */
         ac__conn_arm_recv(c);
@@ -162,12 +162,10 @@ static void cancel_complete(struct ac_op *op, int res, uint32_t flags)
     ac__conn_op_done(c);
 }
 
-void ac__conn_pause(struct ac_tcp_conn *c)
+/* Takes the receive out of the kernel (a pause; completions already
+ * queued are still delivered). */
+static void cancel_recv(struct ac_tcp_conn *c)
 {
-    if (c->paused)
-        return;
-    c->paused = true;
-    c->net->stats.read_pauses++;
     ac__net_unpark(c->net, c);
     if (c->recv_armed && !c->cancel_busy) {
         c->cancel_op.kind = AC_OP_CANCEL;
@@ -177,11 +175,36 @@ void ac__conn_pause(struct ac_tcp_conn *c)
     }
 }
 
+void ac__conn_pause(struct ac_tcp_conn *c)
+{
+    if (c->paused)
+        return;
+    c->paused = true;
+    c->net->stats.read_pauses++;
+    cancel_recv(c);
+}
+
 void ac__conn_resume(struct ac_tcp_conn *c)
 {
     if (!c->paused)
         return;
     c->paused = false;
+    ac__conn_arm_recv(c);
+}
+
+void ac_tcp_read_pause(ac_tcp_conn *c)
+{
+    if (c->user_paused)
+        return;
+    c->user_paused = true;
+    cancel_recv(c);
+}
+
+void ac_tcp_read_resume(ac_tcp_conn *c)
+{
+    if (!c->user_paused)
+        return;
+    c->user_paused = false;
     ac__conn_arm_recv(c);
 }
 

@@ -145,7 +145,9 @@ static void server_cancel_complete(struct ac_op *op, int res, uint32_t flags)
     server_free_if_done(s);
 }
 
-static int listen_socket(const struct ac_tcp_server_config *cfg, int *out_fd, uint16_t *out_port)
+/* A bound SO_REUSEPORT socket, listening unless `reserve` (then blocking). */
+static int bound_socket(const struct ac_tcp_server_config *cfg, bool reserve, int *out_fd,
+                        uint16_t *out_port)
 {
     union {
         struct sockaddr sa;
@@ -169,12 +171,13 @@ static int listen_socket(const struct ac_tcp_server_config *cfg, int *out_fd, ui
     } else {
         return -EINVAL;
     }
-    int fd = socket(a.sa.sa_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    int fd = socket(a.sa.sa_family, SOCK_STREAM | SOCK_CLOEXEC | (reserve ? 0 : SOCK_NONBLOCK), 0);
     if (fd < 0)
         return -errno;
     if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
         setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0 ||
-        bind(fd, &a.sa, alen) < 0 || listen(fd, cfg->backlog > 0 ? cfg->backlog : 4096) < 0 ||
+        bind(fd, &a.sa, alen) < 0 ||
+        (!reserve && listen(fd, cfg->backlog > 0 ? cfg->backlog : 4096) < 0) ||
         getsockname(fd, &a.sa, &alen) < 0) {
         err = -errno;
         close(fd);
@@ -191,7 +194,7 @@ int ac_tcp_server_start(ac_net *net, const struct ac_tcp_server_config *cfg, ac_
     struct ac_tcp_server *s = calloc(1, sizeof *s);
     if (!s)
         return -ENOMEM;
-    int err = listen_socket(cfg, &s->fd, &s->port);
+    int err = bound_socket(cfg, false, &s->fd, &s->port);
     if (err) {
         free(s);
         return err;
@@ -232,4 +235,11 @@ void ac_tcp_server_close(ac_tcp_server *s)
         }
     }
     server_free_if_done(s);
+}
+
+int ac_tcp_reserve_port(const char *host, uint16_t *port)
+{
+    struct ac_tcp_server_config cfg = {.host = host, .port = *port};
+    int fd, err = bound_socket(&cfg, true, &fd, port);
+    return err ? err : fd;
 }

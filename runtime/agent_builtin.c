@@ -2,9 +2,10 @@
  * The built-in agents, one per dispatch path:
  *   echo            answers at once with its input
  *   sleep           answers from a timer (input: ms, or {"ms": n}; default 10)
- *   compute         CPU work (input: iterations, or {"iterations": n}; the
- *                   default 350000 is about 1 ms here: 0.29 ms per 100000
- *                   measured on the 2-core Xeon dev VM)
+ *   compute         CPU work as a stealable task (input: iterations, or
+ *                   {"iterations": n}; the default 350000 is about 1 ms here:
+ *                   0.29 ms per 100000 measured on the 2-core Xeon dev VM);
+ *                   the answer says which shard ran it ("ran_on")
  *   stream          SSE chunks from a timer (input {"chunks": n, "interval_ms": m})
  *   session-counter per-session state: 1, 2, 3, ... per session_id
  */
@@ -83,26 +84,72 @@ static void sleep_agent(void *arg, ac_call call, const ac_agent_request *req)
 
 /* ---- compute ------------------------------------------------------------ */
 
+/*
+ * The work is one stealable task per call: it touches nothing of the
+ * shard's, so an idle shard may take it, and its done callback — always
+ * on the owner shard — answers the call. Many calls for one session
+ * arrive on one shard and still spread over idle cores. No cancel hook:
+ * the task may be running elsewhere when the deadline passes, so `done`
+ * alone frees the work (its answer is then refused as stale).
+ */
+struct work {
+    ac_call call;
+    json_int_t iters;
+    uint64_t x;
+    unsigned ran_on; /* shard that ran the task */
+};
+
+static void compute_run(void *arg)
+{
+    struct work *w = arg;
+    uint64_t x = 0x9e3779b97f4a7c15ull;
+    for (json_int_t i = 0; i < w->iters; i++) { /* xorshift64*: a dependent chain */
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        x *= 0x2545f4914f6cdd1dull;
+    }
+    w->x = x;
+    w->ran_on = ac_shard_id();
+}
+
+static void compute_done(void *arg, int res)
+{
+    struct work *w = arg;
+    char hex[17];
+    if (res == 0) {
+        snprintf(hex, sizeof hex, "%016llx", (unsigned long long)w->x);
+        ac_call_answer(w->call, json_pack("{s:I, s:s, s:i}", "iterations", w->iters, "result", hex,
+                                          "ran_on", (int)w->ran_on));
+    } else {
+        ac_call_fail(w->call, 503, "not_run", ac_strerror(res));
+    }
+    free(w);
+}
+
 static void compute(void *arg, ac_call call, const ac_agent_request *req)
 {
     json_int_t iters;
-    uint64_t x = 0x9e3779b97f4a7c15ull;
-    char hex[17];
+    struct work *w;
+    int err;
     (void)arg;
     if (!input_int(req, "iterations", 350000, 1000000000, &iters)) {
         ac_call_fail(call, 400, "invalid_input",
                      "input must be iterations (0..1e9) or {\"iterations\": n}");
         return;
     }
-    /* Runs inline until issue 4's scheduler splits it into stealable tasks. */
-    for (json_int_t i = 0; i < iters; i++) { /* xorshift64*: a dependent chain */
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        x *= 0x2545f4914f6cdd1dull;
+    w = calloc(1, sizeof *w);
+    if (!w) {
+        ac_call_fail(call, 503, "out_of_memory", "no memory for the work");
+        return;
     }
-    snprintf(hex, sizeof hex, "%016llx", (unsigned long long)x);
-    ac_call_answer(call, json_pack("{s:I, s:s}", "iterations", iters, "result", hex));
+    w->call = call;
+    w->iters = iters;
+    err = ac_spawn_stealable(AC_PRIO_LOW, compute_run, w, compute_done, w);
+    if (err) {
+        free(w);
+        ac_call_fail(call, 503, "queue_full", "the compute queue is full");
+    }
 }
 
 /* ---- stream ------------------------------------------------------------- */

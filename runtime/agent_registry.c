@@ -34,6 +34,8 @@ int ac_agent_host_create(const struct ac_agent_host_config *cfg, ac_agent_host *
     h->cfg = *cfg;
     if (!h->cfg.session_ttl_ns)
         h->cfg.session_ttl_ns = 600ull * 1000000000u;
+    if (!h->cfg.timeout_ns)
+        h->cfg.timeout_ns = 30ull * 1000000000u;
     if (!h->cfg.server)
         h->cfg.server = "agentcore";
     h->shards = calloc(cfg->shards, sizeof *h->shards);
@@ -79,7 +81,7 @@ int ac_agent_register(ac_agent_host *h, const struct ac_agent_def *def)
     if (!d.name)
         return -ENOMEM;
     if (!d.timeout_ns)
-        d.timeout_ns = 30ull * 1000000000u;
+        d.timeout_ns = h->cfg.timeout_ns;
     h->defs[h->ndefs++] = d;
     return 0;
 }

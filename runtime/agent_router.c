@@ -27,19 +27,22 @@ struct forward {
     ac_agent_request req;
 };
 
-static void run_forward(void *arg)
-{
-    struct forward *f = arg;
-    struct ac__agent_shard *sh = ac__agent_shard_current();
-    AC_ASSERT(sh);
-    ac__agent_call_start(sh, f->agent, f->origin, f->ex, f->mode, &f->req);
-    free(f);
-}
-
 static void drop_forward(void *arg)
 {
     struct forward *f = arg;
     json_decref(f->req.root);
+    free(f);
+}
+
+static void run_forward(void *arg)
+{
+    struct forward *f = arg;
+    struct ac__agent_shard *sh = ac__agent_shard_current();
+    if (!sh) { /* this shard's host stopped first: the runtime is stopping */
+        drop_forward(f);
+        return;
+    }
+    ac__agent_call_start(sh, f->agent, f->origin, f->ex, f->mode, &f->req);
     free(f);
 }
 

@@ -83,13 +83,14 @@ struct ac_agent_def {
     void *arg;
     enum ac_agent_class priority;
     enum ac_agent_placement placement;
-    uint64_t timeout_ns;      /* deadline per call; 0: 30 s */
+    uint64_t timeout_ns;      /* deadline per call; 0: the host's (30 s) */
     unsigned max_concurrency; /* calls in flight per shard; 0: unlimited */
 };
 
 struct ac_agent_host_config {
     unsigned shards;         /* the runtime's shard count (required) */
     uint64_t session_ttl_ns; /* idle sessions expire after this (0: 10 min) */
+    uint64_t timeout_ns;     /* deadline of agents registered with none (0: 30 s) */
     const char *server;      /* Server header (NULL: "agentcore") */
 };
 
@@ -153,6 +154,21 @@ struct ac_exchange {
  * otherwise. Calling shard only; its host shard must have started.
  */
 void ac_agent_serve(ac_agent_host *h, struct ac_exchange *ex);
+
+/*
+ * Serves the host's routes with net's HTTP server (http.h) on the calling
+ * shard's `net`: ac_http_server_start with a request callback that wraps
+ * each exchange for ac_agent_serve. `cfg` NULL: defaults; its
+ * exchange_data is set here and a NULL server name takes the host's.
+ * Returns as ac_http_server_start. The host's shard must have started;
+ * stop and destroy the server as http.h says (destroy after the runtime
+ * stopped: an answer from another shard may still be on its way).
+ */
+struct ac_net;
+struct ac_tcp_server_config;
+AC_MUST_USE int ac_agent_http_start(ac_agent_host *h, struct ac_net *net,
+                                    const struct ac_tcp_server_config *tcp,
+                                    const struct ac_http_server_config *cfg, ac_http_server **out);
 
 /* ---- handlers --------------------------------------------------------- */
 

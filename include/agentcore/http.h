@@ -252,6 +252,126 @@ AC_MUST_USE int ac_http_error_response(char *buf, size_t cap, struct ac_http_res
                                        struct ac_http_date *date, const char *server,
                                        const char *code, const char *message);
 
+/* ---- server: HTTP/1.1 over ac_tcp_conn --------------------------------- */
+
+/*
+ * An HTTP/1.1 server on one shard's ac_net (net.h): accepts, parses with
+ * ac_http_parser, and hands each request to a callback as an exchange. The
+ * callback answers through the exchange, now or later; responses go out
+ * strictly in request order whatever order the answers come in
+ * (pipelining), so an exchange answered early is buffered until the ones
+ * before it are done. Parse errors, 100 Continue and the request timeout
+ * (408) are answered here, in order with the rest.
+ *
+ * Per connection: keep-alive with an idle timeout; a request timeout from
+ * the first byte of a request to its last (a slowloris connection is
+ * answered 408 and closed at that deadline, whatever it trickles);
+ * backpressure — no further request is parsed while max_pipeline answers
+ * are pending or more than max_output response bytes wait, and the socket
+ * is not read while parsing is held; a response with keep_alive false (or
+ * a client's end of stream) ends the connection after the bytes before it
+ * have gone: the sending side is shut down, then input is drained briefly
+ * so that the peer reads the response instead of a reset.
+ *
+ * Rules (in addition to net.h's):
+ *  1. Everything runs on the shard that owns the net.
+ *  2. An exchange is valid from the request callback until
+ *     ac_http_exchange_done; it stays valid when its connection closes
+ *     first (writes are then dropped). Each exchange must be ended with
+ *     ac_http_exchange_done exactly once — or, if that can no longer
+ *     happen (the runtime stopped), ac_http_server_destroy frees it.
+ *  3. The request passed to the callback is valid during the call only.
+ */
+
+typedef struct ac_http_server ac_http_server;
+typedef struct ac_http_exchange ac_http_exchange;
+struct ac_net;
+struct ac_tcp_server_config;
+
+struct ac_http_server_config {
+    struct ac_http_limits limits; /* parser limits (ac_http_limits_init) */
+    uint64_t request_timeout_ns;  /* first byte to whole request, else 408 (default 10 s) */
+    uint64_t idle_timeout_ns;     /* keep-alive connection with nothing pending (default 60 s) */
+    uint64_t linger_ns;           /* input drained after a closing response (default 1 s) */
+    unsigned max_pipeline;        /* pending answers that hold parsing (default 32) */
+    size_t max_output;            /* pending response bytes that hold parsing (default 256 KiB) */
+    size_t exchange_data;         /* bytes of caller space in each exchange (default 0) */
+    const char *server;           /* Server header of responses made here (NULL: none) */
+};
+
+/* Fills `cfg` with the defaults above. */
+void ac_http_server_config_init(struct ac_http_server_config *cfg);
+
+/*
+ * A parsed request (rule 3). The callback must end `x` (rule 2), at once
+ * or later, on this shard.
+ */
+typedef void (*ac_http_request_fn)(void *arg, ac_http_exchange *x,
+                                   const struct ac_http_request *req);
+
+/* Counters of one server (plain; read on its shard or after it stopped). */
+struct ac_http_server_stats {
+    uint64_t connections;      /* accepted */
+    uint64_t requests;         /* handed to the callback */
+    uint64_t parse_errors;     /* answered 4xx/5xx by the parser */
+    uint64_t request_timeouts; /* answered 408 */
+    uint64_t idle_closes;      /* keep-alive connections closed idle */
+    uint64_t parse_holds;      /* times backpressure held parsing */
+    uint64_t orphans;          /* exchanges whose connection closed first */
+};
+
+/*
+ * Starts listening with `tcp` on the calling shard's `net` (SO_REUSEPORT:
+ * every shard may serve the same port). Returns 0 and *out, -EINVAL for a
+ * bad config, -ENOMEM, or the errors of ac_tcp_server_start. The caller
+ * owns the server: ac_http_server_stop, then ac_http_server_destroy.
+ */
+AC_MUST_USE int ac_http_server_start(struct ac_net *net, const struct ac_tcp_server_config *tcp,
+                                     const struct ac_http_server_config *cfg, ac_http_request_fn cb,
+                                     void *arg, ac_http_server **out);
+
+/* The bound port. */
+uint16_t ac_http_server_port(const ac_http_server *s);
+
+typedef void (*ac_http_server_stopped_fn)(void *arg, ac_http_server *s);
+
+/*
+ * Graceful stop: closes the listener, closes connections with nothing
+ * pending, lets the others finish the answers already requested (no new
+ * request is parsed) until `deadline_ns` (CLOCK_MONOTONIC), then closes
+ * what is left. cb(arg, s) runs once no connection remains (from a later
+ * loop turn, never inside this call). Call it before ac_net_stop. Twice is
+ * a broken invariant.
+ */
+void ac_http_server_stop(ac_http_server *s, uint64_t deadline_ns, ac_http_server_stopped_fn cb,
+                         void *arg);
+
+/*
+ * Frees the server and every exchange still waiting for its done (rule 2).
+ * After the stop callback ran and once nothing can end an exchange any
+ * more; any thread then (e.g. after ac_runtime_run returned).
+ */
+void ac_http_server_destroy(ac_http_server *s);
+
+/* A copy of the counters. */
+void ac_http_server_stats(const ac_http_server *s, struct ac_http_server_stats *out);
+
+/* The caller's exchange_data bytes (max_align_t aligned). */
+void *ac_http_exchange_data(ac_http_exchange *x);
+
+/*
+ * Queues response bytes of `x` (copied: the iovecs may be reused when this
+ * returns). Returns 0 (also when the connection has closed: the bytes are
+ * dropped) or -ENOMEM (the connection is then closed).
+ */
+AC_MUST_USE int ac_http_exchange_write(ac_http_exchange *x, const struct iovec *iov, int iovcnt);
+
+/*
+ * Ends the exchange: its response is complete; keep_alive false closes the
+ * connection after it. `x` is invalid afterwards.
+ */
+void ac_http_exchange_done(ac_http_exchange *x, bool keep_alive);
+
 #ifdef __cplusplus
 }
 #endif

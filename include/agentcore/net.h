@@ -157,6 +157,15 @@ AC_MUST_USE int ac_tcp_server_start(ac_net *net, const struct ac_tcp_server_conf
 /* The bound port. */
 uint16_t ac_tcp_server_port(const ac_tcp_server *s);
 
+/*
+ * Reserves a port for servers on several shards: binds a socket with
+ * SO_REUSEPORT to `host` and *port (0: the kernel picks; *port gets the
+ * result) without listening, so it never receives a connection but keeps
+ * the port while every shard's ac_tcp_server_start joins it. Returns the
+ * socket (close it once the servers listen) or -errno. Any thread.
+ */
+AC_MUST_USE int ac_tcp_reserve_port(const char *host, uint16_t *port);
+
 /* Stops accepting and closes the socket; open connections stay open. */
 void ac_tcp_server_close(ac_tcp_server *s);
 
@@ -184,6 +193,14 @@ AC_MUST_USE int ac_tcp_write(ac_tcp_conn *c, const void *buf, size_t len, ac_tcp
 
 /* Queues a received slice, holding its buffer until sent. No callback. */
 AC_MUST_USE int ac_tcp_write_slice(ac_tcp_conn *c, const struct ac_slice *s);
+
+/*
+ * Stops receiving until ac_tcp_read_resume (the owner's backpressure;
+ * independent of the high-water pause). Data the kernel had already
+ * delivered may still reach the read callback after this returns.
+ */
+void ac_tcp_read_pause(ac_tcp_conn *c);
+void ac_tcp_read_resume(ac_tcp_conn *c);
 
 /* Shuts down the sending side once the queued output has gone. Returns 0 or -ENOTCONN. */
 AC_MUST_USE int ac_tcp_shutdown(ac_tcp_conn *c);

@@ -8,3 +8,6 @@ ac_test(runtime agent_request)
 ac_test(runtime agent_session LABELS concurrency)
 ac_test(runtime agent_router LABELS concurrency LIBS ac_http_parser_lib)
 ac_test(runtime memory LABELS concurrency)
+ac_test(runtime agent_http LABELS concurrency)
+target_compile_definitions(test_runtime_agent_http PRIVATE
+                           AC_HTTP_CORPUS="${CMAKE_CURRENT_SOURCE_DIR}/net/http_corpus")

@@ -1,0 +1,220 @@
+#!/usr/bin/env python3
+"""HTTP benchmark for issue 6: agentd vs nginx vs Go net/http.
+
+Servers, all on 127.0.0.1 in the same run on the same CPUs (the machine's):
+  agentd   build/bin/agentd, one shard per CPU (--cpus, default all)
+  nginx    one worker per CPU, `return 200` with a fixed body
+           (bench/baselines/nginx.conf), own prefix and pid file in a temp dir
+  go       bench/baselines/go-echo/main.go built here with the installed go,
+           GOMAXPROCS=1 (the original design's platform)
+Client: wrk, one thread, keep-alive, --latency. Scenarios: GET /healthz and
+POST /v1/agents/echo/invoke ({"input":"hello"}) at 64 and 256 connections.
+Per run and server: requests/s and p99 from wrk, server CPU time per
+request from /proc/PID/stat utime+stime over the run (every server process
+summed: nginx master and workers). Servers are measured in turn within
+each run; reports the median and min..max over --runs runs, and ratios
+against nginx and go from the medians. Asserts every answer was a 2xx.
+Stops only the processes it started, by pid.
+
+  bench/http_agentd.py [--runs 5] [--seconds 5] [--quick] [--json]
+"""
+import argparse, json, os, re, shutil, signal, socket, statistics, subprocess, sys
+import tempfile, time, urllib.request
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+BIN = os.path.join(ROOT, "build", "bin")
+TCK = os.sysconf("SC_CLK_TCK")
+BODY = '{"input":"hello"}'
+
+
+def cpu_ns(pids):
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                parts = f.read().rsplit(")", 1)[1].split()
+            total += int(parts[11]) + int(parts[12])
+        except FileNotFoundError:
+            pass
+    return total * 1e9 / TCK
+
+
+def children(pid):
+    out = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
+                        out.append(int(d))
+            except (FileNotFoundError, ProcessLookupError):
+                pass
+    return out
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wait_up(port, proc, seconds=15):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            sys.exit(f"server exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.05)
+    sys.exit(f"server on {port} did not come up")
+
+
+class Server:
+    def __init__(self, name, cmd, port, env=None):
+        self.name, self.port = name, port
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                     env=env)
+        wait_up(port, self.proc)
+        self.pids = [self.proc.pid] + children(self.proc.pid)
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def start_servers(tmp, cpus):
+    servers = []
+    p = free_port()
+    cmd = [f"{BIN}/agentd", "--port", str(p), "--quiet"] + (["--cpus", cpus] if cpus else [])
+    servers.append(Server("agentd", cmd, p))
+    p = free_port()
+    ncpu = len(os.sched_getaffinity(0))
+    conf = open(os.path.join(ROOT, "bench", "baselines", "nginx.conf")).read()
+    conf = conf.replace("@PORT@", str(p)).replace("@PREFIX@", tmp).replace("@WORKERS@", str(ncpu))
+    with open(os.path.join(tmp, "nginx.conf"), "w") as f:
+        f.write(conf)
+    servers.append(Server("nginx", ["nginx", "-p", tmp, "-c", os.path.join(tmp, "nginx.conf"),
+                                    "-g", "daemon off;"], p))
+    gobin = os.path.join(tmp, "go-echo")
+    env = dict(os.environ, GOCACHE=os.path.join(tmp, "gocache"), GO111MODULE="off",
+               GOPATH=os.path.join(tmp, "gopath"))
+    subprocess.run(["go", "build", "-o", gobin,
+                    os.path.join(ROOT, "bench", "baselines", "go-echo", "main.go")],
+                   check=True, env=env)
+    p = free_port()
+    servers.append(Server("go", [gobin, str(p)], p, env=dict(os.environ, GOMAXPROCS="1")))
+    return servers
+
+
+def to_ms(v):
+    m = re.match(r"([\d.]+)(us|ms|s)", v)
+    x = float(m.group(1))
+    return {"us": x / 1000, "ms": x, "s": x * 1000}[m.group(2)]
+
+
+def wrk(port, path, conns, seconds, lua):
+    cmd = ["wrk", "-t1", f"-c{conns}", f"-d{seconds}s", "--latency"]
+    if lua:
+        cmd += ["-s", lua]
+    out = subprocess.run(cmd + [f"http://127.0.0.1:{port}{path}"], capture_output=True,
+                         text=True, timeout=seconds + 30).stdout
+    reqs = int(re.search(r"(\d+) requests in", out).group(1))
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    p99 = to_ms(re.search(r"\s99%\s+(\S+)", out).group(1))
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errs = re.search(r"Socket errors: (.*)", out)
+    assert reqs > 0 and not bad, f"{port}{path}: {reqs} requests, non-2xx: {bad and bad.group(1)}"
+    return reqs, rps, p99, errs.group(1) if errs else ""
+
+
+def check_answers(servers):
+    for s in servers:
+        req = urllib.request.Request(f"http://127.0.0.1:{s.port}/v1/agents/echo/invoke",
+                                     data=BODY.encode(), method="POST")
+        with urllib.request.urlopen(req, timeout=5) as r:
+            body = json.loads(r.read())
+            assert r.status == 200 and body["agent"] == "echo", (s.name, body)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--seconds", type=int, default=5)
+    ap.add_argument("--cpus", default="", help="agentd --cpus (default: all)")
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--json", action="store_true")
+    a = ap.parse_args()
+    if a.quick:
+        a.runs, a.seconds = 1, 2
+    tmp = tempfile.mkdtemp(prefix="ac-http-bench-")
+    lua = os.path.join(tmp, "post.lua")
+    with open(lua, "w") as f:
+        f.write('wrk.method = "POST"\nwrk.body = \'%s\'\n'
+                'wrk.headers["Content-Type"] = "application/json"\n' % BODY)
+    scenarios = [("healthz", "/healthz", None), ("echo", "/v1/agents/echo/invoke", lua)]
+    servers = start_servers(tmp, a.cpus)
+    res = {}
+    try:
+        check_answers(servers)
+        for run in range(a.runs):
+            for sname, path, script in scenarios:
+                for conns in (64, 256):
+                    for s in servers:
+                        c0 = cpu_ns(s.pids)
+                        reqs, rps, p99, errs = wrk(s.port, path, conns, a.seconds, script)
+                        cpu = (cpu_ns(s.pids) - c0) / reqs
+                        r = res.setdefault(f"{sname}/c{conns}", {}).setdefault(
+                            s.name, {"rps": [], "p99_ms": [], "cpu_us_per_req": [],
+                                     "socket_errors": []})
+                        r["rps"].append(rps)
+                        r["p99_ms"].append(p99)
+                        r["cpu_us_per_req"].append(cpu / 1000)
+                        if errs:
+                            r["socket_errors"].append(errs)
+                        print(f"run {run} {sname} c{conns} {s.name}: {rps:.0f} req/s "
+                              f"p99 {p99:.2f} ms cpu {cpu / 1000:.2f} us/req {errs}",
+                              file=sys.stderr)
+    finally:
+        for s in servers:
+            s.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+    summary = {}
+    for scen, by in res.items():
+        summary[scen] = {}
+        for name, r in by.items():
+            summary[scen][name] = {k: {"median": statistics.median(v), "min": min(v),
+                                       "max": max(v)}
+                                   for k, v in r.items() if k != "socket_errors"}
+        ag, ng, go = (summary[scen][n] for n in ("agentd", "nginx", "go"))
+        summary[scen]["ratios"] = {
+            "cpu_vs_nginx": ag["cpu_us_per_req"]["median"] / ng["cpu_us_per_req"]["median"],
+            "cpu_vs_go": ag["cpu_us_per_req"]["median"] / go["cpu_us_per_req"]["median"],
+            "rps_vs_nginx": ag["rps"]["median"] / ng["rps"]["median"],
+            "p99_vs_nginx": ag["p99_ms"]["median"] / ng["p99_ms"]["median"],
+        }
+    meta = {"runs": a.runs, "seconds": a.seconds, "cpus": os.cpu_count(),
+            "date": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
+    if a.json:
+        print(json.dumps({"meta": meta, "results": summary}, indent=1))
+        return
+    for scen, by in summary.items():
+        print(f"== {scen}")
+        for name in ("agentd", "nginx", "go"):
+            m = by[name]
+            print(f"  {name:7s} " + "  ".join(
+                f"{k} {m[k]['median']:.2f} [{m[k]['min']:.2f}..{m[k]['max']:.2f}]"
+                for k in ("rps", "p99_ms", "cpu_us_per_req")))
+        print("  ratios " + "  ".join(f"{k} {v:.2f}" for k, v in by["ratios"].items()))
+
+
+if __name__ == "__main__":
+    main()

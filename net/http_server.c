@@ -1,0 +1,238 @@
+/*
+ * The HTTP server handle: its listener, its graceful stop and the
+ * exchanges it hands out (http_conn.c runs the connections).
+ *
+ * Exchanges come from a per-server free list, so a keep-alive connection
+ * at steady state allocates nothing per request. An exchange whose
+ * connection closed first moves to the server's orphan list and waits for
+ * its done (an answer may still be on its way from another shard); the
+ * destroy frees whatever the runtime's stop left there.
+ */
+#include "http_server_internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Free exchanges kept per server; more go back to malloc. */
+#define FREE_X_MAX 1024
+/* A reused exchange keeps at most this much buffer. */
+#define KEEP_BUF 4096
+
+int ac__hbuf_add(struct ac__hbuf *b, const void *p, size_t n)
+{
+    if (b->len + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 1024;
+        while (cap < b->len + n)
+            cap *= 2;
+        char *q = realloc(b->p, cap);
+        if (!q)
+            return -ENOMEM;
+        b->p = q;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, p, n);
+    b->len += n;
+    return 0;
+}
+
+void ac_http_server_config_init(struct ac_http_server_config *cfg)
+{
+    *cfg = (struct ac_http_server_config){
+        .request_timeout_ns = 10000000000ull,
+        .idle_timeout_ns = 60000000000ull,
+        .linger_ns = 1000000000ull,
+        .max_pipeline = 32,
+        .max_output = 256 * 1024,
+    };
+    ac_http_limits_init(&cfg->limits);
+}
+
+int ac_http_server_start(struct ac_net *net, const struct ac_tcp_server_config *tcp,
+                         const struct ac_http_server_config *cfg, ac_http_request_fn cb, void *arg,
+                         ac_http_server **out)
+{
+    struct ac_http_server *s;
+    int err;
+    if (!cb || !cfg || !cfg->request_timeout_ns || !cfg->max_pipeline || !cfg->max_output)
+        return -EINVAL;
+    s = calloc(1, sizeof *s);
+    if (!s)
+        return -ENOMEM;
+    s->net = net;
+    s->cfg = *cfg;
+    s->cb = cb;
+    s->arg = arg;
+    err = ac_tcp_server_start(net, tcp, ac__hconn_accept, s, &s->tcp);
+    if (err) {
+        free(s);
+        return err;
+    }
+    *out = s;
+    return 0;
+}
+
+uint16_t ac_http_server_port(const ac_http_server *s)
+{
+    return ac_tcp_server_port(s->tcp);
+}
+
+static void finish_stop(struct ac_timer *t, void *arg)
+{
+    struct ac_http_server *s = arg;
+    (void)t;
+    if (s->nconns || !s->stop_cb)
+        return;
+    ac_http_server_stopped_fn cb = s->stop_cb;
+    s->stop_cb = NULL;
+    cb(s->stop_arg, s);
+}
+
+/* The deadline: whatever still has answers pending is closed now. */
+static void stop_deadline(struct ac_timer *t, void *arg)
+{
+    struct ac_http_server *s = arg;
+    (void)t;
+    for (struct ac__hconn *c = s->conns, *next; c; c = next) {
+        next = c->next;
+        if (!c->closing)
+            ac__hconn_close(c);
+    }
+}
+
+void ac_http_server_stop(ac_http_server *s, uint64_t deadline_ns, ac_http_server_stopped_fn cb,
+                         void *arg)
+{
+    AC_ASSERT(!s->stopping);
+    s->stopping = true;
+    s->stop_cb = cb;
+    s->stop_arg = arg;
+    ac_tcp_server_close(s->tcp);
+    s->tcp = NULL;
+    for (struct ac__hconn *c = s->conns, *next; c; c = next) {
+        next = c->next; /* closing never frees synchronously (net.h), but be safe */
+        if (c->closing)
+            continue;
+        if (ac__hconn_idle(c))
+            ac__hconn_close(c);
+        else
+            ac__hconn_drain(c);
+    }
+    if (s->nconns == 0) {
+        /* the callback runs from the loop, never inside this call */
+        AC_ASSERT(ac_timer_start(&s->stop_timer, 0, finish_stop, s) == 0);
+        return;
+    }
+    if (ac_timer_start_at(&s->stop_timer, deadline_ns, stop_deadline, s) != 0)
+        stop_deadline(&s->stop_timer, s);
+}
+
+void ac__http_server_conn_gone(struct ac_http_server *s)
+{
+    if (!s->stopping || s->nconns || !s->stop_cb)
+        return;
+    ac_timer_cancel(&s->stop_timer);
+    AC_ASSERT(ac_timer_start(&s->stop_timer, 0, finish_stop, s) == 0);
+}
+
+void ac_http_server_destroy(ac_http_server *s)
+{
+    struct ac_http_exchange *x;
+    AC_ASSERT(s->nconns == 0 && !s->stop_cb);
+    while ((x = s->orphans)) {
+        s->orphans = x->next;
+        free(x->buf.p);
+        free(x);
+    }
+    while ((x = s->free_x)) {
+        s->free_x = x->next;
+        free(x->buf.p);
+        free(x);
+    }
+    free(s);
+}
+
+void ac_http_server_stats(const ac_http_server *s, struct ac_http_server_stats *out)
+{
+    *out = s->stats;
+}
+
+/* ---- exchanges -------------------------------------------------------- */
+
+struct ac_http_exchange *ac__hx_get(struct ac_http_server *s)
+{
+    struct ac_http_exchange *x = s->free_x;
+    if (x) {
+        s->free_x = x->next;
+        s->nfree_x--;
+    } else {
+        x = calloc(1, AC__HX_HEAD + s->cfg.exchange_data);
+        if (!x)
+            return NULL;
+        x->srv = s;
+    }
+    x->next = x->prev = NULL;
+    x->done = false;
+    x->buf.len = 0;
+    return x;
+}
+
+void ac__hx_put(struct ac_http_server *s, struct ac_http_exchange *x)
+{
+    x->conn = NULL;
+    if (s->nfree_x >= FREE_X_MAX) {
+        free(x->buf.p);
+        free(x);
+        return;
+    }
+    if (x->buf.cap > KEEP_BUF) {
+        free(x->buf.p);
+        x->buf = (struct ac__hbuf){0};
+    }
+    x->next = s->free_x;
+    s->free_x = x;
+    s->nfree_x++;
+}
+
+void ac__hx_orphan(struct ac_http_server *s, struct ac_http_exchange *x)
+{
+    x->conn = NULL;
+    x->prev = NULL;
+    x->next = s->orphans;
+    if (s->orphans)
+        s->orphans->prev = x;
+    s->orphans = x;
+    s->stats.orphans++;
+}
+
+void *ac_http_exchange_data(ac_http_exchange *x)
+{
+    return (char *)x + AC__HX_HEAD;
+}
+
+int ac_http_exchange_write(ac_http_exchange *x, const struct iovec *iov, int iovcnt)
+{
+    AC_ASSERT(!x->done);
+    if (!x->conn)
+        return 0;
+    return ac__hconn_write(x->conn, x, iov, iovcnt);
+}
+
+void ac_http_exchange_done(ac_http_exchange *x, bool keep_alive)
+{
+    struct ac_http_server *s = x->srv;
+    AC_ASSERT(!x->done);
+    if (!x->conn) {
+        if (x->prev)
+            x->prev->next = x->next;
+        else
+            s->orphans = x->next;
+        if (x->next)
+            x->next->prev = x->prev;
+        ac__hx_put(s, x);
+        return;
+    }
+    x->done = true;
+    x->keep_alive = keep_alive;
+    ac__hconn_done(x->conn, x);
+}

@@ -1,0 +1,4 @@
+# agentd as a real process, driven by curl and the test client.
+ac_test(apps agentd LABELS concurrency)
+add_dependencies(test_apps_agentd agentd)
+target_compile_definitions(test_apps_agentd PRIVATE AGENTD_BIN="$<TARGET_FILE:agentd>")
