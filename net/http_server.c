@@ -9,6 +9,7 @@
  * destroy frees whatever the runtime's stop left there.
  */
 #include "http_server_internal.h"
+#include "agentcore/mem.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -142,12 +143,12 @@ void ac_http_server_destroy(ac_http_server *s)
     while ((x = s->orphans)) {
         s->orphans = x->next;
         free(x->buf.p);
-        free(x);
+        ac_free(x);
     }
     while ((x = s->free_x)) {
         s->free_x = x->next;
         free(x->buf.p);
-        free(x);
+        ac_free(x);
     }
     free(s);
 }
@@ -166,7 +167,7 @@ struct ac_http_exchange *ac__hx_get(struct ac_http_server *s)
         s->free_x = x->next;
         s->nfree_x--;
     } else {
-        x = calloc(1, AC__HX_HEAD + s->cfg.exchange_data);
+        x = ac_calloc(1, AC__HX_HEAD + s->cfg.exchange_data);
         if (!x)
             return NULL;
         x->srv = s;
@@ -182,7 +183,7 @@ void ac__hx_put(struct ac_http_server *s, struct ac_http_exchange *x)
     x->conn = NULL;
     if (s->nfree_x >= FREE_X_MAX) {
         free(x->buf.p);
-        free(x);
+        ac_free(x);
         return;
     }
     if (x->buf.cap > KEEP_BUF) {

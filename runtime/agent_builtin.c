@@ -10,6 +10,7 @@
  *   session-counter per-session state: 1, 2, 3, ... per session_id
  */
 #include "agent_internal.h"
+#include "agentcore/mem.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,7 +52,7 @@ static void nap_cancel(void *arg)
 {
     struct nap *n = arg;
     ac_timer_cancel(&n->timer);
-    free(n);
+    ac_free(n);
 }
 
 static void nap_done(struct ac_timer *t, void *arg)
@@ -59,7 +60,7 @@ static void nap_done(struct ac_timer *t, void *arg)
     struct nap *n = arg;
     (void)t;
     ac_call_answer(n->call, json_pack("{s:I}", "slept_ms", n->ms));
-    free(n);
+    ac_free(n);
 }
 
 static void sleep_agent(void *arg, ac_call call, const ac_agent_request *req)
@@ -71,7 +72,7 @@ static void sleep_agent(void *arg, ac_call call, const ac_agent_request *req)
         ac_call_fail(call, 400, "invalid_input", "input must be ms (0..3600000) or {\"ms\": n}");
         return;
     }
-    n = calloc(1, sizeof *n);
+    n = ac_calloc(1, sizeof *n);
     if (!n) {
         ac_call_fail(call, 503, "out_of_memory", "no memory for the timer");
         return;
@@ -124,7 +125,7 @@ static void compute_done(void *arg, int res)
     } else {
         ac_call_fail(w->call, 503, "not_run", ac_strerror(res));
     }
-    free(w);
+    ac_free(w);
 }
 
 static void compute(void *arg, ac_call call, const ac_agent_request *req)
@@ -138,7 +139,7 @@ static void compute(void *arg, ac_call call, const ac_agent_request *req)
                      "input must be iterations (0..1e9) or {\"iterations\": n}");
         return;
     }
-    w = calloc(1, sizeof *w);
+    w = ac_calloc(1, sizeof *w);
     if (!w) {
         ac_call_fail(call, 503, "out_of_memory", "no memory for the work");
         return;
@@ -147,7 +148,7 @@ static void compute(void *arg, ac_call call, const ac_agent_request *req)
     w->iters = iters;
     err = ac_spawn_stealable(AC_PRIO_LOW, compute_run, w, compute_done, w);
     if (err) {
-        free(w);
+        ac_free(w);
         ac_call_fail(call, 503, "queue_full", "the compute queue is full");
     }
 }
@@ -164,7 +165,7 @@ static void feed_cancel(void *arg)
 {
     struct feed *f = arg;
     ac_timer_cancel(&f->timer);
-    free(f);
+    ac_free(f);
 }
 
 static void feed_tick(struct ac_timer *t, void *arg)
@@ -174,13 +175,13 @@ static void feed_tick(struct ac_timer *t, void *arg)
     (void)t;
     if (f->left == 0) {
         ac_call_stream_end(f->call);
-        free(f);
+        ac_free(f);
         return;
     }
     int n = snprintf(chunk, sizeof chunk, "{\"chunk\":%lld}", (long long)f->sent);
     if (ac_call_stream(f->call, chunk, (size_t)n)) {
         ac_call_fail(f->call, 503, "stream_failed", "could not send a chunk");
-        free(f);
+        ac_free(f);
         return;
     }
     f->sent++;
@@ -205,7 +206,7 @@ static void stream(void *arg, ac_call call, const ac_agent_request *req)
         ac_call_answer(call, json_pack("{s:o}", "chunks", all));
         return;
     }
-    struct feed *f = calloc(1, sizeof *f);
+    struct feed *f = ac_calloc(1, sizeof *f);
     if (!f) {
         ac_call_fail(call, 503, "out_of_memory", "no memory for the stream");
         return;

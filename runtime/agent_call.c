@@ -10,6 +10,7 @@
  * never answers leaks nothing (the deadline ends its call).
  */
 #include "agent_internal.h"
+#include "agentcore/mem.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -67,7 +68,7 @@ static struct ac__call *slot_alloc(struct ac__agent_shard *sh)
         sh->calls = n;
         sh->cap_calls = cap;
     }
-    c = calloc(1, sizeof *c);
+    c = ac_calloc(1, sizeof *c);
     if (!c)
         return NULL;
     c->slot = sh->ncalls;
@@ -192,7 +193,7 @@ void ac__agent_calls_close(struct ac__agent_shard *sh)
             if (fn)
                 fn(c->cancel_arg);
         }
-        free(c);
+        ac_free(c);
     }
     free(sh->calls);
     sh->calls = NULL;
@@ -227,7 +228,7 @@ static int stream_event(struct ac__call *c, const char *event, const char *data,
     }
     if (data) {
         size_t size = ac_http_sse_size(event, data, len);
-        ev = malloc(size);
+        ev = ac_alloc(size);
         if (!ev)
             return -ENOMEM;
         AC_ASSERT(ac_http_sse_event(ev, size, event, data, len) == (int)size);
@@ -239,7 +240,7 @@ static int stream_event(struct ac__call *c, const char *event, const char *data,
     if (final && c->chunked)
         n += ac_http_chunk_iov(iov + n, hdr, NULL, 0);
     send_bytes(c, iov, n, final);
-    free(ev);
+    ac_free(ev);
     return 0;
 }
 
@@ -254,7 +255,8 @@ static void fail_call(struct ac__call *c, int status, const char *code, const ch
             n = ac_http_error_body(body, sizeof body, code, code);
         stream_event(c, "error", body, (size_t)n, true);
     } else {
-        ac__agent_reply_error(c->sh, c->origin, c->ex, c->mode, status, 0, code, msg);
+        ac__agent_reply_error(c->sh, c->origin, c->ex, c->mode, status, status == 503 ? 1 : 0,
+                              code, msg);
     }
     end_call(c);
 }
@@ -278,11 +280,15 @@ int ac_call_answer(ac_call h, json_t *output)
     json_decref(output);
     if (out) {
         size_t n = strlen(out) + strlen(c->req.agent) + 48;
-        body = malloc(n);
+        body = ac_alloc(n); /* NULL past the shard's memory budget */
         if (body)
             snprintf(body, n, "{\"agent\":\"%s\",\"shard\":%u,\"output\":%s}", c->req.agent,
                      c->sh->id, out);
         free(out);
+        if (!body) {
+            fail_call(c, 503, "out_of_memory", "the shard's memory budget is exhausted");
+            return 0;
+        }
     }
     if (!body) {
         fail_call(c, 500, "bad_output", "the agent's output could not be serialized");
@@ -290,7 +296,7 @@ int ac_call_answer(ac_call h, json_t *output)
     }
     if (c->req.stream) {
         int err = stream_event(c, "result", body, strlen(body), true);
-        free(body);
+        ac_free(body);
         if (!err)
             AC_AGENT_STAT_ADD(counters(c)->ok, 1);
         if (err) {
@@ -309,7 +315,7 @@ int ac_call_answer(ac_call h, json_t *output)
     AC_ASSERT(n > 0);
     AC_AGENT_STAT_ADD(counters(c)->ok, 1);
     send_bytes(c, iov, n, true);
-    free(body);
+    ac_free(body);
     end_call(c);
     return 0;
 }

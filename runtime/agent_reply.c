@@ -6,6 +6,7 @@
  * connection's shard only copies bytes into its socket.
  */
 #include "agent_internal.h"
+#include "agentcore/mem.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -26,12 +27,12 @@ static void deliver(void *arg)
         r->ex->ops->write(r->ex, &iov, 1);
     if (r->final)
         r->ex->ops->done(r->ex, r->keep_alive);
-    free(r);
+    ac_free(r);
 }
 
 static void drop_reply(void *arg)
 {
-    free(arg);
+    ac_free(arg);
 }
 
 void ac__agent_reply(struct ac__agent_shard *sh, unsigned origin, struct ac_exchange *ex,
@@ -48,7 +49,7 @@ void ac__agent_reply(struct ac__agent_shard *sh, unsigned origin, struct ac_exch
     }
     for (int i = 0; i < iovcnt; i++)
         len += iov[i].iov_len;
-    r = malloc(sizeof *r + len);
+    r = ac_alloc(sizeof *r + len); /* freed by the receiving shard */
     if (!r) {
         /* Nothing sane to send instead; the connection's timeout ends it. */
         ac_log_error("agent reply to shard %u dropped: out of memory", origin);

@@ -10,6 +10,7 @@
  * with Allow; anything else is 404.
  */
 #include "agent_internal.h"
+#include "agentcore/mem.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,7 +32,7 @@ static void drop_forward(void *arg)
 {
     struct forward *f = arg;
     json_decref(f->req.root);
-    free(f);
+    ac_free(f);
 }
 
 static void run_forward(void *arg)
@@ -43,7 +44,7 @@ static void run_forward(void *arg)
         return;
     }
     ac__agent_call_start(sh, f->agent, f->origin, f->ex, f->mode, &f->req);
-    free(f);
+    ac_free(f);
 }
 
 static void reply_json(struct ac__agent_shard *sh, struct ac_exchange *ex,
@@ -152,7 +153,7 @@ static void invoke(struct ac__agent_shard *sh, struct ac_exchange *ex, struct ac
         ac__agent_call_start(sh, (unsigned)agent, sh->id, ex, mode, &req);
         return;
     }
-    struct forward *f = malloc(sizeof *f);
+    struct forward *f = ac_alloc(sizeof *f);
     if (!f) {
         json_decref(req.root);
         ac__agent_reply_error(sh, sh->id, ex, mode, 503, 1, "out_of_memory",

@@ -5,7 +5,7 @@
  *
  *   agentd [--port N] [--host A] [--cpus LIST] [--request-timeout-ms MS]
  *          [--idle-timeout-ms MS] [--drain-ms MS] [--max-body B]
- *          [--agent-timeout-ms MS] [--queue-size N] [--quiet]
+ *          [--agent-timeout-ms MS] [--queue-size N] [--memory-limit MIB] [--quiet]
  *
  * --port 0 lets the kernel pick (the chosen port is printed). On start it
  * prints one line per URL on stdout ("agentd: listening on http://...").
@@ -133,7 +133,7 @@ static void usage(void)
             "              [--request-timeout-ms MS (10000)] [--idle-timeout-ms MS (60000)]\n"
             "              [--drain-ms MS (5000)] [--max-body BYTES (1048576)]\n"
             "              [--agent-timeout-ms MS (30000)] [--queue-size N (4096 per class)]\n"
-            "              [--quiet]\n");
+            "              [--memory-limit MIB (per shard; 0: none)] [--quiet]\n");
     exit(2);
 }
 
@@ -159,6 +159,7 @@ int main(int argc, char **argv)
                                          {"max-body", required_argument, 0, 'b'},
                                          {"agent-timeout-ms", required_argument, 0, 't'},
                                          {"queue-size", required_argument, 0, 'Q'},
+                                         {"memory-limit", required_argument, 0, 'm'},
                                          {"quiet", no_argument, 0, 'q'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
@@ -202,6 +203,9 @@ int main(int argc, char **argv)
             break;
         case 'Q':
             cfg.sched_queue_size = (unsigned)num(optarg);
+            break;
+        case 'm':
+            cfg.memory_limit = (size_t)num(optarg) << 20;
             break;
         case 'q':
             d.quiet = true;

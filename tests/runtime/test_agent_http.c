@@ -7,6 +7,8 @@
 #include "net/http_client.h"
 #include "runtime/helpers.h"
 
+#include "agentcore/mem.h"
+
 #include <dirent.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -20,6 +22,7 @@ static struct {
     uint16_t port;
     int reserve_fd;
     unsigned queue_size;
+    size_t memory_limit;
     struct ac_http_server_config cfg;
     ac_net *net[SHARDS];
     ac_http_server *srv[SHARDS];
@@ -30,6 +33,35 @@ static void never(void *arg, ac_call call, const ac_agent_request *req)
     (void)arg;
     (void)call;
     (void)req; /* the deadline ends the call */
+}
+
+/* "hog" answers, then takes its shard's heap until the budget refuses;
+ * "unhog" gives it all back, then answers. */
+#define HOG_MAX 65536
+static void *hog_blocks[SHARDS][HOG_MAX];
+static unsigned hog_n[SHARDS];
+
+static void hog(void *arg, ac_call call, const ac_agent_request *req)
+{
+    unsigned me = ac_shard_id();
+    (void)arg;
+    (void)req;
+    ac_call_answer(call, json_integer(me));
+    /* every size class, largest first, so no slab keeps a free object */
+    for (int cls = AC_HEAP_CLASSES - 1; cls >= 0; cls--)
+        while (hog_n[me] < HOG_MAX &&
+               (hog_blocks[me][hog_n[me]] = ac_alloc(ac_heap_class_size((unsigned)cls))) != NULL)
+            hog_n[me]++;
+}
+
+static void unhog(void *arg, ac_call call, const ac_agent_request *req)
+{
+    unsigned me = ac_shard_id();
+    (void)arg;
+    (void)req;
+    while (hog_n[me] > 0)
+        ac_free(hog_blocks[me][--hog_n[me]]);
+    ac_call_answer(call, json_integer(me));
 }
 
 static void shard_start(void *arg, unsigned id)
@@ -80,6 +112,7 @@ static void start(void)
     rc.shards = SHARDS;
     rc.oversubscribe = true;
     rc.sched_queue_size = A.queue_size;
+    rc.memory_limit = A.memory_limit;
     rc.on_shard_start = shard_start;
     rc.on_shard_stop = shard_stop;
     A.reserve_fd = ac_tcp_reserve_port("127.0.0.1", &A.port);
@@ -92,6 +125,16 @@ static void start(void)
                                                                   .priority = AC_AGENT_NORMAL,
                                                                   .placement = AC_AGENT_ANY_SHARD,
                                                                   .timeout_ns = 100000000}),
+                 0);
+    cr_assert_eq(ac_agent_register(A.host, &(struct ac_agent_def){.name = "hog",
+                                                                  .handler = hog,
+                                                                  .priority = AC_AGENT_NORMAL,
+                                                                  .placement = AC_AGENT_ANY_SHARD}),
+                 0);
+    cr_assert_eq(ac_agent_register(A.host, &(struct ac_agent_def){.name = "unhog",
+                                                                  .handler = unhog,
+                                                                  .priority = AC_AGENT_NORMAL,
+                                                                  .placement = AC_AGENT_ANY_SHARD}),
                  0);
     cr_assert_eq(ac_runtime_create(&rc, &A.rt), 0);
     cr_assert_eq(pthread_create(&A.thread, NULL, run, NULL), 0);
@@ -357,4 +400,47 @@ Test(runtime_agent_http, compute_for_one_session_runs_on_both_shards)
     cr_log_info("compute ran %u / %u on shards 0 / 1", ran[0], ran[1]);
     cr_assert_gt(ran[0], 0, "the idle shard steals some of the session's work");
     cr_assert_gt(ran[1], 0, "the idle shard steals some of the session's work");
+}
+
+/* Sends `agent` calls on new connections until every shard has answered one
+ * (the kernel spreads connections over the shards' SO_REUSEPORT listeners). */
+static void on_every_shard(const char *agent)
+{
+    static struct hc_resp r;
+    char path[64];
+    bool seen[SHARDS] = {0};
+    unsigned nseen = 0;
+    snprintf(path, sizeof path, "/v1/agents/%s/invoke", agent);
+    for (int i = 0; i < 200 && nseen < SHARDS; i++) {
+        int st = post(path, "{\"input\":1}", &r);
+        if (st == 503 && strcmp(agent, "hog") == 0)
+            continue; /* landed on a shard that is hogged already */
+        cr_assert_eq(st, 200, "%s: %s", agent, r.body);
+        const char *p = strstr(r.body, "\"output\":");
+        cr_assert_not_null(p);
+        unsigned sh = (unsigned)atoi(p + 9);
+        cr_assert_lt(sh, SHARDS);
+        if (!seen[sh]) {
+            seen[sh] = true;
+            nseen++;
+        }
+    }
+    cr_assert_eq(nseen, SHARDS, "connections never reached every shard");
+}
+
+Test(runtime_agent_http, exhausted_memory_budget_answers_503_then_recovers)
+{
+    static struct hc_resp r;
+    char v[16];
+    A.memory_limit = 8u << 20; /* per shard */
+    start();
+    on_every_shard("hog"); /* the 503s below show the budget refused */
+    for (int i = 0; i < 10; i++) {
+        cr_assert_eq(post("/v1/agents/echo/invoke", "{\"input\":\"x\"}", &r), 503);
+        cr_assert(hc_header(&r, "Retry-After", v, sizeof v));
+        cr_assert_not_null(strstr(r.body, "out_of_memory"), "%s", r.body);
+    }
+    on_every_shard("unhog");
+    cr_assert_eq(post("/v1/agents/echo/invoke", "{\"input\":\"x\"}", &r), 200);
+    stop();
 }
