@@ -13,11 +13,22 @@
 #include <errno.h>
 #include <stdlib.h>
 
+/*
+ * Every receive takes a whole buffer, however few bytes it carries, and an
+ * echoed or queued slice holds it until its send completes: with many
+ * small messages in flight the count of buffers, not their size, is what
+ * runs out. 256 x 16 KiB ran dry at 128 connections pipelined and at 1,024
+ * connections (a -ENOBUFS per ~5 messages, each ending the multishot
+ * receive and re-arming it); 1,024 x 4 KiB is the same 4 MiB of address
+ * space per shard (touched lazily) and never ran dry there (bench/RESULTS.md,
+ * net, "after"). Bulk transfers pay more CQEs per byte; they can raise
+ * buf_size.
+ */
 void ac_net_config_init(struct ac_net_config *cfg)
 {
     *cfg = (struct ac_net_config){
-        .buf_count = 256,
-        .buf_size = 16 * 1024,
+        .buf_count = 1024,
+        .buf_size = 4 * 1024,
         .zc_threshold = AC_NET_ZC_THRESHOLD,
         .high_water = 1024 * 1024,
     };

@@ -60,8 +60,8 @@ struct ac_slice {
 };
 
 struct ac_net_config {
-    unsigned buf_count;  /* provided buffers per shard, power of two ≤ 32768 (default 256) */
-    unsigned buf_size;   /* bytes each (default 16 KiB) */
+    unsigned buf_count;  /* provided buffers per shard, power of two ≤ 32768 (default 1024) */
+    unsigned buf_size;   /* bytes each (default 4 KiB) */
     size_t zc_threshold; /* writes of at least this many bytes use SEND_ZC; 0: never
                             (default AC_NET_ZC_THRESHOLD) */
     bool zc_no_adapt;    /* keep SEND_ZC even when the kernel reports it copied */
