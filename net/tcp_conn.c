@@ -41,10 +41,13 @@ int ac__conn_new(struct ac_net *net, int fd, struct ac_tcp_server *srv, struct a
     c->recv_op = (struct ac_op){.complete = recv_complete, .fd = fd};
     c->recv_op.u.recv.bgid = net->pool.bgid;
     c->cancel_op = (struct ac_op){.complete = cancel_complete, .kind = AC_OP_CANCEL_FD, .fd = fd};
-    /* Small messages must not wait for Nagle; the cost is one setsockopt
-     * per connection, not per message. */
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    /* Small messages must not wait for Nagle. Accepted sockets inherit
+     * TCP_NODELAY from their listener (set once in tcp_server.c), so only
+     * client sockets pay a setsockopt, once per connection. */
+    if (!srv) {
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    }
     c->next = net->conns;
     if (net->conns)
         net->conns->prev = c;
