@@ -13,22 +13,11 @@
 #include <errno.h>
 #include <stdlib.h>
 
-/*
- * Every receive takes a whole buffer, however few bytes it carries, and an
- * echoed or queued slice holds it until its send completes: with many
- * small messages in flight the count of buffers, not their size, is what
- * runs out. 256 x 16 KiB ran dry at 128 connections pipelined and at 1,024
- * connections (a -ENOBUFS per ~5 messages, each ending the multishot
- * receive and re-arming it); 1,024 x 4 KiB is the same 4 MiB of address
- * space per shard (touched lazily) and never ran dry there (bench/RESULTS.md,
- * net, "after"). Bulk transfers pay more CQEs per byte; they can raise
- * buf_size.
- */
 void ac_net_config_init(struct ac_net_config *cfg)
 {
     *cfg = (struct ac_net_config){
-        .buf_count = 1024,
-        .buf_size = 4 * 1024,
+        .buf_count = 256,
+        .buf_size = 16 * 1024,
         .zc_threshold = AC_NET_ZC_THRESHOLD,
         .high_water = 1024 * 1024,
     };
@@ -56,7 +45,8 @@ int ac_net_create(const struct ac_net_config *cfg, ac_net **out)
     ac_ring_mask_kinds(ring, cfg->mask_kinds);
     net->pool.net = net;
     err = ac__bufpool_init(&net->pool, ring, cfg->buf_count, cfg->buf_size,
-                           cfg->zc_threshold > 0 && ac_ring_supports(ring, AC_OP_SEND_ZC));
+                           cfg->zc_threshold > 0 && ac_ring_supports(ring, AC_OP_SEND_ZC),
+                           !cfg->no_incremental);
     if (err)
         goto out_free;
     *out = net;
@@ -88,6 +78,7 @@ void ac_net_destroy(ac_net *net)
 void ac_net_stats(const ac_net *net, struct ac_net_stats *out)
 {
     *out = net->stats;
+    out->incremental = net->pool.incremental;
 }
 
 struct ac__wreq *ac__wreq_get(struct ac_net *net)

@@ -117,11 +117,17 @@ static void recv_complete(struct ac_op *op, int res, uint32_t flags)
 
     if (last)
         c->recv_armed = false;
+    if (res <= 0 && (flags & IORING_CQE_F_BUFFER)) {
+        /* A buffer named without data (not seen on 6.18): give it back. */
+        struct ac_slice s;
+        ac__bufpool_take(&net->pool, (uint16_t)(flags >> IORING_CQE_BUFFER_SHIFT), 0, flags, &s);
+        ac_slice_release(&s);
+    }
     if (res > 0) {
         AC_ASSERT(flags & IORING_CQE_F_BUFFER);
         struct ac_slice s;
         ac__bufpool_take(&net->pool, (uint16_t)(flags >> IORING_CQE_BUFFER_SHIFT), (uint32_t)res,
-                         &s);
+                         flags, &s);
         net->stats.bytes_in += (uint64_t)res;
         if (c->idle_ns)
             c->last_rx_ns = ac_now_ns();

@@ -60,8 +60,10 @@ struct ac_slice {
 };
 
 struct ac_net_config {
-    unsigned buf_count;  /* provided buffers per shard, power of two ≤ 32768 (default 1024) */
-    unsigned buf_size;   /* bytes each (default 4 KiB) */
+    unsigned buf_count;  /* provided buffers per shard, power of two ≤ 32768 (default 256) */
+    unsigned buf_size;   /* bytes each (default 16 KiB) */
+    bool no_incremental; /* a whole buffer per receive even where the kernel (≥ 6.12) could
+                            pack several receives into one buffer */
     size_t zc_threshold; /* writes of at least this many bytes use SEND_ZC; 0: never
                             (default AC_NET_ZC_THRESHOLD) */
     bool zc_no_adapt;    /* keep SEND_ZC even when the kernel reports it copied */
@@ -102,6 +104,7 @@ struct ac_net_stats {
     uint64_t read_pauses;           /* reading paused by the output high-water mark */
     uint64_t idle_timeouts;
     uint64_t fallback_accept, fallback_recv; /* single-shot used: multishot missing */
+    bool incremental;                        /* receives are packed into buffers (not a counter) */
 };
 
 /* Fills `cfg` with the defaults above. */
