@@ -18,8 +18,10 @@
  *     a server's once its accept has ended after ac_tcp_server_close.
  *  3. Received data is lent as a struct ac_slice that is valid during the
  *     read callback only. ac_slice_hold keeps its buffer out of the ring
- *     until ac_slice_release; a held buffer is one the kernel cannot fill,
- *     so hold briefly (ac_tcp_write_slice holds until the bytes are sent).
+ *     until ac_slice_release; a held buffer is one the kernel cannot refill
+ *     (where receives are packed, one held slice keeps the whole buffer, with
+ *     other connections' bytes, from returning), so hold briefly
+ *     (ac_tcp_write_slice holds until the bytes are sent).
  *  4. A buffer passed to ac_tcp_write stays owned by the caller and must
  *     stay unchanged until the write callback has run.
  *  5. When a function that takes a callback fails, the callback is never
