@@ -17,7 +17,10 @@ static void more_connections_than_buffers(bool no_incremental)
     cr_assert_eq(TSRV_SUM(&t, bytes_in), n);
     cr_assert_eq(TSRV_SUM(&t, bytes_out), n);
     cr_assert_gt(TSRV_SUM(&t, enobufs), 0, "the ring ran dry");
-    cr_assert_gt(TSRV_SUM(&t, bufs_waits), 0, "connections parked for buffers");
+    /* A receive ended by -ENOBUFS is re-armed at once when a buffer came
+     * back before its completion was handled, else parked (bufs_waits);
+     * which one happens is timing (under TSan about 1 run in 7 never
+     * parked), so only the re-arm itself is asserted. */
     cr_assert_gt(TSRV_SUM(&t, recv_rearms), 0, "ended multishot receives were re-armed");
     if (no_incremental)
         cr_assert(!t.final[0].incremental);
