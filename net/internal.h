@@ -36,13 +36,24 @@ _Static_assert(AC_OP_KIND_COUNT <= 64, "ac_ring_mask_kinds takes a 64-bit mask")
 #define IORING_NOTIF_USAGE_ZC_COPIED (1U << 31)
 #endif
 
+/* Incremental buffer consumption (kernel 6.12), newer than liburing 2.3; uapi values. */
+#ifndef IOU_PBUF_RING_INC
+#define IOU_PBUF_RING_INC 2
+#endif
+#ifndef IORING_CQE_F_BUF_MORE
+#define IORING_CQE_F_BUF_MORE (1U << 4)
+#endif
+
 /* ---- bufring.c: the per-shard provided-buffer ring ---- */
 
 /*
  * `count` buffers of `size` bytes in one mapping; buffer `bid` is at
- * mem + bid * size. refs[bid] counts holders while the buffer is out of the
- * ring (0 while the kernel owns it). `avail` is how many the kernel can
- * still pick.
+ * mem + bid * size. refs[bid] counts the slices that hold part of it;
+ * in_ring[bid] is set while the kernel may still write into it. A buffer
+ * goes back to the ring when both are clear. With incremental consumption
+ * the kernel fills a buffer across several receives (CQE flag BUF_MORE
+ * while it keeps it); used[bid] is where the next receive's bytes start.
+ * `avail` is how many buffers the kernel can still pick.
  */
 struct ac__bufpool {
     struct io_uring_buf_ring *br;
@@ -51,16 +62,24 @@ struct ac__bufpool {
     unsigned count, size, mask;
     unsigned avail;
     uint16_t bgid;
-    bool registered; /* mem is registered as fixed buffer 0 (for SEND_ZC) */
+    bool registered;  /* mem is registered as fixed buffer 0 (for SEND_ZC) */
+    bool incremental; /* registered with IOU_PBUF_RING_INC */
     uint16_t *refs;
+    uint8_t *in_ring;
+    uint32_t *used;
     struct ac_net *net;
 };
 
 AC_MUST_USE int ac__bufpool_init(struct ac__bufpool *p, struct ac_ring *ring, unsigned count,
-                                 unsigned size, bool want_registered);
+                                 unsigned size, bool want_registered, bool want_incremental);
 void ac__bufpool_fini(struct ac__bufpool *p, struct ac_ring *ring);
-/* A CQE took buffer `bid` out of the ring: makes a slice of len bytes (one ref). */
-void ac__bufpool_take(struct ac__bufpool *p, uint16_t bid, uint32_t len, struct ac_slice *out);
+/*
+ * A CQE named buffer `bid` (with `cqe_flags`): makes a slice of the len
+ * bytes it received (one ref). Without BUF_MORE the kernel is done with
+ * the buffer; with it, it keeps filling the rest.
+ */
+void ac__bufpool_take(struct ac__bufpool *p, uint16_t bid, uint32_t len, uint32_t cqe_flags,
+                      struct ac_slice *out);
 /* Fixed-buffer index for [buf, buf+len) or -1 when it is not in registered memory. */
 int ac__bufpool_fixed_index(const struct ac__bufpool *p, const void *buf, size_t len);
 

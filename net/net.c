@@ -45,7 +45,8 @@ int ac_net_create(const struct ac_net_config *cfg, ac_net **out)
     ac_ring_mask_kinds(ring, cfg->mask_kinds);
     net->pool.net = net;
     err = ac__bufpool_init(&net->pool, ring, cfg->buf_count, cfg->buf_size,
-                           cfg->zc_threshold > 0 && ac_ring_supports(ring, AC_OP_SEND_ZC));
+                           cfg->zc_threshold > 0 && ac_ring_supports(ring, AC_OP_SEND_ZC),
+                           !cfg->no_incremental);
     if (err)
         goto out_free;
     *out = net;
@@ -77,6 +78,7 @@ void ac_net_destroy(ac_net *net)
 void ac_net_stats(const ac_net *net, struct ac_net_stats *out)
 {
     *out = net->stats;
+    out->incremental = net->pool.incremental;
 }
 
 struct ac__wreq *ac__wreq_get(struct ac_net *net)

@@ -41,10 +41,13 @@ int ac__conn_new(struct ac_net *net, int fd, struct ac_tcp_server *srv, struct a
     c->recv_op = (struct ac_op){.complete = recv_complete, .fd = fd};
     c->recv_op.u.recv.bgid = net->pool.bgid;
     c->cancel_op = (struct ac_op){.complete = cancel_complete, .kind = AC_OP_CANCEL_FD, .fd = fd};
-    /* Small messages must not wait for Nagle; the cost is one setsockopt
-     * per connection, not per message. */
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    /* Small messages must not wait for Nagle. Accepted sockets inherit
+     * TCP_NODELAY from their listener (set once in tcp_server.c), so only
+     * client sockets pay a setsockopt, once per connection. */
+    if (!srv) {
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    }
     c->next = net->conns;
     if (net->conns)
         net->conns->prev = c;
@@ -114,11 +117,17 @@ static void recv_complete(struct ac_op *op, int res, uint32_t flags)
 
     if (last)
         c->recv_armed = false;
+    if (res <= 0 && (flags & IORING_CQE_F_BUFFER)) {
+        /* A buffer named without data (not seen on 6.18): give it back. */
+        struct ac_slice s;
+        ac__bufpool_take(&net->pool, (uint16_t)(flags >> IORING_CQE_BUFFER_SHIFT), 0, flags, &s);
+        ac_slice_release(&s);
+    }
     if (res > 0) {
         AC_ASSERT(flags & IORING_CQE_F_BUFFER);
         struct ac_slice s;
         ac__bufpool_take(&net->pool, (uint16_t)(flags >> IORING_CQE_BUFFER_SHIFT), (uint32_t)res,
-                         &s);
+                         flags, &s);
         net->stats.bytes_in += (uint64_t)res;
         if (c->idle_ns)
             c->last_rx_ns = ac_now_ns();

@@ -13,6 +13,8 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -176,6 +178,8 @@ static int bound_socket(const struct ac_tcp_server_config *cfg, bool reserve, in
         return -errno;
     if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
         setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0 ||
+        /* inherited by every accepted socket: no setsockopt per connection */
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) < 0 ||
         bind(fd, &a.sa, alen) < 0 ||
         (!reserve && listen(fd, cfg->backlog > 0 ? cfg->backlog : 4096) < 0) ||
         getsockname(fd, &a.sa, &alen) < 0) {

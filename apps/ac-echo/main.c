@@ -106,13 +106,14 @@ static void shard_stop(void *arg, unsigned id)
 static void print_stats(struct echo *e, ac_runtime *rt)
 {
     struct ac_net_stats t = {0};
-    uint64_t enters = 0, loops = 0;
+    uint64_t enters = 0, loops = 0, sleeps = 0;
     for (unsigned i = 0; i < ac_runtime_shard_count(rt); i++) {
         const struct ac_net_stats *s = &e->shard[i].final;
         struct ac_shard_stats ss;
         if (ac_runtime_shard_stats(rt, i, &ss) == 0) {
             enters += ss.enters;
             loops += ss.loops;
+            sleeps += ss.sleeps;
         }
         t.accepted += s->accepted;
         t.refused += s->refused;
@@ -126,16 +127,17 @@ static void print_stats(struct echo *e, ac_runtime *rt)
         t.zc_sends += s->zc_sends;
         t.zc_copied += s->zc_copied;
     }
-    printf("{\"enters\":%llu,\"loops\":%llu,\"accepted\":%llu,\"refused\":%llu,"
+    printf("{\"enters\":%llu,\"loops\":%llu,\"sleeps\":%llu,\"accepted\":%llu,\"refused\":%llu,"
            "\"bytes_in\":%llu,\"bytes_out\":%llu,\"sends\":%llu,\"sends_vectored\":%llu,"
            "\"sends_partial\":%llu,\"enobufs\":%llu,\"recv_rearms\":%llu,\"zc_sends\":%llu,"
            "\"zc_copied\":%llu}\n",
-           (unsigned long long)enters, (unsigned long long)loops, (unsigned long long)t.accepted,
-           (unsigned long long)t.refused, (unsigned long long)t.bytes_in,
-           (unsigned long long)t.bytes_out, (unsigned long long)t.sends,
-           (unsigned long long)t.sends_vectored, (unsigned long long)t.sends_partial,
-           (unsigned long long)t.enobufs, (unsigned long long)t.recv_rearms,
-           (unsigned long long)t.zc_sends, (unsigned long long)t.zc_copied);
+           (unsigned long long)enters, (unsigned long long)loops, (unsigned long long)sleeps,
+           (unsigned long long)t.accepted, (unsigned long long)t.refused,
+           (unsigned long long)t.bytes_in, (unsigned long long)t.bytes_out,
+           (unsigned long long)t.sends, (unsigned long long)t.sends_vectored,
+           (unsigned long long)t.sends_partial, (unsigned long long)t.enobufs,
+           (unsigned long long)t.recv_rearms, (unsigned long long)t.zc_sends,
+           (unsigned long long)t.zc_copied);
     fflush(stdout);
 }
 

@@ -18,8 +18,10 @@
  *     a server's once its accept has ended after ac_tcp_server_close.
  *  3. Received data is lent as a struct ac_slice that is valid during the
  *     read callback only. ac_slice_hold keeps its buffer out of the ring
- *     until ac_slice_release; a held buffer is one the kernel cannot fill,
- *     so hold briefly (ac_tcp_write_slice holds until the bytes are sent).
+ *     until ac_slice_release; a held buffer is one the kernel cannot refill
+ *     (where receives are packed, one held slice keeps the whole buffer, with
+ *     other connections' bytes, from returning), so hold briefly
+ *     (ac_tcp_write_slice holds until the bytes are sent).
  *  4. A buffer passed to ac_tcp_write stays owned by the caller and must
  *     stay unchanged until the write callback has run.
  *  5. When a function that takes a callback fails, the callback is never
@@ -62,6 +64,8 @@ struct ac_slice {
 struct ac_net_config {
     unsigned buf_count;  /* provided buffers per shard, power of two ≤ 32768 (default 256) */
     unsigned buf_size;   /* bytes each (default 16 KiB) */
+    bool no_incremental; /* a whole buffer per receive even where the kernel (≥ 6.12) could
+                            pack several receives into one buffer */
     size_t zc_threshold; /* writes of at least this many bytes use SEND_ZC; 0: never
                             (default AC_NET_ZC_THRESHOLD) */
     bool zc_no_adapt;    /* keep SEND_ZC even when the kernel reports it copied */
@@ -72,11 +76,19 @@ struct ac_net_config {
 };
 
 /*
- * SEND_ZC threshold chosen by bench_net_zc (bench/RESULTS.md): on loopback
- * the kernel always copies, so zero-copy never pays there and the adaptive
- * fallback turns it off after the first notification.
+ * SEND_ZC threshold, from bench_net_zc (bench/RESULTS.md, "SEND_ZC vs
+ * send"). On loopback and on a veth pair the kernel copies anyway (every
+ * notification says so) and SEND_ZC cost 1.5-16x the sender CPU per byte
+ * of a plain send below 64 KiB, because each zero-copy send pins pages and
+ * the connection's next send waits for the notification; from 256 KiB up
+ * it was within the noise of a plain send on veth (1.05x) even though it
+ * copied. On a NIC that really skips the copy, zero-copy can only win
+ * where that fixed per-send cost is small against the copy it saves, so
+ * the threshold sits at 256 KiB; the adaptive fallback turns it off per
+ * connection after the first "copied" notification, so a copying path
+ * pays for one send only.
  */
-#define AC_NET_ZC_THRESHOLD (64u * 1024u)
+#define AC_NET_ZC_THRESHOLD (256u * 1024u)
 
 /* Counters of one shard's net (plain; read on the owning shard or after it stopped). */
 struct ac_net_stats {
@@ -94,6 +106,7 @@ struct ac_net_stats {
     uint64_t read_pauses;           /* reading paused by the output high-water mark */
     uint64_t idle_timeouts;
     uint64_t fallback_accept, fallback_recv; /* single-shot used: multishot missing */
+    bool incremental;                        /* receives are packed into buffers (not a counter) */
 };
 
 /* Fills `cfg` with the defaults above. */

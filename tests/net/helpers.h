@@ -42,6 +42,7 @@ struct tsrv {
     ac_runtime *rt;
     pthread_t thread;
     unsigned shards;
+    bool sqpoll; /* SQPOLL rings (tsrv_start skips the test when the kernel refuses) */
     enum tsrv_mode mode;
     struct ac_net_config ncfg;
     struct ac_tcp_server_config scfg;
@@ -161,6 +162,20 @@ static inline uint16_t reserve_port(int *fd_out)
     return ntohs(a.sin_port);
 }
 
+/* Skips the test when this kernel refuses SQPOLL rings (e.g. no privilege). */
+static inline void skip_without_sqpoll(void)
+{
+    struct ac_ring_config rc = {.entries = 8, .sqpoll = true, .sqpoll_cpu = -1};
+    struct ac_ring *r;
+    int err = ac_ring_create(&rc, &r);
+    if (err)
+        cr_skip_test("kernel refuses SQPOLL rings: %s", ac_strerror(err));
+    bool on = ac_ring_features(r)->sqpoll;
+    ac_ring_destroy(r);
+    if (!on)
+        cr_skip_test("ring created without SQPOLL");
+}
+
 /* Fills defaults; tests adjust t->ncfg / t->scfg / t->mode before tsrv_start. */
 static inline void tsrv_init(struct tsrv *t, unsigned shards)
 {
@@ -179,6 +194,7 @@ static inline void tsrv_start(struct tsrv *t)
     cfg.handle_signals = false;
     cfg.shards = t->shards;
     cfg.oversubscribe = true;
+    cfg.sqpoll = t->sqpoll;
     cfg.on_shard_start = tsrv_shard_start;
     cfg.on_shard_stop = tsrv_shard_stop;
     cfg.hook_arg = t;

@@ -145,3 +145,18 @@ Test(net_tcp_conn, idle_connection_is_closed_after_the_timeout, .timeout = 30)
     tsrv_stop(&t);
     cr_assert_eq(TSRV_SUM(&t, idle_timeouts), 1);
 }
+
+Test(net_tcp_conn, sqpoll_rings_echo_every_byte_on_two_shards, .timeout = 60)
+{
+    skip_without_sqpoll();
+    struct tsrv t;
+    tsrv_init(&t, 2);
+    t.sqpoll = true;
+    tsrv_start(&t);
+    uint64_t n = echo_clients(t.port, 64 / AC_TEST_SCALE, (256 << 10) / AC_TEST_SCALE, 11, 45);
+    tsrv_stop(&t);
+    cr_assert_gt(n, 0);
+    cr_assert_eq(TSRV_SUM(&t, bytes_out), n);
+    cr_assert_eq(TSRV_SUM(&t, accepted), 64 / AC_TEST_SCALE);
+    cr_assert_eq(TSRV_SUM(&t, conns_open), 0);
+}

@@ -59,3 +59,44 @@ Test(net_tcp_server, send_zc_on_loopback_is_reported_copied_and_turned_off, .tim
     cr_assert_gt(TSRV_SUM(&t, zc_copied), 0);
     cr_assert_gt(TSRV_SUM(&t, zc_fallbacks), 0);
 }
+
+/* Finds the server-side socket of a connection to `port` among this
+ * process' descriptors (the runtime's fds live here too): bound to `port`
+ * locally and not listening. Returns the fd or -1. */
+static int server_side_fd(uint16_t port)
+{
+    for (int fd = 3; fd < 4096; fd++) {
+        struct sockaddr_in a;
+        socklen_t len = sizeof a;
+        int listening = 0;
+        socklen_t ol = sizeof listening;
+        if (getsockname(fd, (struct sockaddr *)&a, &len) != 0 || a.sin_family != AF_INET ||
+            ntohs(a.sin_port) != port)
+            continue;
+        if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &ol) == 0 && !listening) {
+            struct sockaddr_in peer;
+            socklen_t pl = sizeof peer;
+            if (getpeername(fd, (struct sockaddr *)&peer, &pl) == 0)
+                return fd;
+        }
+    }
+    return -1;
+}
+
+Test(net_tcp_server, accepted_sockets_inherit_nodelay_from_the_listener, .timeout = 30)
+{
+    struct tsrv t;
+    tsrv_init(&t, 1);
+    tsrv_start(&t);
+    int fd = connect_to(t.port);
+    char b = 'n';
+    cr_assert_eq(send(fd, &b, 1, 0), 1);
+    cr_assert_eq(recv(fd, &b, 1, 0), 1); /* accepted and serving */
+    int sfd = server_side_fd(t.port), nodelay = 0;
+    socklen_t len = sizeof nodelay;
+    cr_assert_geq(sfd, 0, "server-side socket not found");
+    cr_assert_eq(getsockopt(sfd, IPPROTO_TCP, TCP_NODELAY, &nodelay, &len), 0);
+    close(fd);
+    tsrv_stop(&t);
+    cr_assert_eq(nodelay, 1, "small echoes would wait for Nagle");
+}
