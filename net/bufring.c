@@ -3,11 +3,21 @@
  * into buffers the kernel picks from one ring, so an idle connection holds
  * no read buffer at all.
  *
- * Set up by hand (liburing 2.3 has no io_uring_setup_buf_ring): the ring
- * of io_uring_buf descriptors is page-aligned memory registered with
- * io_uring_register_buf_ring. Buffer `bid` lives at mem + bid * size. A
- * CQE hands a buffer out (refs = 1, the read callback's slice); holders
- * add refs; the last release puts it back at the ring's tail.
+ * The buffers are a mem/ buffer group (ac_bufgroup): its region, its
+ * buffer ids (the ring's bids) and its per-buffer reference counts, so a
+ * received buffer is held and released one way, as ac_ioslice references
+ * (struct ac_slice carries one). The ring of io_uring_buf descriptors is
+ * set up by hand (liburing 2.3 has no io_uring_setup_buf_ring): page-aligned
+ * memory registered with io_uring_register_buf_ring.
+ *
+ * The kernel's reference. A buffer in the ring is adopted as one reference
+ * that the kernel holds, lent[bid]: a slice over the part it has not filled
+ * yet. A CQE cuts the received bytes off its front as the read callback's
+ * slice; holders add references; when the kernel is done with the buffer
+ * its reference ends, and the last release of any reference calls the
+ * group's recycle callback, which adopts the buffer again for the kernel
+ * and puts it back at the ring's tail. So a buffer the kernel may still
+ * write into is never recycled, however its slices come and go.
  *
  * Incremental consumption (kernel >= 6.12, IOU_PBUF_RING_INC, used when
  * the kernel accepts it): the kernel packs consecutive receives into the
@@ -17,10 +27,12 @@
  * (a -ENOBUFS per ~5 messages at 1,024 connections, each ending a
  * multishot receive); and a larger ring spreads 64-byte messages over one
  * page each, which cost cache at 128 connections. Packed, 16 KiB holds
- * ~250 such messages. The buffer returns to the ring once the kernel has
- * finished it (a CQE without BUF_MORE) and every slice in it is released.
+ * ~250 such messages. While a CQE says BUF_MORE the kernel keeps the
+ * buffer (its reference stays, shortened by the bytes received); the CQE
+ * without it hands the kernel's reference to that last slice. Without
+ * incremental consumption every CQE is such a last one.
  *
- * Optionally the buffer memory is also registered as fixed buffer 0, so
+ * Optionally the group's region is also registered as fixed buffer 0, so
  * SEND_ZC of received bytes skips page pinning per send. Registered memory
  * counts against RLIMIT_MEMLOCK; when that refuses, we log once and carry
  * on unregistered.
@@ -31,31 +43,23 @@
 #include <stdlib.h>
 #include <sys/mman.h>
 
-/*
- * Anonymous mapping: pages are touched (and counted in RSS) only when the
- * kernel first fills a buffer. The one allocation point for buffer memory,
- * so mem's NUMA-local iobufs can replace it.
- */
-void *ac__bufmem_alloc(size_t len)
-{
-    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    return p == MAP_FAILED ? NULL : p;
-}
-
-void ac__bufmem_free(void *mem, size_t len)
-{
-    if (mem)
-        munmap(mem, len);
-}
-
+/* Lends buffer bid to the kernel: adopts it as the kernel's reference. */
 static void ring_add(struct ac__bufpool *p, uint16_t bid)
 {
-    p->in_ring[bid] = 1;
-    p->used[bid] = 0;
-    io_uring_buf_ring_add(p->br, p->mem + (size_t)bid * p->size, p->size, bid, (int)p->mask, 0);
+    ac_bufgroup_adopt(p->group, bid, p->size, &p->lent[bid]);
+    io_uring_buf_ring_add(p->br, ac_bufgroup_addr(p->group, bid), p->size, bid, (int)p->mask, 0);
     /* advance is a release store of the tail: the descriptor is visible first. */
     io_uring_buf_ring_advance(p->br, 1);
     p->avail++;
+}
+
+/* The group's recycle callback: the last reference to bid is gone. */
+static void recycled(void *arg, ac_bufgroup *g, uint16_t bid)
+{
+    struct ac__bufpool *p = arg;
+    (void)g;
+    ring_add(p, bid);
+    ac__net_bufs_returned(p->net);
 }
 
 int ac__bufpool_init(struct ac__bufpool *p, struct ac_ring *ring, unsigned count, unsigned size,
@@ -64,23 +68,27 @@ int ac__bufpool_init(struct ac__bufpool *p, struct ac_ring *ring, unsigned count
     struct io_uring *u = ac_ring_raw(ring);
     int err;
 
-    if (count == 0 || (count & (count - 1)) || count > 32768 || size == 0)
+    if (count == 0 || (count & (count - 1)) || count > 32768)
         return -EINVAL;
+    struct ac_bufgroup_config gc = {.buf_size = size, .count = count, .numa_node = -1};
+    err = ac_bufgroup_create(&gc, &p->group); /* -EINVAL: size is not one of AC_IOBUF_* */
+    if (err)
+        return err;
     p->count = count;
     p->size = size;
     p->mask = (unsigned)io_uring_buf_ring_mask(count);
     p->avail = 0;
     p->bgid = 0;
     p->br_len = (size_t)count * sizeof(struct io_uring_buf);
-    p->mem_len = (size_t)count * size;
-    p->refs = calloc(count, sizeof *p->refs);
-    p->in_ring = calloc(count, sizeof *p->in_ring);
-    p->used = calloc(count, sizeof *p->used);
-    p->br = ac__bufmem_alloc(p->br_len);
-    p->mem = ac__bufmem_alloc(p->mem_len);
+    p->lent = calloc(count, sizeof *p->lent);
+    p->br = mmap(NULL, p->br_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     err = -ENOMEM;
-    if (!p->refs || !p->in_ring || !p->used || !p->br || !p->mem)
+    if (p->br == MAP_FAILED) {
+        p->br = NULL;
         goto out_free;
+    }
+    if (!p->lent)
+        goto out_unmap_ring;
 
     struct io_uring_buf_reg reg = {
         .ring_addr = (uint64_t)(uintptr_t)p->br, .ring_entries = count, .bgid = p->bgid};
@@ -98,15 +106,21 @@ int ac__bufpool_init(struct ac__bufpool *p, struct ac_ring *ring, unsigned count
     if (err) {
         if (err == -EINVAL)
             err = -EOPNOTSUPP; /* kernel < 5.19 */
-        goto out_free;
+        goto out_unmap_ring;
     }
     io_uring_buf_ring_init(p->br);
-    for (unsigned i = 0; i < count; i++)
-        ring_add(p, (uint16_t)i);
+    for (unsigned i = 0; i < count; i++) {
+        uint16_t bid;
+        err = ac_bufgroup_take(p->group, &bid); /* a new group has every id free */
+        AC_ASSERT(err == 0);
+        ring_add(p, bid);
+    }
+    ac_bufgroup_set_recycle(p->group, recycled, p);
 
     p->registered = false;
     if (want_registered) {
-        struct iovec iov = {.iov_base = p->mem, .iov_len = p->mem_len};
+        struct iovec iov = {.iov_base = ac_bufgroup_base(p->group),
+                            .iov_len = ac_bufgroup_size(p->group)};
         err = io_uring_register_buffers(u, &iov, 1);
         if (err == 0)
             p->registered = true;
@@ -117,15 +131,15 @@ int ac__bufpool_init(struct ac__bufpool *p, struct ac_ring *ring, unsigned count
     }
     return 0;
 
-out_free:
-    ac__bufmem_free(p->mem, p->mem_len);
-    ac__bufmem_free(p->br, p->br_len);
-    free(p->used);
-    free(p->in_ring);
-    free(p->refs);
-    p->mem = NULL;
+out_unmap_ring:
+    if (p->br)
+        munmap(p->br, p->br_len);
     p->br = NULL;
-    p->refs = NULL;
+out_free:
+    free(p->lent);
+    p->lent = NULL;
+    ac_bufgroup_destroy(p->group);
+    p->group = NULL;
     return err;
 }
 
@@ -137,53 +151,60 @@ void ac__bufpool_fini(struct ac__bufpool *p, struct ac_ring *ring)
     if (p->registered)
         io_uring_unregister_buffers(u);
     io_uring_unregister_buf_ring(u, p->bgid);
-    ac__bufmem_free(p->mem, p->mem_len);
-    ac__bufmem_free(p->br, p->br_len);
-    free(p->used);
-    free(p->in_ring);
-    free(p->refs);
+    /* The kernel's references end; the buffers go to the free list, not the ring. */
+    ac_bufgroup_set_recycle(p->group, NULL, NULL);
+    for (unsigned i = 0; i < p->count; i++)
+        ac_ioslice_release(&p->lent[i]);
+    struct ac_bufgroup_stats st;
+    ac_bufgroup_stats(p->group, &st);
+    AC_ASSERT(st.held == 0); /* net.h rule 7: no slice still held */
+    ac_bufgroup_destroy(p->group);
+    munmap(p->br, p->br_len);
+    free(p->lent);
     p->br = NULL;
 }
 
 void ac__bufpool_take(struct ac__bufpool *p, uint16_t bid, uint32_t len, uint32_t cqe_flags,
                       struct ac_slice *out)
 {
-    AC_ASSERT(bid < p->count && p->in_ring[bid] && p->refs[bid] < UINT16_MAX);
-    AC_ASSERT(p->incremental || p->refs[bid] == 0);
-    AC_ASSERT(p->used[bid] + len <= p->size);
-    out->data = p->mem + (size_t)bid * p->size + p->used[bid];
-    out->len = len;
-    out->bid = bid;
-    out->pool = p;
-    p->used[bid] += len;
-    p->refs[bid]++;
-    if (!(p->incremental && (cqe_flags & IORING_CQE_F_BUF_MORE))) {
-        p->in_ring[bid] = 0; /* the kernel is done with it */
+    AC_ASSERT(bid < p->count);
+    struct ac_ioslice *k = &p->lent[bid];
+    AC_ASSERT(k->group && len <= k->len && (p->incremental || k->off == 0));
+    if (p->incremental && (cqe_flags & IORING_CQE_F_BUF_MORE)) {
+        /* The kernel keeps filling the rest: a new reference for the bytes. */
+        int err = ac_ioslice_sub(k, 0, len, &out->io);
+        AC_ASSERT(err == 0);
+        k->off += len;
+        k->len -= len;
+    } else {
+        /* The kernel is done with it: its reference becomes the slice's. */
+        out->io = *k;
+        out->io.len = len;
+        k->group = NULL;
         p->avail--;
     }
+    out->data = ac_ioslice_data(&out->io);
+    out->len = len;
 }
 
 int ac__bufpool_fixed_index(const struct ac__bufpool *p, const void *buf, size_t len)
 {
-    const char *b = buf;
-    if (!p->registered || b < p->mem || b + len > p->mem + p->mem_len)
+    const char *b = buf, *base = ac_bufgroup_base(p->group);
+    if (!p->registered || b < base || b + len > base + ac_bufgroup_size(p->group))
         return -1;
     return 0;
 }
 
 void ac_slice_hold(const struct ac_slice *s)
 {
-    struct ac__bufpool *p = s->pool;
-    AC_ASSERT(p->refs[s->bid] > 0 && p->refs[s->bid] < UINT16_MAX);
-    p->refs[s->bid]++;
+    /* ref has the same value as s->io: releasing any copy of s drops it. */
+    struct ac_ioslice ref;
+    int err = ac_ioslice_sub(&s->io, 0, s->io.len, &ref);
+    AC_ASSERT(err == 0);
 }
 
 void ac_slice_release(const struct ac_slice *s)
 {
-    struct ac__bufpool *p = s->pool;
-    AC_ASSERT(p->refs[s->bid] > 0);
-    if (--p->refs[s->bid] == 0 && !p->in_ring[s->bid]) {
-        ring_add(p, s->bid);
-        ac__net_bufs_returned(p->net);
-    }
+    struct ac_ioslice io = s->io; /* release clears the value it is given; s is const */
+    ac_ioslice_release(&io);
 }

@@ -47,45 +47,42 @@ _Static_assert(AC_OP_KIND_COUNT <= 64, "ac_ring_mask_kinds takes a 64-bit mask")
 /* ---- bufring.c: the per-shard provided-buffer ring ---- */
 
 /*
- * `count` buffers of `size` bytes in one mapping; buffer `bid` is at
- * mem + bid * size. refs[bid] counts the slices that hold part of it;
- * in_ring[bid] is set while the kernel may still write into it. A buffer
- * goes back to the ring when both are clear. With incremental consumption
- * the kernel fills a buffer across several receives (CQE flag BUF_MORE
- * while it keeps it); used[bid] is where the next receive's bytes start.
- * `avail` is how many buffers the kernel can still pick.
+ * `count` buffers of `size` bytes: a mem/ buffer group, whose ids are the
+ * ring's bids and whose reference counts are the only ones. lent[bid] is
+ * the kernel's reference while bid is in the ring (a slice over the part
+ * not filled yet; .group == NULL once the kernel is done with it). With
+ * incremental consumption the kernel fills a buffer across several
+ * receives (CQE flag BUF_MORE while it keeps it), each cut off the front
+ * of lent[bid]. `avail` is how many buffers the kernel can still pick.
  */
 struct ac__bufpool {
     struct io_uring_buf_ring *br;
-    char *mem;
-    size_t mem_len, br_len;
+    size_t br_len;
+    ac_bufgroup *group;
+    struct ac_ioslice *lent;
     unsigned count, size, mask;
     unsigned avail;
     uint16_t bgid;
-    bool registered;  /* mem is registered as fixed buffer 0 (for SEND_ZC) */
+    bool registered;  /* the group's region is registered as fixed buffer 0 (for SEND_ZC) */
     bool incremental; /* registered with IOU_PBUF_RING_INC */
-    uint16_t *refs;
-    uint8_t *in_ring;
-    uint32_t *used;
     struct ac_net *net;
 };
 
+/* Creates the group (size: one of AC_IOBUF_*) and registers its ring. 0 or -errno. */
 AC_MUST_USE int ac__bufpool_init(struct ac__bufpool *p, struct ac_ring *ring, unsigned count,
                                  unsigned size, bool want_registered, bool want_incremental);
+/* Unregisters and frees; panics if a slice is still held (net.h rule 7). */
 void ac__bufpool_fini(struct ac__bufpool *p, struct ac_ring *ring);
 /*
  * A CQE named buffer `bid` (with `cqe_flags`): makes a slice of the len
- * bytes it received (one ref). Without BUF_MORE the kernel is done with
- * the buffer; with it, it keeps filling the rest.
+ * bytes it received (one reference). Without BUF_MORE the kernel is done
+ * with the buffer and its reference becomes the slice's; with it, it keeps
+ * filling the rest.
  */
 void ac__bufpool_take(struct ac__bufpool *p, uint16_t bid, uint32_t len, uint32_t cqe_flags,
                       struct ac_slice *out);
 /* Fixed-buffer index for [buf, buf+len) or -1 when it is not in registered memory. */
 int ac__bufpool_fixed_index(const struct ac__bufpool *p, const void *buf, size_t len);
-
-/* The one place buffer memory comes from (mem's iobufs will replace it). */
-void *ac__bufmem_alloc(size_t len);
-void ac__bufmem_free(void *mem, size_t len);
 
 /* ---- net.c: per-shard state ---- */
 
@@ -96,7 +93,7 @@ struct ac__wreq {
     uint32_t len, sent;
     ac_tcp_write_fn cb;
     void *arg;
-    struct ac_slice slice; /* .pool != NULL: release after sending */
+    struct ac_slice slice; /* .io.group != NULL: release after sending */
 };
 
 /* Vectored-send scratch, allocated on a connection's first batched send. */

@@ -27,7 +27,7 @@ static void wreq_finish(struct ac_tcp_conn *c, struct ac__wreq *w, int res)
 {
     if (w->cb)
         w->cb(w->arg, c, res);
-    if (w->slice.pool)
+    if (w->slice.io.group)
         ac_slice_release(&w->slice);
     ac__wreq_put(c->net, w);
 }

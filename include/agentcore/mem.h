@@ -264,7 +264,9 @@ void *ac_bufgroup_addr(const ac_bufgroup *g, uint16_t bid);
 
 /*
  * Sets where released buffers go (NULL: back to the free list). net sets
- * it to re-provide the buffer to its ring.
+ * it to re-provide the buffer to its ring. The callback owns `bid` from
+ * then on: it may adopt it again at once (net adopts every buffer it lends
+ * the kernel, as the kernel's reference).
  */
 void ac_bufgroup_set_recycle(ac_bufgroup *g, ac_bufgroup_recycle_cb cb, void *arg);
 

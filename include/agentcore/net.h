@@ -40,6 +40,7 @@
 #define AGENTCORE_NET_H
 
 #include "agentcore/base.h"
+#include "agentcore/mem.h"
 
 #include <sys/socket.h>
 
@@ -50,20 +51,22 @@ extern "C" {
 typedef struct ac_net ac_net;
 typedef struct ac_tcp_server ac_tcp_server;
 typedef struct ac_tcp_conn ac_tcp_conn;
-struct ac__bufpool;
 
-/* Received bytes in a ring buffer (rule 3). */
+/*
+ * Received bytes in a ring buffer (rule 3): a view of an ac_ioslice of
+ * the shard's buffer group (mem.h), whose reference counts are the ones
+ * ac_slice_hold/ac_slice_release move.
+ */
 struct ac_slice {
     const char *data;
     uint32_t len;
     /* private */
-    uint16_t bid;
-    struct ac__bufpool *pool;
+    struct ac_ioslice io;
 };
 
 struct ac_net_config {
     unsigned buf_count;  /* provided buffers per shard, power of two ≤ 32768 (default 256) */
-    unsigned buf_size;   /* bytes each (default 16 KiB) */
+    unsigned buf_size;   /* bytes each: one of AC_IOBUF_1K/4K/16K/64K (mem.h; default 16 KiB) */
     bool no_incremental; /* a whole buffer per receive even where the kernel (≥ 6.12) could
                             pack several receives into one buffer */
     size_t zc_threshold; /* writes of at least this many bytes use SEND_ZC; 0: never

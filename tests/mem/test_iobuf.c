@@ -94,6 +94,45 @@ Test(mem_iobuf, adopted_kernel_buffers_go_to_the_recycle_callback)
     ac_bufgroup_destroy(g);
 }
 
+/* net's pattern: each buffer lent to the kernel is adopted as the kernel's reference. */
+struct relender {
+    struct ac_ioslice kernel;
+    unsigned lent;
+};
+
+static void on_recycle_relend(void *arg, ac_bufgroup *g, uint16_t bid)
+{
+    struct relender *r = arg;
+    ac_bufgroup_adopt(g, bid, ac_bufgroup_buf_size(g), &r->kernel);
+    r->lent++;
+}
+
+Test(mem_iobuf, recycle_callback_may_adopt_the_buffer_again)
+{
+    ac_bufgroup *g = make_group(AC_IOBUF_1K, 1);
+    struct relender r = {0};
+    uint16_t bid;
+    cr_assert_eq(ac_bufgroup_take(g, &bid), 0);
+    ac_bufgroup_adopt(g, bid, AC_IOBUF_1K, &r.kernel);
+    ac_bufgroup_set_recycle(g, on_recycle_relend, &r);
+    struct ac_ioslice got;
+    cr_assert_eq(ac_ioslice_sub(&r.kernel, 0, 10, &got), 0); /* a receive with more to come */
+    ac_ioslice_release(&r.kernel);                           /* the kernel is done with it */
+    cr_assert_eq(r.lent, 0, "the received slice still holds the buffer");
+    ac_ioslice_release(&got);
+    cr_assert_eq(r.lent, 1);
+    cr_assert_eq(r.kernel.group, g);
+    struct ac_bufgroup_stats st;
+    ac_bufgroup_stats(g, &st);
+    cr_assert_eq(st.held, 1, "held again, by the new kernel reference");
+    cr_assert_eq(st.free, 0);
+    ac_bufgroup_set_recycle(g, NULL, NULL);
+    ac_ioslice_release(&r.kernel);
+    ac_bufgroup_stats(g, &st);
+    cr_assert_eq(st.free, 1);
+    ac_bufgroup_destroy(g);
+}
+
 Test(mem_iobuf, set_picks_the_smallest_class_that_fits)
 {
     ac_iobufs *b;

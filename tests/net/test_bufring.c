@@ -63,21 +63,35 @@ Test(net_bufring, small_receives_are_packed_where_the_kernel_can, .timeout = 60)
     cr_assert_eq(TSRV_SUM(&t, bytes_out), n);
 }
 
-Test(net_bufring, bad_buffer_count_is_rejected)
+/* The shard's start error for a net config with `count` buffers of `size` bytes. */
+static int start_error(unsigned count, unsigned size)
 {
     struct tsrv t;
     tsrv_init(&t, 1);
-    t.ncfg.buf_count = 3;
+    t.ncfg.buf_count = count;
+    t.ncfg.buf_size = size;
     ac_runtime_config cfg;
     ac_runtime_config_init(&cfg);
     cfg.handle_signals = false;
     cfg.shards = 1;
     cfg.on_shard_start = tsrv_shard_start;
+    cfg.on_shard_stop = tsrv_shard_stop; /* a net that started is stopped and destroyed */
     cfg.hook_arg = &t;
     cr_assert_eq(ac_runtime_create(&cfg, &t.rt), 0);
     ac_runtime_stop(t.rt);
     cr_assert_eq(ac_runtime_run(t.rt), 0);
     ac_runtime_destroy(t.rt);
     close(t.reserve_fd);
-    cr_assert_eq(atomic_load(&t.start_err), -EINVAL);
+    return atomic_load(&t.start_err);
+}
+
+Test(net_bufring, bad_buffer_count_is_rejected)
+{
+    cr_assert_eq(start_error(3, 16384), -EINVAL);
+}
+
+Test(net_bufring, buffer_size_outside_the_iobuf_classes_is_rejected)
+{
+    cr_assert_eq(start_error(4, 5000), -EINVAL, "buffers come from a mem/ buffer group");
+    cr_assert_eq(start_error(4, AC_IOBUF_4K), 0);
 }
