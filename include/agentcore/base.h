@@ -65,7 +65,7 @@ static inline uint64_t ac_cycles(void)
 
 /*
  * Cycles per nanosecond of ac_cycles(), measured once per process against
- * CLOCK_MONOTONIC (the first call takes ~2 ms). Any thread.
+ * CLOCK_MONOTONIC (the first call takes ~5 ms). Any thread.
  */
 double ac_cycles_per_ns(void);
 

@@ -37,7 +37,7 @@ static void expect_one_stall(ac_shard_hook_fn on_start)
     test_run(rt);
     struct ac_shard_stats st;
     cr_assert_eq(ac_runtime_shard_stats(rt, 0, &st), 0);
-    cr_assert_eq(st.stalls, 1);
+    cr_assert_geq(st.stalls, 1); /* more if the host preempts us past 5 ms */
     cr_assert_geq(st.stall_max_ns, 30ull * 1000 * 1000);
     ac_runtime_destroy(rt);
 }
