@@ -11,6 +11,7 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 
 void ac_net_config_init(struct ac_net_config *cfg)
@@ -126,7 +127,20 @@ void ac__net_unpark(struct ac_net *net, struct ac_tcp_conn *c)
 
 void ac__net_bufs_returned(struct ac_net *net)
 {
-    unsigned budget = net->pool.avail;
+    /*
+     * A returned buffer serves one receive — unless the kernel packs
+     * receives into it (incremental consumption), when it may serve every
+     * waiter: wake them all then, or waiters beyond the first would stay
+     * parked while the ring has room and no further buffer comes back (a
+     * stall seen with 64 connections on 4 buffers). A waiter that still
+     * finds no room gets -ENOBUFS and parks again.
+     */
+    unsigned budget = net->pool.incremental ? UINT_MAX : net->pool.avail;
+    unsigned n = 0;
+    for (struct ac_tcp_conn *c = net->waiters; c; c = c->wait_next)
+        n++;
+    if (budget > n)
+        budget = n; /* a waiter parked again goes to the tail: not seen twice */
     while (net->waiters && budget--) {
         struct ac_tcp_conn *c = net->waiters;
         net->waiters = c->wait_next;
