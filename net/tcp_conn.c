@@ -138,6 +138,8 @@ static void recv_complete(struct ac_op *op, int res, uint32_t flags)
         net->stats.enobufs++;
     } else if (res == -ECANCELED) {
         /* only we cancel: closing, or paused (high-water mark or the owner) */
+    } else if (res == -EAGAIN || res == -EINTR) {
+        /* nothing received (non-blocking socket, worker path): re-armed below */
     } else if (res == -EINVAL && c->recv_op.kind == AC_OP_RECV_MULTI) {
         /* A kernel whose recv has no multishot mode: single-shot from now on. */
         ac_ring_mask_kinds(net->ring, 1ull << AC_OP_RECV_MULTI);

@@ -222,6 +222,11 @@ static void send_complete(struct ac_op *op, int res, uint32_t flags)
             net->stats.sends_partial++;
         net->stats.bytes_out += (uint64_t)res;
         consume(c, (uint32_t)res); /* still busy: callbacks that write only queue */
+    } else if ((res == -EAGAIN || res == -EINTR) && c->state == AC_CONN_OPEN) {
+        /* Nothing sent. io_uring normally waits for room itself, but a send
+         * completed from its worker on a non-blocking socket may report
+         * -EAGAIN: the writes stay queued and go out again below, never
+         * failed (failing them lost echoed bytes under load). */
     } else {
         /* After a close the error is the close's doing (rule 5). */
         ac__send_fail_all(c, c->state == AC_CONN_OPEN ? res : -ECANCELED);
