@@ -15,7 +15,7 @@
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static double per_ns = 1.0;
 
-#define TRIES 16
+#define TRIES   16
 #define SPAN_NS 5000000u /* 5 ms between the two samples */
 
 struct sample {

@@ -359,8 +359,7 @@ static void idle_start(void *arg, unsigned shard)
 {
     (void)arg;
     if (shard == 0)
-        AC_BENCH_CHECK(ac_timer_start(&ID.t, (uint64_t)(opts.seconds * 1e9), idle_done, NULL) ==
-                       0);
+        AC_BENCH_CHECK(ac_timer_start(&ID.t, (uint64_t)(opts.seconds * 1e9), idle_done, NULL) == 0);
 }
 
 /* CPU % of one core used by the whole process while its shards idle. */

@@ -53,8 +53,8 @@ static void spawn_more(struct ac_timer *t, void *arg)
 {
     (void)arg;
     while (B.spawned < B.tasks) {
-        int err = ac_spawn_stealable(AC_PRIO_NORMAL, work, (void *)(uintptr_t)B.spawned, done,
-                                     NULL);
+        int err =
+            ac_spawn_stealable(AC_PRIO_NORMAL, work, (void *)(uintptr_t)B.spawned, done, NULL);
         if (err == -EBUSY)
             break;
         AC_BENCH_CHECK(err == 0);

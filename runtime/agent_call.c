@@ -255,8 +255,8 @@ static void fail_call(struct ac__call *c, int status, const char *code, const ch
             n = ac_http_error_body(body, sizeof body, code, code);
         stream_event(c, "error", body, (size_t)n, true);
     } else {
-        ac__agent_reply_error(c->sh, c->origin, c->ex, c->mode, status, status == 503 ? 1 : 0,
-                              code, msg);
+        ac__agent_reply_error(c->sh, c->origin, c->ex, c->mode, status, status == 503 ? 1 : 0, code,
+                              msg);
     }
     end_call(c);
 }

@@ -53,8 +53,8 @@ struct ac_mpsc {
 #define AC_STAT_INC(field) AC_STAT_ADD(field, 1)
 
 struct ac_shard_counters {
-    _Atomic uint64_t loops, sleeps, enters, completions, msgs_sent, msgs_run, msgs_full,
-        wakes_sent, wakes_received, timers_fired, stalls, stall_max_ns;
+    _Atomic uint64_t loops, sleeps, enters, completions, msgs_sent, msgs_run, msgs_full, wakes_sent,
+        wakes_received, timers_fired, stalls, stall_max_ns;
 };
 
 struct ac_shard {
@@ -70,7 +70,7 @@ struct ac_shard {
     struct ac_ring *ring;
     struct ac_timer_wheel wheel;
     ac_sched *sched;
-    struct ac_heap *heap;      /* this shard's memory (mem.h) */
+    struct ac_heap *heap; /* this shard's memory (mem.h) */
     struct ac_timer heap_timer;
     uint64_t *wake_pending;    /* bitmap: shards we sent to since the last flush */
     bool wake_any;             /* wake_pending has a bit set */
@@ -104,13 +104,13 @@ struct ac_runtime {
     /* Start gate: shards wait until every ring exists (or start failed). */
     pthread_mutex_t gate_lock;
     pthread_cond_t gate_cond;
-    unsigned booted;   /* shards that finished booting */
-    bool gate_abort;   /* a shard thread could not be created */
+    unsigned booted; /* shards that finished booting */
+    bool gate_abort; /* a shard thread could not be created */
     bool ran;
 
     _Alignas(AC_CACHELINE) _Atomic bool stop_requested;
-    _Atomic unsigned closed_shards;  /* shards whose sending side is closed */
-    _Atomic unsigned ext_inflight;   /* non-shard submissions in progress */
+    _Atomic unsigned closed_shards; /* shards whose sending side is closed */
+    _Atomic unsigned ext_inflight;  /* non-shard submissions in progress */
 
     /* Wake-ups from non-shard threads go through this ring. */
     pthread_mutex_t ext_lock;

@@ -25,8 +25,8 @@
  * consumer on another CPU frees slots within µs), then a few yields (a
  * consumer sharing our CPU, with oversubscribed shards, needs the CPU).
  */
-#define FULL_SPINS  128
-#define FULL_YIELDS 4
+#define FULL_SPINS   128
+#define FULL_YIELDS  4
 #define FULL_RETRIES (FULL_SPINS + FULL_YIELDS)
 
 static inline void cpu_relax(void)
@@ -110,8 +110,8 @@ static bool mpsc_push(struct ac_mpsc *q, ac_msg_fn fn, void *arg)
         uint32_t seq = atomic_load_explicit(&c->seq, memory_order_acquire);
         int32_t diff = (int32_t)(seq - pos);
         if (diff == 0) {
-            if (atomic_compare_exchange_weak_explicit(&q->tail, &pos, pos + 1,
-                                                      memory_order_relaxed, memory_order_relaxed))
+            if (atomic_compare_exchange_weak_explicit(&q->tail, &pos, pos + 1, memory_order_relaxed,
+                                                      memory_order_relaxed))
                 break;
         } else if (diff < 0) {
             return false; /* full */

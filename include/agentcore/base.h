@@ -19,15 +19,14 @@
 extern "C" {
 #endif
 
-#define AC_MUST_USE      __attribute__((warn_unused_result))
-#define AC_PRINTF(f, a)  __attribute__((format(printf, f, a)))
-#define AC_CACHELINE     64
-#define AC_CACHE_ALIGNED __attribute__((aligned(AC_CACHELINE)))
-#define AC_LIKELY(x)     __builtin_expect(!!(x), 1)
-#define AC_UNLIKELY(x)   __builtin_expect(!!(x), 0)
-#define AC_ARRAY_LEN(a)  (sizeof(a) / sizeof((a)[0]))
-#define AC_CONTAINER_OF(ptr, type, member)                                                         \
-    ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
+#define AC_MUST_USE                        __attribute__((warn_unused_result))
+#define AC_PRINTF(f, a)                    __attribute__((format(printf, f, a)))
+#define AC_CACHELINE                       64
+#define AC_CACHE_ALIGNED                   __attribute__((aligned(AC_CACHELINE)))
+#define AC_LIKELY(x)                       __builtin_expect(!!(x), 1)
+#define AC_UNLIKELY(x)                     __builtin_expect(!!(x), 0)
+#define AC_ARRAY_LEN(a)                    (sizeof(a) / sizeof((a)[0]))
+#define AC_CONTAINER_OF(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
 
 /* Most CPUs a CPU list may name; matches glibc's cpu_set_t. */
 #define AC_MAX_CPUS 1024

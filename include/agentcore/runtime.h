@@ -38,25 +38,25 @@ typedef void (*ac_shard_hook_fn)(void *arg, unsigned shard);
 typedef struct ac_runtime_config {
     /* Where shards run. Precedence: cpus, then numa_node, then the
      * process' affinity mask (the default). */
-    const char *cpus;  /* CPU list, e.g. "0-3,6"; NULL: not set */
-    int numa_node;     /* ≥ 0: every CPU of that node; -1: not set */
-    unsigned shards;   /* 0: one per CPU; fewer uses the first CPUs */
-    bool oversubscribe;/* allow more shards than CPUs (round-robin) */
+    const char *cpus;   /* CPU list, e.g. "0-3,6"; NULL: not set */
+    int numa_node;      /* ≥ 0: every CPU of that node; -1: not set */
+    unsigned shards;    /* 0: one per CPU; fewer uses the first CPUs */
+    bool oversubscribe; /* allow more shards than CPUs (round-robin) */
 
     /* io_uring */
     bool sqpoll;           /* kernel SQ polling thread per shard */
     unsigned ring_entries; /* SQ size per shard (default 256) */
 
     /* cross-shard messages */
-    unsigned msg_ring_size;   /* per (source, target) pair, power of 2 (default 1024) */
-    unsigned ext_inbox_size;  /* per shard, for non-shard threads (default 1024) */
+    unsigned msg_ring_size;  /* per (source, target) pair, power of 2 (default 1024) */
+    unsigned ext_inbox_size; /* per shard, for non-shard threads (default 1024) */
 
     /* tasks (sched.h): per loop turn at most task_budget tasks run, by
      * weighted shares between the classes; 0 fields take the defaults */
-    unsigned task_budget;                   /* default 64 */
-    unsigned sched_weights[AC_PRIO_COUNT];  /* default 8:4:1 */
-    unsigned sched_queue_size;              /* per class, default 4096 */
-    bool no_stealing;                       /* never steal stealable tasks */
+    unsigned task_budget;                  /* default 64 */
+    unsigned sched_weights[AC_PRIO_COUNT]; /* default 8:4:1 */
+    unsigned sched_queue_size;             /* per class, default 4096 */
+    bool no_stealing;                      /* never steal stealable tasks */
 
     /* memory (mem.h): each shard's heap on its NUMA node */
     size_t memory_limit;             /* bytes per shard; 0: no budget */
@@ -165,8 +165,8 @@ struct ac_shard_stats {
     uint64_t wakes_sent;     /* MSG_RING wake-ups sent */
     uint64_t wakes_received; /* wake-up CQEs received */
     uint64_t timers_fired;
-    uint64_t stalls;         /* callbacks over the stall threshold */
-    uint64_t stall_max_ns;   /* longest such callback */
+    uint64_t stalls;       /* callbacks over the stall threshold */
+    uint64_t stall_max_ns; /* longest such callback */
 };
 
 /*

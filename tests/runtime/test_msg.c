@@ -9,9 +9,9 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 
-#define MAXS      8
-#define SEQ_BITS  40
-#define BATCH     4096
+#define MAXS     8
+#define SEQ_BITS 40
+#define BATCH    4096
 
 struct shard_state {
     _Alignas(64) uint64_t sent[MAXS];
@@ -44,8 +44,7 @@ static void on_msg(void *arg)
     if (st->expect[src] != seq)
         atomic_fetch_add(&P.out_of_order, 1);
     st->expect[src] = seq + 1;
-    if (st->expect[src] == P.per_pair &&
-        atomic_fetch_add(&P.pairs_done, 1) + 1 == P.n * P.n)
+    if (st->expect[src] == P.per_pair && atomic_fetch_add(&P.pairs_done, 1) + 1 == P.n * P.n)
         ac_runtime_stop(P.rt);
 }
 
@@ -81,8 +80,7 @@ static void start_sender(void *arg, unsigned shard)
         atomic_fetch_add(&P.send_errors, 1);
 }
 
-static void all_pairs(unsigned shards, bool oversubscribe, uint64_t per_pair,
-                      unsigned ring_size)
+static void all_pairs(unsigned shards, bool oversubscribe, uint64_t per_pair, unsigned ring_size)
 {
     ac_runtime_config cfg;
     test_config(&cfg);

@@ -109,7 +109,8 @@ Test(runtime_config, rejects_bad_cpu_lists_and_shard_counts)
     cr_assert_eq(ac_runtime_create(&cfg, &rt), -EINVAL);
     cfg.cpus = NULL;
     cfg.shards = test_cpu_count() + 1;
-    cr_assert_eq(ac_runtime_create(&cfg, &rt), -EINVAL, "more shards than CPUs needs oversubscribe");
+    cr_assert_eq(ac_runtime_create(&cfg, &rt), -EINVAL,
+                 "more shards than CPUs needs oversubscribe");
     cfg.shards = 0;
     cfg.numa_node = 999;
     cr_assert_eq(ac_runtime_create(&cfg, &rt), -EINVAL);
@@ -261,9 +262,8 @@ static void sqpoll_start(void *arg, unsigned shard)
 {
     (void)arg;
     if (shard == 0)
-        cr_assert_eq(ac_submit_to(ac_runtime_shard_count(ac_runtime_current()) - 1,
-                                  sqpoll_hello, NULL),
-                     0);
+        cr_assert_eq(
+            ac_submit_to(ac_runtime_shard_count(ac_runtime_current()) - 1, sqpoll_hello, NULL), 0);
 }
 
 Test(runtime_boot, sqpoll_rings_boot_and_pass_messages)

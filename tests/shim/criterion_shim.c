@@ -27,8 +27,8 @@ void shim_register_suite(struct shim_suite *s)
     suites = s;
 }
 
-static void vreport(const char *kind, const char *file, int line, const char *expr,
-                    const char *fmt, va_list ap)
+static void vreport(const char *kind, const char *file, int line, const char *expr, const char *fmt,
+                    va_list ap)
 {
     fprintf(stderr, "[----] %s:%d: %s: %s", file, line, kind, expr);
     if (fmt && *fmt) {

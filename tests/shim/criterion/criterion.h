@@ -76,17 +76,18 @@ void shim_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
             fail(__FILE__, __LINE__, expr, "" __VA_ARGS__);                                        \
     } while (0)
 
-#define cr_assert(c, ...)           SHIM_CHECK(shim_fail, (c), #c, __VA_ARGS__)
-#define cr_assert_not(c, ...)       SHIM_CHECK(shim_fail, !(c), "!(" #c ")", __VA_ARGS__)
-#define cr_assert_eq(a, b, ...)     SHIM_CHECK(shim_fail, (a) == (b), #a " == " #b, __VA_ARGS__)
-#define cr_assert_neq(a, b, ...)    SHIM_CHECK(shim_fail, (a) != (b), #a " != " #b, __VA_ARGS__)
-#define cr_assert_lt(a, b, ...)     SHIM_CHECK(shim_fail, (a) < (b), #a " < " #b, __VA_ARGS__)
-#define cr_assert_leq(a, b, ...)    SHIM_CHECK(shim_fail, (a) <= (b), #a " <= " #b, __VA_ARGS__)
-#define cr_assert_gt(a, b, ...)     SHIM_CHECK(shim_fail, (a) > (b), #a " > " #b, __VA_ARGS__)
-#define cr_assert_geq(a, b, ...)    SHIM_CHECK(shim_fail, (a) >= (b), #a " >= " #b, __VA_ARGS__)
-#define cr_assert_null(p, ...)      SHIM_CHECK(shim_fail, (p) == NULL, #p " == NULL", __VA_ARGS__)
-#define cr_assert_not_null(p, ...)  SHIM_CHECK(shim_fail, (p) != NULL, #p " != NULL", __VA_ARGS__)
-#define cr_assert_str_eq(a, b, ...) SHIM_CHECK(shim_fail, strcmp((a), (b)) == 0, #a " == " #b, __VA_ARGS__)
+#define cr_assert(c, ...)          SHIM_CHECK(shim_fail, (c), #c, __VA_ARGS__)
+#define cr_assert_not(c, ...)      SHIM_CHECK(shim_fail, !(c), "!(" #c ")", __VA_ARGS__)
+#define cr_assert_eq(a, b, ...)    SHIM_CHECK(shim_fail, (a) == (b), #a " == " #b, __VA_ARGS__)
+#define cr_assert_neq(a, b, ...)   SHIM_CHECK(shim_fail, (a) != (b), #a " != " #b, __VA_ARGS__)
+#define cr_assert_lt(a, b, ...)    SHIM_CHECK(shim_fail, (a) < (b), #a " < " #b, __VA_ARGS__)
+#define cr_assert_leq(a, b, ...)   SHIM_CHECK(shim_fail, (a) <= (b), #a " <= " #b, __VA_ARGS__)
+#define cr_assert_gt(a, b, ...)    SHIM_CHECK(shim_fail, (a) > (b), #a " > " #b, __VA_ARGS__)
+#define cr_assert_geq(a, b, ...)   SHIM_CHECK(shim_fail, (a) >= (b), #a " >= " #b, __VA_ARGS__)
+#define cr_assert_null(p, ...)     SHIM_CHECK(shim_fail, (p) == NULL, #p " == NULL", __VA_ARGS__)
+#define cr_assert_not_null(p, ...) SHIM_CHECK(shim_fail, (p) != NULL, #p " != NULL", __VA_ARGS__)
+#define cr_assert_str_eq(a, b, ...)                                                                \
+    SHIM_CHECK(shim_fail, strcmp((a), (b)) == 0, #a " == " #b, __VA_ARGS__)
 #define cr_assert_str_neq(a, b, ...)                                                               \
     SHIM_CHECK(shim_fail, strcmp((a), (b)) != 0, #a " != " #b, __VA_ARGS__)
 #define cr_assert_float_eq(a, b, eps, ...)                                                         \
@@ -94,10 +95,9 @@ void shim_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 #define cr_assert_fail(...) shim_fail(__FILE__, __LINE__, "cr_assert_fail", "" __VA_ARGS__)
 #define cr_fail(...)        shim_fail(__FILE__, __LINE__, "cr_fail", "" __VA_ARGS__)
 
-#define cr_expect(c, ...)       SHIM_CHECK(shim_expect_fail, (c), #c, __VA_ARGS__)
-#define cr_expect_eq(a, b, ...) SHIM_CHECK(shim_expect_fail, (a) == (b), #a " == " #b, __VA_ARGS__)
-#define cr_expect_neq(a, b, ...)                                                                   \
-    SHIM_CHECK(shim_expect_fail, (a) != (b), #a " != " #b, __VA_ARGS__)
+#define cr_expect(c, ...)        SHIM_CHECK(shim_expect_fail, (c), #c, __VA_ARGS__)
+#define cr_expect_eq(a, b, ...)  SHIM_CHECK(shim_expect_fail, (a) == (b), #a " == " #b, __VA_ARGS__)
+#define cr_expect_neq(a, b, ...) SHIM_CHECK(shim_expect_fail, (a) != (b), #a " != " #b, __VA_ARGS__)
 #define cr_expect_lt(a, b, ...)  SHIM_CHECK(shim_expect_fail, (a) < (b), #a " < " #b, __VA_ARGS__)
 #define cr_expect_leq(a, b, ...) SHIM_CHECK(shim_expect_fail, (a) <= (b), #a " <= " #b, __VA_ARGS__)
 #define cr_expect_gt(a, b, ...)  SHIM_CHECK(shim_expect_fail, (a) > (b), #a " > " #b, __VA_ARGS__)
