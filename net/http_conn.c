@@ -204,15 +204,12 @@ void ac__hconn_done(struct ac__hconn *c, struct ac_http_exchange *x)
     settle(c);
 }
 
-/* An answer made here (100, parse errors, 408, 503): an exchange like any other. */
-static void answer(struct ac__hconn *c, const void *p, size_t n, bool keep_alive)
+/* A new exchange at the tail of c's queue (answers leave in this order). */
+static struct ac_http_exchange *push_exchange(struct ac__hconn *c)
 {
     struct ac_http_exchange *x = ac__hx_get(c->srv);
-    struct iovec iov = {(void *)p, n};
-    if (!x) {
-        ac__hconn_close(c);
-        return;
-    }
+    if (!x)
+        return NULL;
     x->conn = c;
     if (c->tail)
         c->tail->next = x;
@@ -220,6 +217,18 @@ static void answer(struct ac__hconn *c, const void *p, size_t n, bool keep_alive
         c->head = x;
     c->tail = x;
     c->npending++;
+    return x;
+}
+
+/* An answer made here (100, parse errors, 408, 503): an exchange like any other. */
+static void answer(struct ac__hconn *c, const void *p, size_t n, bool keep_alive)
+{
+    struct ac_http_exchange *x = push_exchange(c);
+    struct iovec iov = {(void *)p, n};
+    if (!x) {
+        ac__hconn_close(c);
+        return;
+    }
     if (ac_http_exchange_write(x, &iov, 1) == 0 && !c->closing)
         ac_http_exchange_done(x, keep_alive);
 }
@@ -247,18 +256,11 @@ static bool held(const struct ac__hconn *c)
 /* A parsed request: a new exchange at the tail, then the callback. */
 static void dispatch(struct ac__hconn *c, const struct ac_http_request *req)
 {
-    struct ac_http_exchange *x = ac__hx_get(c->srv);
+    struct ac_http_exchange *x = push_exchange(c);
     if (!x) {
         answer_error(c, 503, 1, "out_of_memory", "no memory for the request");
         return;
     }
-    x->conn = c;
-    if (c->tail)
-        c->tail->next = x;
-    else
-        c->head = x;
-    c->tail = x;
-    c->npending++;
     c->req_start_ns = 0;
     c->srv->stats.requests++;
     if (!req->keep_alive)
