@@ -6,9 +6,15 @@
 set -euo pipefail
 
 build_pkgs=(gcc make cmake pkg-config liburing-dev libnuma-dev libcriterion-dev
-            libjansson-dev libyaml-dev libhttp-parser-dev libhiredis-dev)
-test_pkgs=(curl wrk redis-server)
-bench_pkgs=(libjemalloc-dev libmimalloc-dev nginx-light golang-go strace numactl)
+            libjansson-dev libyaml-dev libhttp-parser-dev libhiredis-dev
+            libgoogle-perftools-dev libsystemd-dev libseccomp-dev)
+# What the tests drive: real clients and servers (curl, wrk, nc, redis),
+# promtool (prometheus), pprof (google-perftools), headless chromium, clang
+# for the consumer and fuzz builds.
+test_pkgs=(curl wrk netcat-openbsd redis-server prometheus google-perftools
+           chromium clang libclang-rt-14-dev python3)
+bench_pkgs=(libjemalloc-dev libmimalloc-dev nginx-light golang-go strace numactl
+            gnuplot-nox)
 
 want=("${build_pkgs[@]}")
 case "${1:-build}" in

@@ -5,7 +5,7 @@
  * (partial heads, pipelining). Every wait is bounded: curl --max-time,
  * SO_RCVTIMEO, poll on agentd's stdout, waitpid with a deadline.
  */
-#include "net/http_client.h"
+#include "net/http/client.h"
 
 #include <criterion/criterion.h>
 #include <poll.h>

@@ -8,7 +8,7 @@
  * its done (an answer may still be on its way from another shard); the
  * destroy frees whatever the runtime's stop left there.
  */
-#include "http_server_internal.h"
+#include "server_internal.h"
 #include "agentcore/mem.h"
 
 #include <errno.h>

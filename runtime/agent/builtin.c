@@ -9,7 +9,7 @@
  *   stream          SSE chunks from a timer (input {"chunks": n, "interval_ms": m})
  *   session-counter per-session state: 1, 2, 3, ... per session_id
  */
-#include "agent_internal.h"
+#include "internal.h"
 #include "agentcore/mem.h"
 
 #include <stdio.h>

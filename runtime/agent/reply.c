@@ -5,7 +5,7 @@
  * each SSE event, the end), so a stream arrives in order and the
  * connection's shard only copies bytes into its socket.
  */
-#include "agent_internal.h"
+#include "internal.h"
 #include "agentcore/mem.h"
 
 #include <stdlib.h>

@@ -19,7 +19,7 @@
  * Buffers and the header array grow on demand and are reused across
  * requests until ac_http_parser_trim.
  */
-#include "http_internal.h"
+#include "internal.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -1,7 +1,7 @@
 /* AgentRequest parsing: every field, and a precise 400 for each mistake. */
 #include "agentcore.h"
 
-#include "../../runtime/agent_internal.h"
+#include "../../../runtime/agent/internal.h"
 
 #include <criterion/criterion.h>
 #include <errno.h>

@@ -5,7 +5,7 @@
  * request costs no allocation here. The arrow points down: runtime uses
  * net's server, net knows nothing of agents.
  */
-#include "agent_internal.h"
+#include "internal.h"
 
 struct hx_exchange {
     struct ac_exchange ex; /* first */

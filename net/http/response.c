@@ -6,7 +6,7 @@
  * the end of the buffer without writing, so one pass both bounds-checks
  * and measures (the error response sizes its body this way).
  */
-#include "http_internal.h"
+#include "internal.h"
 
 #include <errno.h>
 #include <stdio.h>

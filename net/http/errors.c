@@ -4,7 +4,7 @@
  * 431 covers the whole head, request line included, as the issue asks
  * (RFC 9110 would also allow 414 for a long target).
  */
-#include "http_internal.h"
+#include "internal.h"
 
 #define E(id, st, c, m) [AC_HTTP_E_##id] = {.status = st, .code = c, .message = m}
 

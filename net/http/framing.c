@@ -8,7 +8,7 @@
  * fields, Connection semantics); it only ever sees a head these scanners
  * have already accepted, whole and contiguous.
  */
-#include "http_internal.h"
+#include "internal.h"
 
 long ac__http_lines_scan(struct ac_http_lines *s, const char *data, size_t len, size_t max_bytes,
                          unsigned max_lines, bool head, bool *end, enum ac_http_err *err)

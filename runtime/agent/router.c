@@ -9,7 +9,7 @@
  * HEAD is served wherever GET is; a known path with another method is 405
  * with Allow; anything else is 404.
  */
-#include "agent_internal.h"
+#include "internal.h"
 #include "agentcore/mem.h"
 
 #include <stdio.h>

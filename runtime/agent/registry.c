@@ -9,7 +9,7 @@
  * memory. The host keeps one pointer per shard so GET /v1/agents can sum
  * the counters (relaxed loads of single-writer counters).
  */
-#include "agent_internal.h"
+#include "internal.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -1,7 +1,7 @@
 /*
  * libFuzzer harness for the HTTP request parser (built only when clang is
  * found: `cmake --build --preset release --target fuzz_http_parse`, then
- * `build/tests/fuzz_http_parse -max_total_time=60 tests/net/http_corpus`).
+ * `build/tests/fuzz_http_parse -max_total_time=60 tests/net/http/corpus`).
  *
  * The first input byte picks a slice size, the rest is fed in slices of
  * that size; each slice is a fresh heap copy freed right after the feed,

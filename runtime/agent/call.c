@@ -9,7 +9,7 @@
  * with -ESTALE: nothing is freed under the handler, and a handler that
  * never answers leaks nothing (the deadline ends its call).
  */
-#include "agent_internal.h"
+#include "internal.h"
 #include "agentcore/mem.h"
 
 #include <errno.h>

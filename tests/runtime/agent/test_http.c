@@ -4,7 +4,7 @@
  * with the built-in agents plus "never" (answers nothing; 100 ms
  * deadline). The test thread is the client (tests/net/http_client.h).
  */
-#include "net/http_client.h"
+#include "net/http/client.h"
 #include "runtime/helpers.h"
 
 #include "agentcore/mem.h"

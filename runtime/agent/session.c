@@ -11,7 +11,7 @@
  * start and cancel O(1)); every get or put restarts it, and when it fires
  * the session and its JSON value are freed.
  */
-#include "agent_internal.h"
+#include "internal.h"
 
 #include <errno.h>
 #include <stdlib.h>

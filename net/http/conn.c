@@ -24,7 +24,7 @@
  * one write callback still to come when the net closed the connection
  * under us.
  */
-#include "http_server_internal.h"
+#include "server_internal.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -5,7 +5,7 @@
  * refused (a typo such as "max_token" must not be silently ignored);
  * null counts as absent for the optional fields.
  */
-#include "agent_internal.h"
+#include "internal.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -5,7 +5,7 @@
  * asks), so answers can finish out of order. The test thread is the
  * client (tests/net/http_client.h); every wait is bounded.
  */
-#include "net/http_client.h"
+#include "net/http/client.h"
 #include "runtime/helpers.h"
 
 #include <pthread.h>
