@@ -293,6 +293,7 @@ struct ac_http_server_config {
     uint64_t request_timeout_ns;  /* first byte to whole request, else 408 (default 10 s) */
     uint64_t idle_timeout_ns;     /* keep-alive connection with nothing pending (default 60 s) */
     uint64_t linger_ns;           /* input drained after a closing response (default 1 s) */
+    size_t linger_max;            /* bytes drained then, at most (default 1 MiB) */
     unsigned max_pipeline;        /* pending answers that hold parsing (default 32) */
     size_t max_output;            /* pending response bytes that hold parsing (default 256 KiB) */
     size_t exchange_data;         /* bytes of caller space in each exchange (default 0) */

@@ -18,7 +18,16 @@
  *
  * Timers (one per connection): REQUEST from the first byte of a request
  * to its deadline (408 then); IDLE when nothing is pending (close); LINGER
- * after the sending side was shut down (close). Re-entry: the request
+ * after the sending side was shut down (close).
+ *
+ * Lingering close (as nginx does it). A closing answer (error, HTTP/1.0,
+ * Connection: close, stop) must reach a client that keeps sending or has
+ * half-closed: closing a socket with unread input sends a RST that can
+ * destroy the answer in the client's kernel before it is read, and closing
+ * while our last send is in the kernel cuts it off. So after the last
+ * answer is queued: SHUT_WR (FIN after the bytes), then drain input until
+ * the peer's EOF, linger_ns or linger_max bytes, and close only once our
+ * write has completed. Re-entry: the request
  * callback may end its exchange at once; `in_pump` keeps that from
  * re-entering the parse loop, and `dead` keeps the state alive for the
  * one write callback still to come when the net closed the connection
@@ -93,6 +102,13 @@ bool ac__hconn_idle(const struct ac__hconn *c)
 
 /* ---- output ----------------------------------------------------------- */
 
+/* Lingering may end (at the next write completion): the peer's EOF came,
+ * or it sent more than we drain. */
+static bool linger_over(const struct ac__hconn *c)
+{
+    return c->eof || c->drained > c->srv->cfg.linger_max;
+}
+
 static void on_written(void *arg, ac_tcp_conn *tcp, int res)
 {
     struct ac__hconn *c = arg;
@@ -106,7 +122,7 @@ static void on_written(void *arg, ac_tcp_conn *tcp, int res)
     }
     if (c->closing)
         return;
-    if (res < 0 || (c->lingering && c->eof)) { /* after an EOF nothing is left to drain */
+    if (res < 0 || (c->lingering && linger_over(c))) {
         ac__hconn_close(c);
         return;
     }
@@ -334,8 +350,17 @@ static void on_read(void *arg, ac_tcp_conn *tcp, int res, const struct ac_slice 
         return;
     }
     if (res <= 0) {
-        if (res < 0 || c->lingering) {
+        if (res < 0) {
             ac__hconn_close(c);
+            return;
+        }
+        if (c->lingering) {
+            /* Drained. The last answer may still be in the kernel: closing
+             * now would cut it off (the close shuts a busy socket down), so
+             * the write callback closes when it is. */
+            c->eof = true;
+            if (!c->write_busy)
+                ac__hconn_close(c);
             return;
         }
         c->eof = true; /* answer what was asked, then close */
@@ -344,8 +369,14 @@ static void on_read(void *arg, ac_tcp_conn *tcp, int res, const struct ac_slice 
         settle(c);
         return;
     }
-    if (c->lingering || c->no_more)
-        return; /* drained and dropped */
+    if (c->lingering || c->no_more) {
+        /* drained and dropped, for a bounded time and size: a client that
+         * keeps sending after our last answer loses only its own bytes */
+        c->drained += s->len;
+        if (c->lingering && linger_over(c) && !c->write_busy)
+            ac__hconn_close(c);
+        return;
+    }
     if (c->backlog.len != c->backlog_off) {
         if (ac__hbuf_add(&c->backlog, s->data, s->len))
             ac__hconn_close(c);

@@ -43,6 +43,7 @@ void ac_http_server_config_init(struct ac_http_server_config *cfg)
         .request_timeout_ns = 10000000000ull,
         .idle_timeout_ns = 60000000000ull,
         .linger_ns = 1000000000ull,
+        .linger_max = 1024 * 1024,
         .max_pipeline = 32,
         .max_output = 256 * 1024,
     };

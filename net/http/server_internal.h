@@ -53,6 +53,7 @@ struct ac__hconn {
     uint64_t due_ns;       /* when the armed timer should act */
     uint64_t req_start_ns; /* first byte of the partial request; 0: none */
     uint64_t idle_since_ns;
+    size_t drained;                /* bytes dropped while lingering */
     bool in_pump;                  /* the parse loop runs: no re-entry, no flush */
     bool write_busy;               /* `spare` is in the kernel */
     bool read_held;                /* ac_tcp_read_pause is on */

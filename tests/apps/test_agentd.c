@@ -10,6 +10,7 @@
 #include <criterion/criterion.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -30,6 +31,9 @@ static void agentd_start(struct agentd *d, const char *const extra[])
     d->pid = fork();
     cr_assert_geq(d->pid, 0);
     if (d->pid == 0) {
+        /* a failed assertion ends the test process: agentd must not outlive it
+         * (it would hold ctest's output pipe open) */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
         dup2(fds[1], 1);
         close(fds[0]);
         execv(AGENTD_BIN, (char *const *)argv);
@@ -212,5 +216,49 @@ Test(apps_agentd, sigterm_lets_the_answer_in_flight_finish, .timeout = 60)
     cr_assert_not_null(strstr(r.body, "\"slept_ms\":300"));
     cr_assert(hc_wait_closed(&c));
     hc_close(&c);
+    cr_assert_eq(agentd_stop(&d), 0);
+}
+
+/* Runs `printf REQ | nc -N` (send, half-close, print what comes back); the output to `out`. */
+static void nc_half_close(const struct agentd *d, const char *req, char *out, size_t cap)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "printf '%s' | timeout 10 nc -N 127.0.0.1 %u", req, d->port);
+    FILE *f = popen(cmd, "r");
+    cr_assert_not_null(f);
+    size_t len = fread(out, 1, cap - 1, f);
+    out[len] = 0;
+    cr_assert_eq(pclose(f), 0, "%s failed", cmd);
+}
+
+/* The oldest health check there is, and closing answers of every kind, after a half-close. */
+Test(apps_agentd, nc_half_close_gets_every_closing_answer, .timeout = 60)
+{
+    static const struct {
+        const char *req, *status_line;
+    } cases[] = {
+        {"GET /healthz HTTP/1.0\\r\\n\\r\\n", "HTTP/1.1 200 OK"},
+        {"GET /healthz HTTP/1.1\\r\\nHost: t\\r\\nConnection: close\\r\\n\\r\\n",
+         "HTTP/1.1 200 OK"},
+        {"POST /v1/agents/echo/invoke HTTP/1.1\\r\\nHost: t\\r\\nConnection: close\\r\\n"
+         "Content-Length: 12\\r\\n\\r\\n{\"input\":42}",
+         "HTTP/1.1 200 OK"},
+        {"POST /v1/agents/sleep/invoke HTTP/1.0\\r\\nContent-Length: 12\\r\\n\\r\\n{\"input\":20}",
+         "HTTP/1.1 200 OK"},
+        {"GET /healthz HTTP/1.1\\r\\n\\r\\n", "HTTP/1.1 400 Bad Request"},
+        {"GET /nowhere HTTP/1.0\\r\\n\\r\\n", "HTTP/1.1 404 Not Found"},
+        {"POST /v1/agents/echo/invoke HTTP/1.1\\r\\nHost: t\\r\\nContent-Length: "
+         "5000000\\r\\n\\r\\n",
+         "HTTP/1.1 413 "},
+    };
+    static char out[8192];
+    struct agentd d;
+    agentd_start(&d, NULL);
+    for (unsigned round = 0; round < 5; round++)
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+            nc_half_close(&d, cases[i].req, out, sizeof out);
+            cr_assert(strncmp(out, cases[i].status_line, strlen(cases[i].status_line)) == 0,
+                      "round %u, %s: got '%s'", round, cases[i].req, out);
+        }
     cr_assert_eq(agentd_stop(&d), 0);
 }

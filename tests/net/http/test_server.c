@@ -8,6 +8,7 @@
 #include "net/http/client.h"
 #include "runtime/helpers.h"
 
+#include <dirent.h>
 #include <pthread.h>
 #include <stdatomic.h>
 
@@ -332,6 +333,122 @@ Test(net_http_server, stop_lets_pending_answers_finish)
     cr_assert(hc_read(&c, &r, false));
     cr_assert_str_eq(r.body, "9");
     cr_assert(hc_wait_closed(&c));
+    hc_close(&c);
+    stop();
+}
+
+/* ---- every answer delivered: the corpus over real TCP ------------------- */
+
+enum corpus_mode {
+    CM_PLAIN,          /* the bad request, then wait */
+    CM_HALF_CLOSE,     /* the bad request, then shutdown(SHUT_WR) */
+    CM_PIPELINED,      /* the bad request and a good one behind it */
+    CM_PIPELINED_HALF, /* both, then shutdown(SHUT_WR) */
+    CM_COUNT
+};
+
+static const char *const corpus_mode_name[CM_COUNT] = {"plain", "half-close", "pipelined",
+                                                       "pipelined+half-close"};
+
+/* Sends one corpus request as `mode` says; the answer must be `status`, then the close. */
+static void check_corpus_over_tcp(const char *name, const char *data, size_t len, int status,
+                                  enum corpus_mode mode)
+{
+    static struct hc c;
+    static const char good[] = "GET /1 HTTP/1.1\r\nHost: t\r\n\r\n";
+    struct hc_resp r;
+    cr_assert(hc_open(&c, T.port));
+    cr_assert(hc_send(&c, data, len), "%s (%s): send", name, corpus_mode_name[mode]);
+    if (mode == CM_PIPELINED || mode == CM_PIPELINED_HALF)
+        hc_sends(&c, good); /* the server may have closed already: not checked */
+    if (mode == CM_HALF_CLOSE || mode == CM_PIPELINED_HALF)
+        shutdown(c.fd, SHUT_WR);
+    cr_assert(hc_read(&c, &r, false), "%s (%s): no answer", name, corpus_mode_name[mode]);
+    cr_assert_eq(r.status, status, "%s (%s): status %d", name, corpus_mode_name[mode], r.status);
+    cr_assert(strstr(r.head, "Connection: close"), "%s: an error answer closes", name);
+    cr_assert(hc_wait_closed(&c), "%s (%s): not closed", name, corpus_mode_name[mode]);
+    hc_close(&c);
+}
+
+Test(net_http_server, every_corpus_error_is_delivered_with_and_without_half_close_and_pipelining)
+{
+    DIR *d = opendir(AC_HTTP_CORPUS);
+    struct dirent *de;
+    unsigned files = 0;
+    cr_assert_not_null(d);
+    start();
+    while ((de = readdir(d))) {
+        char path[512], code[64];
+        size_t len;
+        int status;
+        if (de->d_name[0] == '.')
+            continue;
+        cr_assert_eq(sscanf(de->d_name, "%d.%63[^.]", &status, code), 2);
+        snprintf(path, sizeof path, "%s/%s", AC_HTTP_CORPUS, de->d_name);
+        char *data = hc_read_file(path, &len);
+        cr_assert_not_null(data, "%s", path);
+        for (int m = 0; m < CM_COUNT; m++)
+            check_corpus_over_tcp(de->d_name, data, len, status, (enum corpus_mode)m);
+        free(data);
+        files++;
+    }
+    closedir(d);
+    stop();
+    cr_assert_geq(files, 50, "the corpus holds %u files", files);
+    cr_assert_eq(atomic_load(&T.requests), 0, "no request behind an error is served");
+    cr_assert_eq(T.stats.parse_errors, files * CM_COUNT);
+}
+
+Test(net_http_server, closing_answers_are_delivered_after_a_half_close)
+{
+    static const char *const reqs[] = {
+        "GET /1 HTTP/1.0\r\n\r\n",
+        "GET /2 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+        "GET /later/3 HTTP/1.0\r\n\r\n", /* answered after the EOF arrived */
+        "GET /later/4 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+    };
+    static struct hc c;
+    struct hc_resp r;
+    start();
+    for (unsigned round = 0; round < 20; round++) {
+        for (unsigned i = 0; i < 4; i++) {
+            cr_assert(hc_open(&c, T.port));
+            cr_assert(hc_sends(&c, reqs[i]));
+            shutdown(c.fd, SHUT_WR);
+            cr_assert(hc_read(&c, &r, false), "round %u request %u: no answer", round, i);
+            cr_assert_eq(r.status, 200);
+            cr_assert_eq((unsigned)atoi(r.body), i + 1);
+            cr_assert(hc_wait_closed(&c));
+            hc_close(&c);
+        }
+    }
+    stop();
+}
+
+Test(net_http_server, lingering_ends_once_linger_max_bytes_were_drained)
+{
+    static struct hc c;
+    static char junk[64 * 1024];
+    struct hc_resp r;
+    T.cfg.linger_ns = 120000000000ull; /* only the byte bound can end it within the wait */
+    T.cfg.linger_max = 4096;
+    start();
+    memset(junk, 'j', sizeof junk);
+    cr_assert(hc_open(&c, T.port));
+    cr_assert(hc_sends(&c, "GET /1 HTTP/1.1\r\n\r\n")); /* no Host: 400 */
+    cr_assert(hc_read(&c, &r, false));
+    cr_assert_eq(r.status, 400);
+    /* keep sending: the server drains linger_max bytes, then closes, and
+     * a send after that fails (reset); while it lingers every send works */
+    struct timeval tv = {10, 0};
+    setsockopt(c.fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    bool closed = false;
+    for (int i = 0; i < 256 && !closed; i++) {
+        closed = !hc_send(&c, junk, sizeof junk);
+        if (!closed)
+            usleep(1000); /* lets the reset arrive; bounded by the loop */
+    }
+    cr_assert(closed, "still draining after %zu bytes", sizeof junk * 256);
     hc_close(&c);
     stop();
 }
