@@ -14,6 +14,7 @@
  * close and the shards stop.
  */
 #include "agentcore.h"
+#include "privs.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -40,6 +41,7 @@ struct agentd {
     uint64_t drain_ns;
     uint64_t agent_timeout_ns; /* deadline of the built-in agents (0: 30 s) */
     bool quiet;
+    struct agentd_user user; /* --user: dropped to once every shard listens */
     _Atomic bool failed;
     _Atomic unsigned serving;
     unsigned nshards;
@@ -90,9 +92,15 @@ static void shard_start(void *arg, unsigned id)
         fail(d, id, "listen", err);
         return;
     }
-    /* the last shard to listen announces the URLs */
-    if (atomic_fetch_add(&d->serving, 1) + 1 == d->nshards)
+    /* the last shard to listen drops root (all bound now), then announces the URLs */
+    if (atomic_fetch_add(&d->serving, 1) + 1 == d->nshards) {
+        err = agentd_privs_drop(&d->user);
+        if (err) {
+            fail(d, id, "dropping privileges", err);
+            return;
+        }
         print_urls(d);
+    }
 }
 
 static void net_stopped(void *arg, ac_net *net)
@@ -133,7 +141,7 @@ static void usage(void)
             "              [--request-timeout-ms MS (10000)] [--idle-timeout-ms MS (60000)]\n"
             "              [--drain-ms MS (5000)] [--max-body BYTES (1048576)]\n"
             "              [--agent-timeout-ms MS (30000)] [--queue-size N (4096 per class)]\n"
-            "              [--memory-limit MIB (per shard; 0: none)] [--quiet]\n");
+            "              [--memory-limit MIB (per shard; 0: none)] [--user NAME] [--quiet]\n");
     exit(2);
 }
 
@@ -160,12 +168,14 @@ int main(int argc, char **argv)
                                          {"agent-timeout-ms", required_argument, 0, 't'},
                                          {"queue-size", required_argument, 0, 'Q'},
                                          {"memory-limit", required_argument, 0, 'm'},
+                                         {"user", required_argument, 0, 'u'},
                                          {"quiet", no_argument, 0, 'q'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     ac_runtime_config cfg;
     ac_runtime *rt;
     int o, err, reserved = -1;
+    const char *user = NULL;
     unsigned long long port = 8080;
 
     ac_runtime_config_init(&cfg);
@@ -207,6 +217,9 @@ int main(int argc, char **argv)
         case 'm':
             cfg.memory_limit = (size_t)num(optarg) << 20;
             break;
+        case 'u':
+            user = optarg;
+            break;
         case 'q':
             d.quiet = true;
             break;
@@ -217,6 +230,12 @@ int main(int argc, char **argv)
     if (!d.http_cfg.request_timeout_ns || !d.http_cfg.limits.max_body)
         usage();
     d.tcp_cfg.port = (uint16_t)port;
+    err = agentd_user_resolve(user, &d.user);
+    if (err) {
+        fprintf(stderr, "agentd: --user %s: %s\n", user,
+                err == -ENOENT ? "no such user" : ac_strerror(err));
+        return 1;
+    }
     if (port == 0) {
         /* the kernel picks once, here; every shard joins that port */
         reserved = ac_tcp_reserve_port(d.tcp_cfg.host, &d.tcp_cfg.port);

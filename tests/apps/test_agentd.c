@@ -11,6 +11,8 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <dirent.h>
+#include <pwd.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -260,5 +262,96 @@ Test(apps_agentd, nc_half_close_gets_every_closing_answer, .timeout = 60)
             cr_assert(strncmp(out, cases[i].status_line, strlen(cases[i].status_line)) == 0,
                       "round %u, %s: got '%s'", round, cases[i].req, out);
         }
+    cr_assert_eq(agentd_stop(&d), 0);
+}
+
+/* Every thread of `pid`: real, effective, saved and fs ids are uid/gid, no other group. */
+static void check_ids(pid_t pid, unsigned uid, unsigned gid)
+{
+    char path[512], line[256];
+    snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+    DIR *dir = opendir(path);
+    struct dirent *de;
+    unsigned threads = 0;
+    cr_assert_not_null(dir);
+    while ((de = readdir(dir))) {
+        if (de->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof path, "/proc/%d/task/%s/status", (int)pid, de->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue; /* the thread ended */
+        unsigned seen = 0;
+        while (fgets(line, sizeof line, f)) {
+            unsigned a, b, c, e, want = line[0] == 'U' ? uid : gid;
+            if (strncmp(line, "Groups:", 7) == 0) {
+                unsigned g;
+                int k = sscanf(line + 7, "%u %u", &g, &a);
+                cr_assert(k <= 0 || (k == 1 && g == gid), "thread %s: %s", de->d_name, line);
+                continue;
+            }
+            if ((strncmp(line, "Uid:", 4) && strncmp(line, "Gid:", 4)) ||
+                sscanf(line + 4, "%u %u %u %u", &a, &b, &c, &e) != 4)
+                continue;
+            cr_assert(a == want && b == want && c == want && e == want, "thread %s: %s", de->d_name,
+                      line);
+            seen++;
+        }
+        fclose(f);
+        cr_assert_eq(seen, 2);
+        threads++;
+    }
+    closedir(dir);
+    cr_assert_geq(threads, 2, "the shards' threads");
+}
+
+Test(apps_agentd, user_flag_drops_root_after_binding, .timeout = 60)
+{
+    static const char *const extra[] = {"--user", "nobody", NULL};
+    static struct hc_resp r;
+    struct agentd d;
+    if (geteuid() != 0)
+        cr_skip_test("needs root to test the drop");
+    cr_assert_not_null(getpwnam("nobody"));
+    agentd_start(&d, extra);
+    cr_assert_eq(hc_status_of(d.port, "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n", &r), 200);
+    const struct passwd *pw = getpwnam("nobody");
+    cr_assert_neq(pw->pw_uid, 0);
+    check_ids(d.pid, (unsigned)pw->pw_uid, (unsigned)pw->pw_gid);
+    cr_assert_eq(agentd_stop(&d), 0);
+}
+
+Test(apps_agentd, unknown_user_is_refused_at_start, .timeout = 30)
+{
+    char out[256];
+    FILE *f = popen(AGENTD_BIN " --port 0 --user no-such-user-here 2>&1", "r");
+    cr_assert_not_null(f);
+    size_t n = fread(out, 1, sizeof out - 1, f);
+    out[n] = 0;
+    int st = pclose(f);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 1, "status %d: %s", st, out);
+    cr_assert_not_null(strstr(out, "no such user"), "%s", out);
+}
+
+Test(apps_agentd, listens_on_loopback_only_by_default, .timeout = 30)
+{
+    char line[512];
+    unsigned listeners = 0;
+    struct agentd d;
+    agentd_start(&d, NULL);
+    /* /proc/net/tcp: "sl local_address rem_address st ..."; LISTEN is 0A */
+    FILE *f = fopen("/proc/net/tcp", "r");
+    cr_assert_not_null(f);
+    while (fgets(line, sizeof line, f)) {
+        unsigned addr, port, st;
+        if (sscanf(line, " %*u: %8X:%4X %*8X:%*4X %2X", &addr, &port, &st) != 3)
+            continue;
+        if (port == d.port && st == 0x0A) {
+            cr_assert_eq(addr, 0x0100007Fu, "listener on %08X", addr); /* 127.0.0.1 */
+            listeners++;
+        }
+    }
+    fclose(f);
+    cr_assert_geq(listeners, 1);
     cr_assert_eq(agentd_stop(&d), 0);
 }
