@@ -40,6 +40,7 @@ struct agentd {
     struct ac_http_server_config http_cfg;
     uint64_t drain_ns;
     uint64_t agent_timeout_ns; /* deadline of the built-in agents (0: 30 s) */
+    struct ac_agent_host_config host_cfg;
     bool quiet;
     struct agentd_user user; /* --user: dropped to once every shard listens */
     _Atomic bool failed;
@@ -141,7 +142,8 @@ static void usage(void)
             "              [--request-timeout-ms MS (10000)] [--idle-timeout-ms MS (60000)]\n"
             "              [--drain-ms MS (5000)] [--max-body BYTES (1048576)]\n"
             "              [--agent-timeout-ms MS (30000)] [--queue-size N (4096 per class)]\n"
-            "              [--memory-limit MIB (per shard; 0: none)] [--user NAME] [--quiet]\n");
+            "              [--memory-limit MIB (per shard; 0: none)] [--user NAME] [--quiet]\n"
+            "              [--admit-target-ms MS (5; 0: off)] [--admit-interval-ms MS (100)]\n");
     exit(2);
 }
 
@@ -169,6 +171,8 @@ int main(int argc, char **argv)
                                          {"queue-size", required_argument, 0, 'Q'},
                                          {"memory-limit", required_argument, 0, 'm'},
                                          {"user", required_argument, 0, 'u'},
+                                         {"admit-target-ms", required_argument, 0, 'T'},
+                                         {"admit-interval-ms", required_argument, 0, 'I'},
                                          {"quiet", no_argument, 0, 'q'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
@@ -220,6 +224,15 @@ int main(int argc, char **argv)
         case 'u':
             user = optarg;
             break;
+        case 'T': /* every class alike; per agent in ac_agent_def */
+            for (unsigned c = 0; c < 3; c++)
+                d.host_cfg.admit_target_ns[c] = num(optarg) * 1000000ull;
+            d.host_cfg.admit_off = d.host_cfg.admit_target_ns[0] == 0;
+            break;
+        case 'I':
+            for (unsigned c = 0; c < 3; c++)
+                d.host_cfg.admit_interval_ns[c] = num(optarg) * 1000000ull;
+            break;
         case 'q':
             d.quiet = true;
             break;
@@ -260,9 +273,9 @@ int main(int argc, char **argv)
         ac_runtime_destroy(rt);
         return 1;
     }
-    err = ac_agent_host_create(
-        &(struct ac_agent_host_config){.shards = d.nshards, .timeout_ns = d.agent_timeout_ns},
-        &d.host);
+    d.host_cfg.shards = d.nshards;
+    d.host_cfg.timeout_ns = d.agent_timeout_ns;
+    err = ac_agent_host_create(&d.host_cfg, &d.host);
     if (!err)
         err = ac_agent_register_builtins(d.host);
     if (err) {

@@ -85,6 +85,9 @@ struct ac_agent_def {
     enum ac_agent_placement placement;
     uint64_t timeout_ns;      /* deadline per call; 0: the host's (30 s) */
     unsigned max_concurrency; /* calls in flight per shard; 0: unlimited */
+    /* Admission by queueing delay (see ac_agent_host_config): 0 takes the
+     * host's value for the agent's class. */
+    uint64_t admit_target_ns, admit_interval_ns;
 };
 
 struct ac_agent_host_config {
@@ -92,6 +95,15 @@ struct ac_agent_host_config {
     uint64_t session_ttl_ns; /* idle sessions expire after this (0: 10 min) */
     uint64_t timeout_ns;     /* deadline of agents registered with none (0: 30 s) */
     const char *server;      /* Server header (NULL: "agentcore") */
+    /*
+     * Admission by queueing delay, per class (index enum ac_agent_class):
+     * when the calls of a class have waited on a shard longer than
+     * admit_target_ns for admit_interval_ns, new calls of that class get
+     * 503 + Retry-After at once until the wait is below target again.
+     * 0: the defaults, 5 ms and 100 ms; admit_off disables it for all.
+     */
+    uint64_t admit_target_ns[3], admit_interval_ns[3];
+    bool admit_off;
 };
 
 typedef struct ac_agent_host ac_agent_host;

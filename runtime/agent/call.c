@@ -34,6 +34,7 @@ struct ac__call {
     struct ac_timer deadline;
     ac_call_cancel_fn cancel_fn;
     void *cancel_arg;
+    struct ac__queued queued; /* listed until the handler starts */
 };
 
 _Static_assert(AC_MAX_CPUS <= (1u << SHARD_BITS), "shard bits of a call handle");
@@ -86,6 +87,7 @@ static void end_call(struct ac__call *c)
 {
     struct ac__agent_shard *sh = c->sh;
     ac_timer_cancel(&c->deadline);
+    ac__admit_queue_remove(sh, &c->queued);
     json_decref(c->req.root);
     c->live = false;
     c->gen++;
@@ -131,7 +133,16 @@ static void run_handler(void *arg)
     struct ac__call *c = lookup(h);
     if (!c)
         return; /* ended while queued (deadline, shard stop) */
-    c->sh->agents[c->agent].def.handler(c->sh->agents[c->agent].def.arg, h, &c->req);
+    struct ac__agent_shard *sh = c->sh;
+    struct ac__agent *a = &sh->agents[c->agent];
+    uint64_t t0 = ac_now_ns();
+    if (!ac__admit_start(sh, a, &c->queued, t0)) {
+        AC_AGENT_STAT_ADD(a->c.rejected, 1);
+        fail_call(c, 503, "overloaded", "the call waited too long in its queue: retry later");
+        return;
+    }
+    a->def.handler(a->def.arg, h, &c->req); /* may end the call: c is not used after */
+    ac__admit_ran(sh, a->def.priority, ac_now_ns() - t0);
 }
 
 void ac__agent_call_start(struct ac__agent_shard *sh, unsigned agent, unsigned origin,
@@ -145,6 +156,14 @@ void ac__agent_call_start(struct ac__agent_shard *sh, unsigned agent, unsigned o
         AC_AGENT_STAT_ADD(a->c.rejected, 1);
         ac__agent_reply_error(sh, origin, ex, mode, 503, 1, "agent_busy",
                               "the agent's concurrency limit is reached");
+        json_decref(req->root);
+        return;
+    }
+    uint64_t now = ac_now_ns();
+    if (!ac__admit(sh, a, now)) {
+        AC_AGENT_STAT_ADD(a->c.rejected, 1);
+        ac__agent_reply_error(sh, origin, ex, mode, 503, 1, "overloaded",
+                              "calls of this class are waiting too long: retry later");
         json_decref(req->root);
         return;
     }
@@ -180,6 +199,7 @@ void ac__agent_call_start(struct ac__agent_shard *sh, unsigned agent, unsigned o
         end_call(c); /* releases req->root (c->req is its copy) */
         return;
     }
+    ac__admit_queue_push(sh, a->def.priority, &c->queued, now);
     AC_ASSERT(ac_timer_start(&c->deadline, a->def.timeout_ns, on_deadline, c) == 0);
 }
 

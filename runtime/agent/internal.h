@@ -25,12 +25,30 @@ struct ac__post {
 /* Per agent and shard; written by the shard, read by any (relaxed). */
 struct ac__agent_counters {
     _Atomic uint64_t calls, ok, errors, timeouts, rejected, inflight;
+    _Atomic uint64_t shed;         /* refused by admission (part of rejected) */
+    _Atomic uint64_t shed_periods; /* times admission started refusing */
+};
+
+/* Admission state of one agent on one shard (admit.c). */
+struct ac__admit {
+    uint64_t above_since; /* delay first seen above target; 0: below */
+    uint64_t left_ns;     /* when shedding last stopped; 0: never */
+    bool shedding, logged;
+};
+
+/* A call waiting for its handler to start, in its class's FIFO (admit.c). */
+struct ac__queued {
+    struct ac__queued *prev, *next;
+    uint64_t since_ns;
+    uint8_t cls;
+    bool linked;
 };
 
 /* One agent in a shard's copy of the registry. */
 struct ac__agent {
     struct ac_agent_def def; /* name points into the host's copy */
     struct ac__agent_counters c;
+    struct ac__admit admit;
 };
 
 struct ac__call; /* agent_call.c */
@@ -47,6 +65,11 @@ struct ac__agent_shard {
     /* calls: slots by index, free list through `next_free` */
     struct ac__call **calls;
     uint32_t ncalls, cap_calls, free_call;
+
+    /* calls whose handler has not started, oldest first, per class */
+    struct ac__queued *queued_head[3], *queued_tail[3];
+    uint32_t nqueued[3];
+    uint64_t run_ns[3]; /* recent handler run time per class (moving average) */
 
     /* sessions: chained hash table */
     struct ac__session **buckets;
@@ -112,6 +135,21 @@ void ac__agent_reply_error(struct ac__agent_shard *sh, unsigned origin, struct a
 void ac__agent_call_start(struct ac__agent_shard *sh, unsigned agent, unsigned origin,
                           struct ac_exchange *ex, struct ac__resp_mode mode,
                           const ac_agent_request *req);
+
+/* admit.c: the class FIFO of queued calls (push at spawn, remove at start or end). */
+void ac__admit_queue_push(struct ac__agent_shard *sh, enum ac_agent_class cls, struct ac__queued *q,
+                          uint64_t now_ns);
+void ac__admit_queue_remove(struct ac__agent_shard *sh, struct ac__queued *q);
+/* How long the oldest waiting work of class `cls` has waited on this shard. */
+uint64_t ac__admit_delay_ns(const struct ac__agent_shard *sh, enum ac_agent_class cls,
+                            uint64_t now_ns);
+/* Whether a new call of `a` may join its queue now (false: answer 503); counts and logs. */
+bool ac__admit(struct ac__agent_shard *sh, struct ac__agent *a, uint64_t now_ns);
+/* The handler of the call queued as `q` is due: unlists it; false: shed it (503) instead. */
+bool ac__admit_start(struct ac__agent_shard *sh, struct ac__agent *a, struct ac__queued *q,
+                     uint64_t now_ns);
+/* A handler of class `cls` ran for `ns` (feeds the predicted wait). */
+void ac__admit_ran(struct ac__agent_shard *sh, enum ac_agent_class cls, uint64_t ns);
 
 /* Frees what the shard's calls and sessions hold (shard stop). */
 void ac__agent_calls_close(struct ac__agent_shard *sh);

@@ -106,7 +106,7 @@ static void list_agents(struct ac__agent_shard *sh, struct ac_exchange *ex,
         json_array_append_new(
             list,
             json_pack(
-                "{s:s, s:s, s:s, s:I, s:I, s:{s:I, s:I, s:I, s:I, s:I, s:I}}", "name", d->name,
+                "{s:s, s:s, s:s, s:I, s:I, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I}}", "name", d->name,
                 "priority", classes[d->priority], "placement",
                 d->placement == AC_AGENT_BY_SESSION ? "session" : "any", "timeout_ms",
                 (json_int_t)(d->timeout_ns / 1000000), "max_concurrency",
@@ -115,7 +115,8 @@ static void list_agents(struct ac__agent_shard *sh, struct ac_exchange *ex,
                 (json_int_t)sum(h, i, offsetof(struct ac__agent_counters, ok)), "errors",
                 (json_int_t)sum(h, i, offsetof(struct ac__agent_counters, errors)), "timeouts",
                 (json_int_t)sum(h, i, offsetof(struct ac__agent_counters, timeouts)), "rejected",
-                (json_int_t)sum(h, i, offsetof(struct ac__agent_counters, rejected)), "inflight",
+                (json_int_t)sum(h, i, offsetof(struct ac__agent_counters, rejected)), "shed",
+                (json_int_t)sum(h, i, offsetof(struct ac__agent_counters, shed)), "inflight",
                 (json_int_t)sum(h, i, offsetof(struct ac__agent_counters, inflight))));
     }
     json_t *root = json_pack("{s:o, s:i}", "agents", list, "shards", (int)h->cfg.shards);
