@@ -143,7 +143,8 @@ static void usage(void)
             "              [--drain-ms MS (5000)] [--max-body BYTES (1048576)]\n"
             "              [--agent-timeout-ms MS (30000)] [--queue-size N (4096 per class)]\n"
             "              [--memory-limit MIB (per shard; 0: none)] [--user NAME] [--quiet]\n"
-            "              [--admit-target-ms MS (5; 0: off)] [--admit-interval-ms MS (100)]\n");
+            "              [--admit-target-ms MS (5; 0: off)] [--admit-interval-ms MS (100)]\n"
+            "              [--session-max N (65536 per shard)]\n");
     exit(2);
 }
 
@@ -173,6 +174,7 @@ int main(int argc, char **argv)
                                          {"user", required_argument, 0, 'u'},
                                          {"admit-target-ms", required_argument, 0, 'T'},
                                          {"admit-interval-ms", required_argument, 0, 'I'},
+                                         {"session-max", required_argument, 0, 'S'},
                                          {"quiet", no_argument, 0, 'q'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
@@ -228,6 +230,11 @@ int main(int argc, char **argv)
             for (unsigned c = 0; c < 3; c++)
                 d.host_cfg.admit_target_ns[c] = num(optarg) * 1000000ull;
             d.host_cfg.admit_off = d.host_cfg.admit_target_ns[0] == 0;
+            break;
+        case 'S':
+            d.host_cfg.session_max = (size_t)num(optarg);
+            if (!d.host_cfg.session_max)
+                usage();
             break;
         case 'I':
             for (unsigned c = 0; c < 3; c++)

@@ -93,6 +93,8 @@ struct ac_agent_def {
 struct ac_agent_host_config {
     unsigned shards;         /* the runtime's shard count (required) */
     uint64_t session_ttl_ns; /* idle sessions expire after this (0: 10 min) */
+    size_t session_max;      /* sessions per shard; a new one past it evicts the least
+                              * recently used (0: 65536) */
     uint64_t timeout_ns;     /* deadline of agents registered with none (0: 30 s) */
     const char *server;      /* Server header (NULL: "agentcore") */
     /*
@@ -238,6 +240,9 @@ int ac_session_put(const char *id, json_t *value);
 
 /* Sessions stored on the calling shard. */
 size_t ac_session_count(void);
+
+/* Sessions the calling shard evicted at session_max since it started. */
+uint64_t ac_session_evictions(void);
 
 #ifdef __cplusplus
 }

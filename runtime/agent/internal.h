@@ -74,6 +74,9 @@ struct ac__agent_shard {
     /* sessions: chained hash table */
     struct ac__session **buckets;
     size_t nbuckets, nsessions;
+    struct ac__session *lru_head, *lru_tail; /* most / least recently used */
+    _Atomic uint64_t sessions_evicted;       /* written by the shard, read by any */
+    bool evict_logged;
 
     /* posts waiting for room in a full ring, per target shard */
     struct ac__post **out_head, **out_tail;

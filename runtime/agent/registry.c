@@ -38,6 +38,8 @@ int ac_agent_host_create(const struct ac_agent_host_config *cfg, ac_agent_host *
         h->cfg.timeout_ns = 30ull * 1000000000u;
     if (!h->cfg.server)
         h->cfg.server = "agentcore";
+    if (!h->cfg.session_max)
+        h->cfg.session_max = 65536;
     for (unsigned c = 0; c < 3; c++) {
         if (!h->cfg.admit_target_ns[c])
             h->cfg.admit_target_ns[c] = 5000000ull;
