@@ -72,6 +72,8 @@ static void release(struct ac__hconn *c)
     if (c->next)
         c->next->prev = c->prev;
     s->nconns--;
+    if (c->budgeted)
+        ac__http_budget_give(s->cfg.budget);
     if (c->write_busy) {
         c->dead = true; /* the write callback frees `spare` and c */
     } else {
@@ -146,6 +148,23 @@ static void flush(struct ac__hconn *c)
     }
 }
 
+/* Past max_buffered (`what` says which way): close, count, log once per server. */
+static bool over_buffered(struct ac__hconn *c, size_t bytes, const char *what)
+{
+    struct ac_http_server *s = c->srv;
+    if (bytes <= s->cfg.max_buffered)
+        return false;
+    s->stats.buffer_closes++;
+    if (!s->buffer_logged) {
+        s->buffer_logged = true; /* buffer_closes counts the rest */
+        ac_log_warn("http: closing a connection holding %zu bytes of %s (max_buffered %zu; "
+                    "counted in buffer_closes, logged once)",
+                    bytes, what, s->cfg.max_buffered);
+    }
+    ac__hconn_close(c);
+    return true;
+}
+
 static int add_iov(struct ac__hbuf *b, const struct iovec *iov, int n)
 {
     for (int i = 0; i < n; i++)
@@ -159,10 +178,15 @@ int ac__hconn_write(struct ac__hconn *c, struct ac_http_exchange *x, const struc
 {
     if (c->closing)
         return 0;
-    if (add_iov(x == c->head ? &c->out : &x->buf, iov, iovcnt)) {
+    struct ac__hbuf *b = x == c->head ? &c->out : &x->buf;
+    if (add_iov(b, iov, iovcnt)) {
         ac__hconn_close(c);
         return -ENOMEM;
     }
+    /* a stream to a client that does not read, or answers behind a slow one */
+    if (over_buffered(c, b->len + (b == &c->out ? ac_tcp_queued(c->tcp) : 0),
+                      "answers not yet sent"))
+        return 0;
     if (x == c->head)
         flush(c);
     return 0;
@@ -378,6 +402,9 @@ static void on_read(void *arg, ac_tcp_conn *tcp, int res, const struct ac_slice 
         return;
     }
     if (c->backlog.len != c->backlog_off) {
+        /* arrived after the pause (already on its way): held too, bounded */
+        if (over_buffered(c, c->backlog.len - c->backlog_off + s->len, "input held"))
+            return;
         if (ac__hbuf_add(&c->backlog, s->data, s->len))
             ac__hconn_close(c);
         return;
@@ -502,15 +529,30 @@ void ac__hconn_drain(struct ac__hconn *c)
     settle(c);
 }
 
+/* Connections past a limit that still get their 503 (beyond: closed at once). */
+#define OVER_LIMIT_SLACK 1024
+
 void ac__hconn_accept(void *arg, ac_tcp_conn *tcp)
 {
     struct ac_http_server *s = arg;
-    struct ac__hconn *c = calloc(1, sizeof *c);
-    if (!c || ac_http_parser_create(&s->cfg.limits, &c->parser)) {
-        free(c);
+    struct ac_http_conn_budget *b = s->cfg.budget;
+    bool over = s->nconns >= s->cfg.max_conns;
+    if (s->nconns >= s->cfg.max_conns + OVER_LIMIT_SLACK ||
+        (b && !ac__http_budget_take(b, OVER_LIMIT_SLACK))) {
+        s->stats.conns_refused++;
         ac_tcp_close(tcp, NULL, NULL);
         return;
     }
+    over = over || (b && ac__http_budget_over(b));
+    struct ac__hconn *c = calloc(1, sizeof *c);
+    if (!c || ac_http_parser_create(&s->cfg.limits, &c->parser)) {
+        free(c);
+        if (b)
+            ac__http_budget_give(b);
+        ac_tcp_close(tcp, NULL, NULL);
+        return;
+    }
+    c->budgeted = b != NULL;
     c->srv = s;
     c->tcp = tcp;
     c->next = s->conns;
@@ -523,6 +565,13 @@ void ac__hconn_accept(void *arg, ac_tcp_conn *tcp)
     if (ac_tcp_read_start(tcp, on_read, c) != 0) {
         ac__hconn_close(c);
         return;
+    }
+    if (over) {
+        /* told, not just dropped: the answer goes out, then the lingering close */
+        s->stats.conns_refused++;
+        answer_error(c, 503, 1, "too_many_connections",
+                     "the server holds its maximum of connections: retry later");
+        flush(c);
     }
     settle(c);
 }

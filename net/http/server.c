@@ -12,6 +12,7 @@
 #include "agentcore/mem.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,6 +38,55 @@ int ac__hbuf_add(struct ac__hbuf *b, const void *p, size_t n)
     return 0;
 }
 
+/* ---- the shared connection budget ------------------------------------- */
+
+struct ac_http_conn_budget {
+    _Atomic unsigned used;
+    unsigned max;
+};
+
+int ac_http_conn_budget_create(unsigned max, ac_http_conn_budget **out)
+{
+    if (!max)
+        return -EINVAL;
+    struct ac_http_conn_budget *b = calloc(1, sizeof *b);
+    if (!b)
+        return -ENOMEM;
+    b->max = max;
+    *out = b;
+    return 0;
+}
+
+void ac_http_conn_budget_destroy(ac_http_conn_budget *b)
+{
+    free(b);
+}
+
+unsigned ac_http_conn_budget_used(const ac_http_conn_budget *b)
+{
+    return atomic_load_explicit(&((struct ac_http_conn_budget *)b)->used, memory_order_relaxed);
+}
+
+bool ac__http_budget_take(ac_http_conn_budget *b, unsigned slack)
+{
+    /* relaxed: a count, it orders nothing; over by `slack` is refused outright */
+    unsigned n = atomic_fetch_add_explicit(&b->used, 1, memory_order_relaxed);
+    if (n < b->max + slack)
+        return true;
+    atomic_fetch_sub_explicit(&b->used, 1, memory_order_relaxed);
+    return false;
+}
+
+void ac__http_budget_give(ac_http_conn_budget *b)
+{
+    atomic_fetch_sub_explicit(&b->used, 1, memory_order_relaxed);
+}
+
+bool ac__http_budget_over(const ac_http_conn_budget *b)
+{
+    return ac_http_conn_budget_used(b) > b->max;
+}
+
 void ac_http_server_config_init(struct ac_http_server_config *cfg)
 {
     *cfg = (struct ac_http_server_config){
@@ -46,6 +96,8 @@ void ac_http_server_config_init(struct ac_http_server_config *cfg)
         .linger_max = 1024 * 1024,
         .max_pipeline = 32,
         .max_output = 256 * 1024,
+        .max_conns = 16384,
+        .max_buffered = 4u << 20,
     };
     ac_http_limits_init(&cfg->limits);
 }
@@ -56,7 +108,8 @@ int ac_http_server_start(struct ac_net *net, const struct ac_tcp_server_config *
 {
     struct ac_http_server *s;
     int err;
-    if (!cb || !cfg || !cfg->request_timeout_ns || !cfg->max_pipeline || !cfg->max_output)
+    if (!cb || !cfg || !cfg->request_timeout_ns || !cfg->max_pipeline || !cfg->max_output ||
+        !cfg->max_conns || cfg->max_buffered < cfg->max_output)
         return -EINVAL;
     s = calloc(1, sizeof *s);
     if (!s)

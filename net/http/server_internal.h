@@ -63,6 +63,7 @@ struct ac__hconn {
     bool lingering;                /* shut down; draining input until close */
     bool closing;                  /* ac_tcp_close called */
     bool dead;                     /* state released; freed by the write callback */
+    bool budgeted;                 /* holds one unit of srv->cfg.budget */
     struct ac__hconn *prev, *next; /* srv->conns */
 };
 
@@ -78,6 +79,7 @@ struct ac_http_server {
     struct ac_http_exchange *free_x, *orphans;
     unsigned nfree_x;
     bool stopping;
+    bool buffer_logged; /* a max_buffered close was logged */
     struct ac_timer stop_timer;
     ac_http_server_stopped_fn stop_cb;
     void *stop_arg;
@@ -91,6 +93,12 @@ void ac__hx_put(struct ac_http_server *s, struct ac_http_exchange *x);
 void ac__hx_orphan(struct ac_http_server *s, struct ac_http_exchange *x);
 /* A connection was released: finishes a stop when it was the last. */
 void ac__http_server_conn_gone(struct ac_http_server *s);
+
+/* The global budget (server.c): take one (false: past max + slack, not
+ * taken), give it back, and whether the count is past max. */
+bool ac__http_budget_take(ac_http_conn_budget *b, unsigned slack);
+void ac__http_budget_give(ac_http_conn_budget *b);
+bool ac__http_budget_over(const ac_http_conn_budget *b);
 
 /* http_conn.c */
 void ac__hconn_accept(void *arg, ac_tcp_conn *tcp);

@@ -57,9 +57,28 @@ static void later_fire(struct ac_timer *t, void *arg)
     answer(l->x, l->n, l->keep);
 }
 
+/* "/flood": a 1 MiB answer written at once (a stream outrunning its client). */
+static void flood(ac_http_exchange *x)
+{
+    static char chunk[16384];
+    static const char head[] = "HTTP/1.1 200 OK\r\nContent-Length: 1048576\r\n\r\n";
+    struct iovec iov = {(void *)head, sizeof head - 1};
+    cr_assert_eq(ac_http_exchange_write(x, &iov, 1), 0);
+    iov = (struct iovec){chunk, sizeof chunk};
+    for (int i = 0; i < 64; i++)
+        cr_assert_eq(ac_http_exchange_write(x, &iov, 1), 0); /* 0 also once closed */
+    atomic_fetch_sub(&T.pending, 1);
+    ac_http_exchange_done(x, true);
+}
+
 static void on_request(void *arg, ac_http_exchange *x, const struct ac_http_request *req)
 {
     (void)arg;
+    if (req->path.len == 6 && memcmp(req->path.p, "/flood", 6) == 0) {
+        atomic_fetch_add(&T.pending, 1);
+        flood(x);
+        return;
+    }
     unsigned n = 0;
     bool later = false;
     const char *p = req->path.p + 1;
@@ -451,4 +470,86 @@ Test(net_http_server, lingering_ends_once_linger_max_bytes_were_drained)
     cr_assert(closed, "still draining after %zu bytes", sizeof junk * 256);
     hc_close(&c);
     stop();
+}
+
+/* ---- connection limits -------------------------------------------------- */
+
+/* Holds `n` served connections, then checks that one more is told 503 and
+ * closed, and that a slot given back is usable again. */
+static void check_connection_limit(unsigned n)
+{
+    static struct hc held[8], extra;
+    struct hc_resp r;
+    char v[16];
+    for (unsigned i = 0; i < n; i++) {
+        r.status = 0;
+        /* bounded retries: start()'s probe connection may not be released yet */
+        for (int tries = 0; tries < 200 && r.status != 200; tries++) {
+            cr_assert(hc_open(&held[i], T.port));
+            cr_assert(hc_sends(&held[i], "GET /1 HTTP/1.1\r\nHost: t\r\n\r\n"));
+            cr_assert(hc_read(&held[i], &r, false));
+            if (r.status != 200) {
+                hc_close(&held[i]);
+                usleep(5000);
+            }
+        }
+        cr_assert_eq(r.status, 200, "connection %u is within the limit", i);
+    }
+    cr_assert(hc_open(&extra, T.port));
+    cr_assert(hc_sends(&extra, "GET /2 HTTP/1.1\r\nHost: t\r\n\r\n"));
+    cr_assert(hc_read(&extra, &r, false));
+    cr_assert_eq(r.status, 503);
+    cr_assert(hc_header(&r, "Retry-After", v, sizeof v));
+    cr_assert_not_null(strstr(r.body, "too_many_connections"), "%s", r.body);
+    cr_assert(hc_wait_closed(&extra));
+    hc_close(&extra);
+    /* one held connection goes: a new one is served (bounded retries while
+     * the server sees the close) */
+    hc_close(&held[0]);
+    int st = 0;
+    for (int i = 0; i < 200 && st != 200; i++) {
+        st = hc_status_of(T.port, "GET /3 HTTP/1.1\r\nHost: t\r\n\r\n", &r);
+        if (st != 200)
+            usleep(5000);
+    }
+    cr_assert_eq(st, 200, "the freed slot is not reused");
+    for (unsigned i = 1; i < n; i++)
+        hc_close(&held[i]);
+}
+
+Test(net_http_server, connection_past_max_conns_gets_503_and_is_closed)
+{
+    T.cfg.max_conns = 3;
+    start(); /* its probe connection has closed before the test holds any */
+    check_connection_limit(3);
+    stop();
+    cr_assert_geq(T.stats.conns_refused, 1);
+}
+
+Test(net_http_server, connection_past_the_shared_budget_gets_503_and_is_closed)
+{
+    ac_http_conn_budget *b;
+    cr_assert_eq(ac_http_conn_budget_create(2, &b), 0);
+    T.cfg.budget = b;
+    start();
+    check_connection_limit(2);
+    stop();
+    cr_assert_eq(ac_http_conn_budget_used(b), 0, "every connection gave its unit back");
+    ac_http_conn_budget_destroy(b);
+}
+
+Test(net_http_server, answers_past_max_buffered_close_the_connection)
+{
+    static struct hc c;
+    struct hc_resp r;
+    T.cfg.max_output = 16384;
+    T.cfg.max_buffered = 65536;
+    start();
+    cr_assert(hc_open(&c, T.port));
+    cr_assert(hc_sends(&c, "GET /flood HTTP/1.1\r\nHost: t\r\n\r\n"));
+    cr_assert(!hc_read(&c, &r, false), "a 1 MiB answer cannot pass a 64 KiB bound");
+    hc_close(&c);
+    cr_assert_eq(hc_status_of(T.port, "GET /4 HTTP/1.1\r\nHost: t\r\n\r\n", &r), 200);
+    stop();
+    cr_assert_eq(T.stats.buffer_closes, 1);
 }
