@@ -14,6 +14,7 @@
  * close and the shards stop.
  */
 #include "agentcore.h"
+#include "defaults.h"
 #include "privs.h"
 
 #include <errno.h>
@@ -144,7 +145,10 @@ static void usage(void)
             "              [--agent-timeout-ms MS (30000)] [--queue-size N (4096 per class)]\n"
             "              [--memory-limit MIB (per shard; 0: none)] [--user NAME] [--quiet]\n"
             "              [--admit-target-ms MS (5; 0: off)] [--admit-interval-ms MS (100)]\n"
-            "              [--session-max N (65536 per shard)]\n");
+            "              [--session-max N (65536 per shard)] [--max-conns N (open-file limit - "
+            "256)]\n"
+            "              [--max-conns-per-shard N (16384)]\n"
+            "  --memory-limit default: half the machine's (or cgroup's) memory over the shards\n");
     exit(2);
 }
 
@@ -175,12 +179,16 @@ int main(int argc, char **argv)
                                          {"admit-target-ms", required_argument, 0, 'T'},
                                          {"admit-interval-ms", required_argument, 0, 'I'},
                                          {"session-max", required_argument, 0, 'S'},
+                                         {"max-conns", required_argument, 0, 'C'},
+                                         {"max-conns-per-shard", required_argument, 0, 'P'},
                                          {"quiet", no_argument, 0, 'q'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     ac_runtime_config cfg;
     ac_runtime *rt;
     int o, err, reserved = -1;
+    bool memory_set = false;
+    unsigned long long max_conns = 0;
     const char *user = NULL;
     unsigned long long port = 8080;
 
@@ -222,6 +230,7 @@ int main(int argc, char **argv)
             break;
         case 'm':
             cfg.memory_limit = (size_t)num(optarg) << 20;
+            memory_set = true;
             break;
         case 'u':
             user = optarg;
@@ -230,6 +239,16 @@ int main(int argc, char **argv)
             for (unsigned c = 0; c < 3; c++)
                 d.host_cfg.admit_target_ns[c] = num(optarg) * 1000000ull;
             d.host_cfg.admit_off = d.host_cfg.admit_target_ns[0] == 0;
+            break;
+        case 'C':
+            max_conns = num(optarg);
+            if (!max_conns || max_conns > UINT32_MAX)
+                usage();
+            break;
+        case 'P':
+            d.http_cfg.max_conns = (unsigned)num(optarg);
+            if (!d.http_cfg.max_conns)
+                usage();
             break;
         case 'S':
             d.host_cfg.session_max = (size_t)num(optarg);
@@ -263,6 +282,14 @@ int main(int argc, char **argv)
             fprintf(stderr, "agentd: %s: %s\n", d.tcp_cfg.host, ac_strerror(reserved));
             return 1;
         }
+    }
+    if (!memory_set)
+        cfg.memory_limit = agentd_default_memory_limit(agentd_shards_for(cfg.cpus));
+    err = ac_http_conn_budget_create(max_conns ? (unsigned)max_conns : agentd_default_max_conns(),
+                                     &d.http_cfg.budget);
+    if (err) {
+        fprintf(stderr, "agentd: %s\n", ac_strerror(err));
+        return 1;
     }
     cfg.on_shard_start = shard_start;
     cfg.on_shard_stop = shard_stop;
@@ -298,6 +325,7 @@ int main(int argc, char **argv)
             ac_http_server_destroy(d.shard[i].http);
     ac_runtime_destroy(rt);
     ac_agent_host_destroy(d.host);
+    ac_http_conn_budget_destroy(d.http_cfg.budget);
     if (err || atomic_load(&d.failed)) {
         fprintf(stderr, "agentd: %s\n", err ? ac_strerror(err) : "start-up failed");
         return 1;
