@@ -47,17 +47,10 @@ static const enum ac_prio class_prio[] = {
 void ac__admit_queue_push(struct ac__agent_shard *sh, enum ac_agent_class cls, struct ac__queued *q,
                           uint64_t now_ns)
 {
-    struct ac__queued **tail = &sh->queued_tail[cls];
     q->since_ns = now_ns;
-    q->next = NULL;
-    q->prev = *tail;
-    if (*tail)
-        (*tail)->next = q;
-    else
-        sh->queued_head[cls] = q;
-    *tail = q;
     q->cls = (uint8_t)cls;
     q->linked = true;
+    TAILQ_INSERT_TAIL(&sh->queued[cls], q, link);
     sh->nqueued[cls]++;
 }
 
@@ -65,14 +58,7 @@ void ac__admit_queue_remove(struct ac__agent_shard *sh, struct ac__queued *q)
 {
     if (!q->linked)
         return;
-    if (q->prev)
-        q->prev->next = q->next;
-    else
-        sh->queued_head[q->cls] = q->next;
-    if (q->next)
-        q->next->prev = q->prev;
-    else
-        sh->queued_tail[q->cls] = q->prev;
+    TAILQ_REMOVE(&sh->queued[q->cls], q, link);
     q->linked = false;
     sh->nqueued[q->cls]--;
 }
@@ -80,7 +66,7 @@ void ac__admit_queue_remove(struct ac__agent_shard *sh, struct ac__queued *q)
 uint64_t ac__admit_delay_ns(const struct ac__agent_shard *sh, enum ac_agent_class cls,
                             uint64_t now_ns)
 {
-    const struct ac__queued *q = sh->queued_head[cls];
+    const struct ac__queued *q = TAILQ_FIRST(&sh->queued[cls]);
     uint64_t d = q && now_ns > q->since_ns ? now_ns - q->since_ns : 0;
     uint64_t ahead = (uint64_t)sh->nqueued[cls] * sh->run_ns[cls];
     if (ahead > d)

@@ -5,6 +5,7 @@
 #ifndef AC_RUNTIME_AGENT_INTERNAL_H
 #define AC_RUNTIME_AGENT_INTERNAL_H
 
+#include <sys/queue.h> /* the one list facility (docs/ARCHITECTURE.md, "Lists") */
 #include "agentcore/agent.h"
 #include "agentcore/runtime.h"
 #include "agentcore/timer.h"
@@ -17,7 +18,7 @@
  * frees it when the runtime stops before delivery.
  */
 struct ac__post {
-    struct ac__post *next;
+    STAILQ_ENTRY(ac__post) link; /* the outbox to one target shard */
     ac_msg_fn fn;
     void (*drop)(void *arg);
 };
@@ -38,7 +39,7 @@ struct ac__admit {
 
 /* A call waiting for its handler to start, in its class's FIFO (admit.c). */
 struct ac__queued {
-    struct ac__queued *prev, *next;
+    TAILQ_ENTRY(ac__queued) link;
     uint64_t since_ns;
     uint8_t cls;
     bool linked;
@@ -67,19 +68,19 @@ struct ac__agent_shard {
     uint32_t ncalls, cap_calls, free_call;
 
     /* calls whose handler has not started, oldest first, per class */
-    struct ac__queued *queued_head[3], *queued_tail[3];
+    TAILQ_HEAD(, ac__queued) queued[3];
     uint32_t nqueued[3];
     uint64_t run_ns[3]; /* recent handler run time per class (moving average) */
 
     /* sessions: chained hash table */
     struct ac__session **buckets;
     size_t nbuckets, nsessions;
-    struct ac__session *lru_head, *lru_tail; /* most / least recently used */
-    _Atomic uint64_t sessions_evicted;       /* written by the shard, read by any */
+    TAILQ_HEAD(ac__session_lru, ac__session) lru; /* first: most recently used */
+    _Atomic uint64_t sessions_evicted;            /* written by the shard, read by any */
     bool evict_logged;
 
     /* posts waiting for room in a full ring, per target shard */
-    struct ac__post **out_head, **out_tail;
+    STAILQ_HEAD(ac__outbox, ac__post) * outbox; /* per target: posts its ring had no room for */
     struct ac_timer out_timer;
 };
 

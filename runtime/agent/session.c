@@ -25,7 +25,7 @@
 
 struct ac__session {
     struct ac__session *next;
-    struct ac__session *lru_prev, *lru_next; /* sh->lru_head: most recent */
+    TAILQ_ENTRY(ac__session) lru; /* sh->lru, most recent first */
     struct ac__agent_shard *sh;
     struct ac_timer ttl;
     json_t *value;
@@ -73,30 +73,6 @@ static struct ac__session **find(struct ac__agent_shard *sh, const char *id, siz
     return NULL;
 }
 
-static void lru_unlink(struct ac__agent_shard *sh, struct ac__session *s)
-{
-    if (s->lru_prev)
-        s->lru_prev->lru_next = s->lru_next;
-    else
-        sh->lru_head = s->lru_next;
-    if (s->lru_next)
-        s->lru_next->lru_prev = s->lru_prev;
-    else
-        sh->lru_tail = s->lru_prev;
-    s->lru_prev = s->lru_next = NULL;
-}
-
-static void lru_push_front(struct ac__agent_shard *sh, struct ac__session *s)
-{
-    s->lru_prev = NULL;
-    s->lru_next = sh->lru_head;
-    if (sh->lru_head)
-        sh->lru_head->lru_prev = s;
-    else
-        sh->lru_tail = s;
-    sh->lru_head = s;
-}
-
 /* Unlists and frees `s` (its timer stopped first). */
 static void drop(struct ac__session *s)
 {
@@ -104,7 +80,7 @@ static void drop(struct ac__session *s)
     struct ac__session **pp = find(sh, s->id, s->len, s->hash);
     AC_ASSERT(pp && *pp == s);
     *pp = s->next;
-    lru_unlink(sh, s);
+    TAILQ_REMOVE(&sh->lru, s, lru);
     sh->nsessions--;
     ac_timer_cancel(&s->ttl);
     json_decref(s->value);
@@ -120,7 +96,7 @@ static void on_expire(struct ac_timer *t, void *arg)
 /* Makes room for one more session: evicts the least recently used. */
 static void evict_lru(struct ac__agent_shard *sh)
 {
-    struct ac__session *s = sh->lru_tail;
+    struct ac__session *s = TAILQ_LAST(&sh->lru, ac__session_lru);
     AC_ASSERT(s);
     AC_AGENT_STAT_ADD(sh->sessions_evicted, 1);
     if (!sh->evict_logged) {
@@ -134,8 +110,8 @@ static void evict_lru(struct ac__agent_shard *sh)
 
 static void touch(struct ac__session *s)
 {
-    lru_unlink(s->sh, s);
-    lru_push_front(s->sh, s);
+    TAILQ_REMOVE(&s->sh->lru, s, lru);
+    TAILQ_INSERT_HEAD(&s->sh->lru, s, lru);
     ac_timer_cancel(&s->ttl);
     AC_ASSERT(ac_timer_start(&s->ttl, s->sh->host->cfg.session_ttl_ns, on_expire, s) == 0);
 }
@@ -223,7 +199,7 @@ int ac_session_put(const char *id, json_t *value)
     s->next = sh->buckets[k];
     sh->buckets[k] = s;
     sh->nsessions++;
-    lru_push_front(sh, s);
+    TAILQ_INSERT_HEAD(&sh->lru, s, lru);
     touch(s);
     return 0;
 }
@@ -251,6 +227,6 @@ void ac__agent_sessions_close(struct ac__agent_shard *sh)
         }
     free(sh->buckets);
     sh->buckets = NULL;
-    sh->lru_head = sh->lru_tail = NULL;
+    TAILQ_INIT(&sh->lru);
     sh->nbuckets = sh->nsessions = 0;
 }
