@@ -98,18 +98,25 @@ static void stop_hook(void *arg, unsigned shard)
     ac_agent_host_shard_stop(S.host, shard);
 }
 
-Test(runtime_agent_session, ttl_expires_idle_sessions_and_get_refreshes, .timeout = 30)
+/* Runs a runtime of hc->shards shards whose start hook is `start`, until it stops. */
+static void run_host(const struct ac_agent_host_config *hc, ac_shard_hook_fn start)
 {
     ac_runtime_config cfg;
-    struct ac_agent_host_config hc = {.shards = 1, .session_ttl_ns = TTL_MS * 1000000ull};
     test_config(&cfg);
-    cfg.shards = 1;
-    cfg.on_shard_start = ttl_start;
+    cfg.shards = hc->shards;
+    cfg.oversubscribe = hc->shards > 1;
+    cfg.on_shard_start = start;
     cfg.on_shard_stop = stop_hook;
-    cr_assert_eq(ac_agent_host_create(&hc, &S.host), 0);
+    cr_assert_eq(ac_agent_host_create(hc, &S.host), 0);
     cr_assert_eq(ac_runtime_create(&cfg, &S.rt), 0);
     test_run(S.rt);
     cr_assert_eq(S.step_errors, 0);
+}
+
+Test(runtime_agent_session, ttl_expires_idle_sessions_and_get_refreshes, .timeout = 30)
+{
+    run_host(&(struct ac_agent_host_config){.shards = 1, .session_ttl_ns = TTL_MS * 1000000ull},
+             ttl_start);
     cr_assert_eq(S.refreshed_value, 7);
     cr_assert(S.present_at_30, "get at 15 ms did not refresh the TTL");
     cr_assert(S.gone_at_60, "session outlived its TTL");
@@ -138,17 +145,7 @@ static void exdev_start(void *arg, unsigned shard)
 
 Test(runtime_agent_session, only_the_owner_shard_stores_a_session, .timeout = 30)
 {
-    ac_runtime_config cfg;
-    struct ac_agent_host_config hc = {.shards = 2};
-    test_config(&cfg);
-    cfg.shards = 2;
-    cfg.oversubscribe = true;
-    cfg.on_shard_start = exdev_start;
-    cfg.on_shard_stop = stop_hook;
-    cr_assert_eq(ac_agent_host_create(&hc, &S.host), 0);
-    cr_assert_eq(ac_runtime_create(&cfg, &S.rt), 0);
-    test_run(S.rt);
-    cr_assert_eq(S.step_errors, 0);
+    run_host(&(struct ac_agent_host_config){.shards = 2}, exdev_start);
     cr_assert(S.exdev);
     ac_runtime_destroy(S.rt);
     ac_agent_host_destroy(S.host);
@@ -189,16 +186,7 @@ static void lru_start(void *arg, unsigned shard)
 
 Test(runtime_agent_session, session_max_evicts_the_least_recently_used, .timeout = 30)
 {
-    ac_runtime_config cfg;
-    struct ac_agent_host_config hc = {.shards = 1, .session_max = 4};
-    test_config(&cfg);
-    cfg.shards = 1;
-    cfg.on_shard_start = lru_start;
-    cfg.on_shard_stop = stop_hook;
-    cr_assert_eq(ac_agent_host_create(&hc, &S.host), 0);
-    cr_assert_eq(ac_runtime_create(&cfg, &S.rt), 0);
-    test_run(S.rt);
-    cr_assert_eq(S.step_errors, 0);
+    run_host(&(struct ac_agent_host_config){.shards = 1, .session_max = 4}, lru_start);
     cr_assert(atomic_load(&lru_ok), "eviction order or count wrong");
     ac_runtime_destroy(S.rt);
     ac_agent_host_destroy(S.host);
