@@ -92,8 +92,8 @@ def one_run(admission, seconds):
         p.terminate()
         p.wait(timeout=15)
     for r in (open_, closed):
-        assert r["ok"] > 0, "no call was answered"
-        assert r["503_without_retry_after"] == 0, "a 503 without Retry-After"
+        assert r["ok"] > 0, f"no call was answered: {r}"
+        assert r["503_without_retry_after"] == 0, f"a 503 without Retry-After: {r}"
     assert idle["inflight_after"] == 0 and idle["lone_call_status"] == 200, idle
     return {"capacity_rps": capacity, "open": open_, "closed": closed, "idle": idle}
 
