@@ -518,10 +518,16 @@ Test(runtime_agent_http, held_busy_shard_sheds_calls_with_503_then_admits_again)
         hc_close(&c[k]);
     cr_assert_geq(shed, 1, "no call was refused in %u calls (%u ok)", sent, ok);
     cr_assert_geq(ok, 1);
-    /* the load is gone: calls one at a time find an empty queue and are admitted */
-    for (int i = 0; i < 10; i++)
-        cr_assert_eq(post("/v1/agents/busy/invoke", "{\"session_id\":\"s\",\"input\":1}", &r), 200,
-                     "call %d after the load: %s", i, r.body);
+    /* the load is gone: calls one at a time find an empty queue and are
+     * admitted (bounded: a host stall of more than the target right after
+     * shedding may still refuse one, so 5 in a row within 100 calls) */
+    unsigned in_a_row = 0;
+    for (int i = 0; i < 100 && in_a_row < 5; i++) {
+        int st = post("/v1/agents/busy/invoke", "{\"session_id\":\"s\",\"input\":1}", &r);
+        cr_assert(st == 200 || st == 503, "call %d after the load: %d %s", i, st, r.body);
+        in_a_row = st == 200 ? in_a_row + 1 : 0;
+    }
+    cr_assert_eq(in_a_row, 5, "calls are still refused after the load");
     cr_assert_geq(agent_counter("busy", "shed"), (long)shed);
     cr_assert_eq(agent_counter("busy", "inflight"), 0);
     stop();
