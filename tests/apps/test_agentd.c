@@ -355,3 +355,37 @@ Test(apps_agentd, listens_on_loopback_only_by_default, .timeout = 30)
     cr_assert_geq(listeners, 1);
     cr_assert_eq(agentd_stop(&d), 0);
 }
+
+Test(apps_agentd, max_conns_flag_bounds_connections_across_shards, .timeout = 60)
+{
+    static const char *const extra[] = {"--max-conns", "2", NULL};
+    static struct hc held[2], extra_conn;
+    static struct hc_resp r;
+    struct agentd d;
+    char v[16];
+    agentd_start(&d, extra);
+    for (int i = 0; i < 2; i++) {
+        r.status = 0;
+        /* bounded retries: a probe connection of agentd_start may still count */
+        for (int tries = 0; tries < 200 && r.status != 200; tries++) {
+            cr_assert(hc_open(&held[i], d.port));
+            cr_assert(hc_sends(&held[i], "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n"));
+            cr_assert(hc_read(&held[i], &r, false));
+            if (r.status != 200) {
+                hc_close(&held[i]);
+                usleep(5000);
+            }
+        }
+        cr_assert_eq(r.status, 200);
+    }
+    cr_assert(hc_open(&extra_conn, d.port));
+    cr_assert(hc_sends(&extra_conn, "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n"));
+    cr_assert(hc_read(&extra_conn, &r, false));
+    cr_assert_eq(r.status, 503, "the third connection, whichever shard took it");
+    cr_assert(hc_header(&r, "Retry-After", v, sizeof v));
+    cr_assert_not_null(strstr(r.body, "too_many_connections"), "%s", r.body);
+    hc_close(&extra_conn);
+    for (int i = 0; i < 2; i++)
+        hc_close(&held[i]);
+    cr_assert_eq(agentd_stop(&d), 0);
+}
