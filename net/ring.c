@@ -144,6 +144,7 @@ static struct io_uring_sqe *get_sqe(struct ac_ring *r)
     if (AC_UNLIKELY(!sqe)) {
         /* SQ full: hand what is queued to the kernel and try once more. */
         int n = io_uring_submit(&r->uring);
+        r->stats.sq_full++;
         r->stats.enters++;
         if (n > 0)
             r->stats.submitted += (uint64_t)n;
@@ -281,4 +282,7 @@ void ac_ring_set_callback_hook(struct ac_ring *r, void (*after_cb)(void *arg, co
 void ac_ring_stats(const struct ac_ring *r, struct ac_ring_stats *out)
 {
     *out = r->stats;
+    /* the kernel's own count of completions it dropped (no CQ room) */
+    const unsigned *koverflow = r->uring.cq.koverflow;
+    out->cq_overflows = koverflow ? __atomic_load_n(koverflow, __ATOMIC_RELAXED) : 0;
 }

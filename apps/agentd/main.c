@@ -14,6 +14,7 @@
  * close and the shards stop.
  */
 #include "agentcore.h"
+#include "ops.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -90,9 +91,16 @@ static void shard_start(void *arg, unsigned id)
         fail(d, id, "listen", err);
         return;
     }
+    err = agentd_ops_shard_start(id, st->net);
+    if (err) {
+        fail(d, id, "admin listener", err);
+        return;
+    }
     /* the last shard to listen announces the URLs */
-    if (atomic_fetch_add(&d->serving, 1) + 1 == d->nshards)
+    if (atomic_fetch_add(&d->serving, 1) + 1 == d->nshards) {
         print_urls(d);
+        agentd_ops_print_urls(d->quiet);
+    }
 }
 
 static void net_stopped(void *arg, ac_net *net)
@@ -116,6 +124,7 @@ static void shard_stop(void *arg, unsigned id)
     struct agentd *d = arg;
     struct shard_state *st = &d->shard[id];
     ac_shard_hold_stop();
+    agentd_ops_shard_stop(id, ac_now_ns() + d->drain_ns);
     if (st->http)
         ac_http_server_stop(st->http, ac_now_ns() + d->drain_ns, http_stopped, st);
     else if (st->net)
@@ -133,7 +142,9 @@ static void usage(void)
             "              [--request-timeout-ms MS (10000)] [--idle-timeout-ms MS (60000)]\n"
             "              [--drain-ms MS (5000)] [--max-body BYTES (1048576)]\n"
             "              [--agent-timeout-ms MS (30000)] [--queue-size N (4096 per class)]\n"
-            "              [--memory-limit MIB (per shard; 0: none)] [--quiet]\n");
+            "              [--memory-limit MIB (per shard; 0: none)] [--quiet]\n"
+            "              [--admin-port N (9090; 0: any)] [--admin-host A (127.0.0.1)]\n"
+            "              [--no-metrics]\n");
     exit(2);
 }
 
@@ -168,6 +179,7 @@ int main(int argc, char **argv)
     int o, err, reserved = -1;
     unsigned long long port = 8080;
 
+    agentd_ops_parse(&argc, argv);
     ac_runtime_config_init(&cfg);
     ac_net_config_init(&d.net_cfg);
     ac_http_server_config_init(&d.http_cfg);
@@ -250,6 +262,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "agentd: agents: %s\n", ac_strerror(err));
         return 1;
     }
+    err = agentd_ops_create(rt, d.host);
+    if (err) {
+        fprintf(stderr, "agentd: admin listener: %s\n", ac_strerror(err));
+        return 1;
+    }
     err = ac_runtime_run(rt);
     if (reserved >= 0)
         close(reserved);
@@ -257,6 +274,7 @@ int main(int argc, char **argv)
     for (unsigned i = 0; i < d.nshards; i++)
         if (d.shard[i].http)
             ac_http_server_destroy(d.shard[i].http);
+    agentd_ops_destroy();
     ac_runtime_destroy(rt);
     ac_agent_host_destroy(d.host);
     if (err || atomic_load(&d.failed)) {
