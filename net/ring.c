@@ -188,6 +188,7 @@ int ac_ring_submit(struct ac_ring *r, struct ac_op *op)
     d->prep(sqe, op);
     sqe->flags |= op->sqe_flags;
     io_uring_sqe_set_data(sqe, op);
+    r->stats.ops_inflight++;
     return 0;
 }
 
@@ -264,6 +265,8 @@ unsigned ac_ring_dispatch(struct ac_ring *r)
         }
         struct ac_op *op = (struct ac_op *)(uintptr_t)ud;
         unsigned kind = op->kind; /* the callback may free op */
+        if (!(flags & IORING_CQE_F_MORE))
+            r->stats.ops_inflight--; /* its last CQE (multishot and SEND_ZC post several) */
         op->complete(op, res, flags);
         if (r->after_cb)
             r->after_cb(r->after_cb_arg, ac_op_kind_name(kind));

@@ -5,7 +5,9 @@
  */
 #include "internal.h"
 
+#include "agentcore/http.h"
 #include "agentcore/mem.h"
+#include "agentcore/net.h"
 #include "agentcore/ring.h"
 #include "agentcore/sched.h"
 
@@ -36,6 +38,40 @@ C(m_sq_full, "agentcore_uring_sq_full_total",
   "Times the submission queue was full and had to be flushed early.");
 C(m_cq_over, "agentcore_uring_cq_overflows_total",
   "Completions the kernel could not post to a full completion queue.");
+G(m_ops, "agentcore_uring_ops_in_flight", "io_uring operations submitted and not yet completed.");
+C(m_enobufs, "agentcore_uring_buffer_ring_empty_total",
+  "Receives that found the provided-buffer ring empty (ENOBUFS).");
+C(m_bufwaits, "agentcore_uring_buffer_waits_total",
+  "Connections parked until a provided buffer came back.");
+C(m_rearms, "agentcore_uring_multishot_rearms_total",
+  "Multishot operations that ended and were submitted again.");
+C(m_zc, "agentcore_uring_send_zc_total", "Zero-copy sends (SEND_ZC) submitted.");
+C(m_zc_copied, "agentcore_uring_send_zc_copied_total",
+  "SEND_ZC completions whose notification said the kernel copied the data.");
+C(m_zc_fallback, "agentcore_uring_send_zc_fallbacks_total",
+  "Connections that switched from SEND_ZC to plain sends after a copy.");
+/* connections and bytes */
+G(m_conns_open, "agentcore_connections_open", "TCP connections open now.");
+C(m_conns_acc, "agentcore_connections_accepted_total", "TCP connections accepted.");
+C(m_conns_ref, "agentcore_connections_refused_total",
+  "TCP connections closed at once because the shard's connection limit was reached.");
+C(m_conns_closed, "agentcore_connections_closed_total",
+  "TCP connections closed, by the first reason seen: local, peer, error, idle, shutdown.");
+C(m_bytes_in, "agentcore_net_received_bytes_total", "Bytes received.");
+C(m_bytes_out, "agentcore_net_sent_bytes_total", "Bytes sent.");
+C(m_sends, "agentcore_net_sends_total", "Send operations.");
+C(m_pauses, "agentcore_net_read_pauses_total",
+  "Times reading paused because a connection's output passed its high-water mark.");
+/* HTTP servers, by listening port */
+C(m_http_conns, "agentcore_http_connections_total", "Connections accepted by the HTTP server.");
+C(m_http_reqs, "agentcore_http_requests_total", "Requests parsed and handed to the server's routes.");
+C(m_http_perr, "agentcore_http_parse_errors_total",
+  "Requests refused by the parser (4xx/5xx answered by the server).");
+C(m_http_408, "agentcore_http_request_timeouts_total",
+  "Requests not complete within the request timeout (408).");
+C(m_http_idle, "agentcore_http_idle_closes_total", "Keep-alive connections closed while idle.");
+C(m_http_holds, "agentcore_http_parse_holds_total",
+  "Times backpressure held parsing (pipelined answers or output pending).");
 /* tasks */
 C(m_tasks_sub, "agentcore_tasks_submitted_total", "Tasks accepted by this shard's scheduler.");
 C(m_tasks_run, "agentcore_tasks_run_total", "Tasks this shard executed (own and stolen).");
@@ -73,6 +109,44 @@ G(p_start, "process_start_time_seconds", "Start time of the process since unix e
 G(p_threads, "process_threads", "Number of OS threads in the process.");
 G(a_up, "agentcore_uptime_seconds", "Seconds since the metrics registry was created.");
 G(a_shards, "agentcore_shards", "Shards in the runtime.");
+
+static void collect_net(ac_metrics_sink *s)
+{
+    static const char *const cause[AC_CLOSE_CAUSES] = {"local", "peer", "error", "idle",
+                                                       "shutdown"};
+    ac_net *net = ac_net_current();
+    if (net) {
+        struct ac_net_stats ns;
+        ac_net_stats(net, &ns);
+        ac_metrics_emit(s, &m_enobufs, (double)ns.enobufs, NULL);
+        ac_metrics_emit(s, &m_bufwaits, (double)ns.bufs_waits, NULL);
+        ac_metrics_emit(s, &m_rearms, (double)ns.recv_rearms, "op=\"recv\"");
+        ac_metrics_emit(s, &m_rearms, (double)ns.accept_rearms, "op=\"accept\"");
+        ac_metrics_emit(s, &m_zc, (double)ns.zc_sends, NULL);
+        ac_metrics_emit(s, &m_zc_copied, (double)ns.zc_copied, NULL);
+        ac_metrics_emit(s, &m_zc_fallback, (double)ns.zc_fallbacks, NULL);
+        ac_metrics_emit(s, &m_conns_open, (double)ns.conns_open, NULL);
+        ac_metrics_emit(s, &m_conns_acc, (double)ns.accepted, NULL);
+        ac_metrics_emit(s, &m_conns_ref, (double)ns.refused, NULL);
+        for (unsigned c = 0; c < AC_CLOSE_CAUSES; c++)
+            ac_metrics_emit(s, &m_conns_closed, (double)ns.closed[c], "cause=\"%s\"", cause[c]);
+        ac_metrics_emit(s, &m_bytes_in, (double)ns.bytes_in, NULL);
+        ac_metrics_emit(s, &m_bytes_out, (double)ns.bytes_out, NULL);
+        ac_metrics_emit(s, &m_sends, (double)ns.sends, NULL);
+        ac_metrics_emit(s, &m_pauses, (double)ns.read_pauses, NULL);
+    }
+    for (ac_http_server *h = ac_http_server_next(NULL); h; h = ac_http_server_next(h)) {
+        struct ac_http_server_stats hs;
+        unsigned port = ac_http_server_port(h);
+        ac_http_server_stats(h, &hs);
+        ac_metrics_emit(s, &m_http_conns, (double)hs.connections, "listener=\"%u\"", port);
+        ac_metrics_emit(s, &m_http_reqs, (double)hs.requests, "listener=\"%u\"", port);
+        ac_metrics_emit(s, &m_http_perr, (double)hs.parse_errors, "listener=\"%u\"", port);
+        ac_metrics_emit(s, &m_http_408, (double)hs.request_timeouts, "listener=\"%u\"", port);
+        ac_metrics_emit(s, &m_http_idle, (double)hs.idle_closes, "listener=\"%u\"", port);
+        ac_metrics_emit(s, &m_http_holds, (double)hs.parse_holds, "listener=\"%u\"", port);
+    }
+}
 
 static void collect_heap(ac_metrics_sink *s)
 {
@@ -124,6 +198,7 @@ void ac__collect_runtime(void *arg, ac_metrics_sink *s)
         ac_metrics_emit(s, &m_cqes, (double)rs.completions, NULL);
         ac_metrics_emit(s, &m_sq_full, (double)rs.sq_full, NULL);
         ac_metrics_emit(s, &m_cq_over, (double)rs.cq_overflows, NULL);
+        ac_metrics_emit(s, &m_ops, (double)rs.ops_inflight, NULL);
     }
     ac_sched *sched = ac_sched_current();
     if (sched) {
@@ -137,6 +212,7 @@ void ac__collect_runtime(void *arg, ac_metrics_sink *s)
         for (unsigned c = 0; c < AC_PRIO_COUNT; c++)
             ac_metrics_emit(s, &m_queue, (double)ss.queued[c], "class=\"%s\"", cls[c]);
     }
+    collect_net(s);
     collect_heap(s);
     struct ac_stall_stats stalls[AC_STALL_NAMES];
     unsigned n = ac_shard_stalls(stalls, AC_STALL_NAMES);
