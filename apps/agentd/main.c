@@ -61,10 +61,13 @@ static void print_urls(struct agentd *d)
     char base[128];
     snprintf(base, sizeof base, "http://%s%s%s:%u", v6 ? "[" : "", h, v6 ? "]" : "",
              d->tcp_cfg.port);
-    printf("agentd: listening on %s (%u shards)\n", base, d->nshards);
+    /* one line (one write) in quiet mode: a reader may close the pipe after it */
+    printf("agentd: listening on %s (%u shards), admin on %s\n", base, d->nshards,
+           agentd_ops_url());
     if (!d->quiet) {
         printf("  GET  %s/healthz\n  GET  %s/readyz\n  GET  %s/v1/agents\n", base, base, base);
         printf("  POST %s/v1/agents/{echo,sleep,compute,stream,session-counter}/invoke\n", base);
+        agentd_ops_print_routes();
     }
     fflush(stdout);
 }
@@ -97,10 +100,8 @@ static void shard_start(void *arg, unsigned id)
         return;
     }
     /* the last shard to listen announces the URLs */
-    if (atomic_fetch_add(&d->serving, 1) + 1 == d->nshards) {
+    if (atomic_fetch_add(&d->serving, 1) + 1 == d->nshards)
         print_urls(d);
-        agentd_ops_print_urls(d->quiet);
-    }
 }
 
 static void net_stopped(void *arg, ac_net *net)

@@ -12,6 +12,7 @@ static struct {
     bool no_metrics;
     ac_metrics *metrics;
     ac_admin *admin;
+    char url[96];
 } ops = {.host = "127.0.0.1", .port = 9090};
 
 static void bad(const char *opt, const char *val)
@@ -77,24 +78,29 @@ int agentd_ops_create(ac_runtime *rt, ac_agent_host *host)
     cfg.host = ops.host;
     cfg.port = (uint16_t)ops.port;
     cfg.metrics = ops.metrics;
-    return ac_admin_create(rt, &cfg, &ops.admin);
+    err = ac_admin_create(rt, &cfg, &ops.admin);
+    if (err)
+        return err;
+    bool v6 = strchr(ops.host, ':') != NULL;
+    snprintf(ops.url, sizeof ops.url, "http://%s%s%s:%u", v6 ? "[" : "", ops.host, v6 ? "]" : "",
+             ac_admin_port(ops.admin));
+    return 0;
 }
 
-void agentd_ops_print_urls(bool quiet)
+const char *agentd_ops_url(void)
 {
-    const char *h = ac_admin_host(ops.admin);
-    bool v6 = strchr(h, ':') != NULL;
-    char base[128];
-    snprintf(base, sizeof base, "http://%s%s%s:%u", v6 ? "[" : "", h, v6 ? "]" : "",
-             ac_admin_port(ops.admin));
-    printf("agentd: admin on %s%s\n", base, ops.metrics ? "" : " (metrics off)");
-    if (!quiet) {
-        if (ops.metrics)
-            printf("  GET  %s/metrics\n  GET  %s/metrics.json\n  GET  %s/debug/shards\n", base,
-                   base, base);
-        printf("  GET  %s/debug/pprof/heap\n  GET  %s/ (every admin route)\n", base, base);
-    }
-    fflush(stdout);
+    return ops.url;
+}
+
+void agentd_ops_print_routes(void)
+{
+    const char *b = ops.url;
+    if (ops.metrics)
+        printf("  GET  %s/metrics\n  GET  %s/metrics.json\n  GET  %s/debug/shards\n", b, b, b);
+    else
+        printf("  (metrics off: --no-metrics)\n");
+    printf("  GET  %s/debug/pprof/heap\n  GET  %s/healthz\n  GET  %s/ (every admin route)\n", b,
+           b, b);
 }
 
 int agentd_ops_shard_start(unsigned shard, ac_net *net)

@@ -22,8 +22,11 @@ void agentd_ops_parse(int *argc, char **argv);
 /* After the runtime and the agent host exist: creates the admin listener. 0 or -errno. */
 AC_MUST_USE int agentd_ops_create(ac_runtime *rt, ac_agent_host *host);
 
-/* Prints the admin URLs (after the API URLs). */
-void agentd_ops_print_urls(bool quiet);
+/* The admin listener's base URL ("http://127.0.0.1:9090"), once created. */
+const char *agentd_ops_url(void);
+
+/* Prints the admin routes, one per line (no flush). */
+void agentd_ops_print_routes(void);
 
 /* From on_shard_start, once the shard's net exists. 0 or -errno. */
 AC_MUST_USE int agentd_ops_shard_start(unsigned shard, ac_net *net);

@@ -1,1 +1,2 @@
 ac_test(base cpulist)
+ac_test(base hist)
