@@ -50,15 +50,11 @@ void ac_http_server_config_init(struct ac_http_server_config *cfg)
 }
 
 /* The running servers of this thread, for whoever reports on them (metrics). */
-static _Thread_local struct ac_http_server *thread_servers;
+static _Thread_local LIST_HEAD(, ac_http_server) thread_servers;
 
 static void thread_list_add(struct ac_http_server *s)
 {
-    s->thread_prev = NULL;
-    s->thread_next = thread_servers;
-    if (thread_servers)
-        thread_servers->thread_prev = s;
-    thread_servers = s;
+    LIST_INSERT_HEAD(&thread_servers, s, thread_link);
     s->listed = true;
 }
 
@@ -66,12 +62,7 @@ static void thread_list_remove(struct ac_http_server *s)
 {
     if (!s->listed)
         return;
-    if (s->thread_prev)
-        s->thread_prev->thread_next = s->thread_next;
-    else
-        thread_servers = s->thread_next;
-    if (s->thread_next)
-        s->thread_next->thread_prev = s->thread_prev;
+    LIST_REMOVE(s, thread_link);
     s->listed = false;
 }
 
@@ -86,6 +77,8 @@ int ac_http_server_start(struct ac_net *net, const struct ac_tcp_server_config *
     s = calloc(1, sizeof *s);
     if (!s)
         return -ENOMEM;
+    TAILQ_INIT(&s->free_x);
+    TAILQ_INIT(&s->orphans);
     s->net = net;
     s->cfg = *cfg;
     s->cb = cb;
@@ -108,7 +101,7 @@ uint16_t ac_http_server_port(const ac_http_server *s)
 
 ac_http_server *ac_http_server_next(const ac_http_server *prev)
 {
-    return prev ? prev->thread_next : thread_servers;
+    return prev ? LIST_NEXT(prev, thread_link) : LIST_FIRST(&thread_servers);
 }
 
 static void finish_stop(struct ac_timer *t, void *arg)
@@ -127,8 +120,8 @@ static void stop_deadline(struct ac_timer *t, void *arg)
 {
     struct ac_http_server *s = arg;
     (void)t;
-    for (struct ac__hconn *c = s->conns, *next; c; c = next) {
-        next = c->next;
+    for (struct ac__hconn *c = LIST_FIRST(&s->conns), *next; c; c = next) {
+        next = LIST_NEXT(c, link);
         if (!c->closing)
             ac__hconn_close(c);
     }
@@ -144,8 +137,8 @@ void ac_http_server_stop(ac_http_server *s, uint64_t deadline_ns, ac_http_server
     s->stop_arg = arg;
     ac_tcp_server_close(s->tcp);
     s->tcp = NULL;
-    for (struct ac__hconn *c = s->conns, *next; c; c = next) {
-        next = c->next; /* closing never frees synchronously (net.h), but be safe */
+    for (struct ac__hconn *c = LIST_FIRST(&s->conns), *next; c; c = next) {
+        next = LIST_NEXT(c, link); /* closing never frees synchronously (net.h), but be safe */
         if (c->closing)
             continue;
         if (ac__hconn_idle(c))
@@ -174,13 +167,13 @@ void ac_http_server_destroy(ac_http_server *s)
 {
     struct ac_http_exchange *x;
     AC_ASSERT(s->nconns == 0 && !s->stop_cb);
-    while ((x = s->orphans)) {
-        s->orphans = x->next;
+    while ((x = TAILQ_FIRST(&s->orphans))) {
+        TAILQ_REMOVE(&s->orphans, x, link);
         free(x->buf.p);
         ac_free(x);
     }
-    while ((x = s->free_x)) {
-        s->free_x = x->next;
+    while ((x = TAILQ_FIRST(&s->free_x))) {
+        TAILQ_REMOVE(&s->free_x, x, link);
         free(x->buf.p);
         ac_free(x);
     }
@@ -196,9 +189,9 @@ void ac_http_server_stats(const ac_http_server *s, struct ac_http_server_stats *
 
 struct ac_http_exchange *ac__hx_get(struct ac_http_server *s)
 {
-    struct ac_http_exchange *x = s->free_x;
+    struct ac_http_exchange *x = TAILQ_FIRST(&s->free_x);
     if (x) {
-        s->free_x = x->next;
+        TAILQ_REMOVE(&s->free_x, x, link);
         s->nfree_x--;
     } else {
         x = ac_calloc(1, AC__HX_HEAD + s->cfg.exchange_data);
@@ -206,7 +199,6 @@ struct ac_http_exchange *ac__hx_get(struct ac_http_server *s)
             return NULL;
         x->srv = s;
     }
-    x->next = x->prev = NULL;
     x->done = false;
     x->buf.len = 0;
     return x;
@@ -224,19 +216,14 @@ void ac__hx_put(struct ac_http_server *s, struct ac_http_exchange *x)
         free(x->buf.p);
         x->buf = (struct ac__hbuf){0};
     }
-    x->next = s->free_x;
-    s->free_x = x;
+    TAILQ_INSERT_HEAD(&s->free_x, x, link);
     s->nfree_x++;
 }
 
 void ac__hx_orphan(struct ac_http_server *s, struct ac_http_exchange *x)
 {
     x->conn = NULL;
-    x->prev = NULL;
-    x->next = s->orphans;
-    if (s->orphans)
-        s->orphans->prev = x;
-    s->orphans = x;
+    TAILQ_INSERT_HEAD(&s->orphans, x, link);
     s->stats.orphans++;
 }
 
@@ -258,12 +245,7 @@ void ac_http_exchange_done(ac_http_exchange *x, bool keep_alive)
     struct ac_http_server *s = x->srv;
     AC_ASSERT(!x->done);
     if (!x->conn) {
-        if (x->prev)
-            x->prev->next = x->next;
-        else
-            s->orphans = x->next;
-        if (x->next)
-            x->next->prev = x->prev;
+        TAILQ_REMOVE(&s->orphans, x, link);
         ac__hx_put(s, x);
         return;
     }
