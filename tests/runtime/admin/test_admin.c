@@ -188,13 +188,18 @@ static void start(void)
     cr_assert_eq(ac_admin_route(A.admin, "GET", "/test/query", query_route, NULL), 0);
     cr_assert_eq(ac_admin_route(A.admin, "GET", "/test/late", late_route, NULL), 0);
     cr_assert_eq(pthread_create(&A.thread, NULL, run, NULL), 0);
+    /* both listeners: the admin one starts after the agent routes on shard 0 */
     for (int i = 0; i < 200 && !up; i++) {
         up = fetch(A.port, "GET", "/readyz", NULL, &body) == 200;
         free(body);
+        if (up) {
+            up = fetch(ac_admin_port(A.admin), "GET", "/healthz", NULL, &body) == 200;
+            free(body);
+        }
         if (!up)
             usleep(10000); /* bounded: at most 2 s for the shards to boot */
     }
-    cr_assert(up, "agent server did not become ready");
+    cr_assert(up, "agent server or admin listener did not become ready");
 }
 
 static void stop(void)
