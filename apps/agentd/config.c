@@ -166,8 +166,10 @@ static bool key_cpus(struct load *ld, const yaml_node_t *v, const char *path)
     unsigned cpus[AC_MAX_CPUS], n;
     if (!yaml_in_str(&ld->in, v, path, &s))
         return false;
-    if (s[0] && strspn(s, "0123456789") == strlen(s)) {
-        /* a bare number is a count, as in the original (the first N CPUs) */
+    if (v->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && s[0] &&
+        strspn(s, "0123456789") == strlen(s)) {
+        /* an unquoted number is a count, as in the original (the first N
+         * CPUs); a quoted one is a list: "4" is CPU 4 */
         uint64_t count;
         if (!yaml_in_uint(&ld->in, v, path, 1, AC_MAX_CPUS, &count))
             return false;

@@ -188,23 +188,38 @@ static const char *unit_problem(int err, const char *kind)
     }
 }
 
-bool yaml_in_duration(struct yaml_in *in, const yaml_node_t *n, const char *key, uint64_t min,
-                      uint64_t max, uint64_t *out)
+/* A quantity with units: how to read and write it, and what to say. */
+struct unit_kind {
+    int (*parse)(const char *s, uint64_t *out);
+    void (*format)(uint64_t v, char *buf, size_t cap);
+    const char *expected; /* "a duration such as 30s or 100ms" */
+    const char *units;    /* "needs a time unit: ..." */
+};
+
+static const struct unit_kind durations = {ac_duration_parse, ac_duration_format,
+                                           "a duration such as 30s or 100ms",
+                                           "needs a time unit: ns, us, ms, s, m, h"};
+static const struct unit_kind sizes = {ac_size_parse, ac_size_format,
+                                       "a size such as 64KiB or 512MB",
+                                       "needs a byte unit: B, KB, MB, GB, KiB, MiB, GiB"};
+
+static bool read_units(struct yaml_in *in, const yaml_node_t *n, const char *key,
+                       const struct unit_kind *u, uint64_t min, uint64_t max, uint64_t *out)
 {
     const char *s;
     char lo[32], hi[32];
     uint64_t v;
     if (!yaml_in_str(in, n, key, &s))
         return false;
-    int err = ac_duration_parse(s, &v);
+    int err = u->parse(s, &v);
     if (err) {
-        yaml_in_error(in, n, 0, key, "expected a duration such as 30s or 100ms, not '%s' (%s)", s,
-                      unit_problem(err, "needs a time unit: ns, us, ms, s, m, h"));
+        yaml_in_error(in, n, 0, key, "expected %s, not '%s' (%s)", u->expected, s,
+                      unit_problem(err, u->units));
         return false;
     }
     if (v < min || v > max) {
-        ac_duration_format(min, lo, sizeof lo);
-        ac_duration_format(max, hi, sizeof hi);
+        u->format(min, lo, sizeof lo);
+        u->format(max, hi, sizeof hi);
         yaml_in_error(in, n, 0, key, "%s is out of range (%s..%s)", s, lo, hi);
         return false;
     }
@@ -212,26 +227,14 @@ bool yaml_in_duration(struct yaml_in *in, const yaml_node_t *n, const char *key,
     return true;
 }
 
+bool yaml_in_duration(struct yaml_in *in, const yaml_node_t *n, const char *key, uint64_t min,
+                      uint64_t max, uint64_t *out)
+{
+    return read_units(in, n, key, &durations, min, max, out);
+}
+
 bool yaml_in_size(struct yaml_in *in, const yaml_node_t *n, const char *key, uint64_t min,
                   uint64_t max, uint64_t *out)
 {
-    const char *s;
-    char lo[32], hi[32];
-    uint64_t v;
-    if (!yaml_in_str(in, n, key, &s))
-        return false;
-    int err = ac_size_parse(s, &v);
-    if (err) {
-        yaml_in_error(in, n, 0, key, "expected a size such as 64KiB or 512MB, not '%s' (%s)", s,
-                      unit_problem(err, "needs a byte unit: B, KB, MB, GB, KiB, MiB, GiB"));
-        return false;
-    }
-    if (v < min || v > max) {
-        ac_size_format(min, lo, sizeof lo);
-        ac_size_format(max, hi, sizeof hi);
-        yaml_in_error(in, n, 0, key, "%s is out of range (%s..%s)", s, lo, hi);
-        return false;
-    }
-    *out = v;
-    return true;
+    return read_units(in, n, key, &sizes, min, max, out);
 }
