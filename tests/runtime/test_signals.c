@@ -43,7 +43,11 @@ static void child(int fd)
     _exit(err ? 5 : 0);
 }
 
-static void stops_on(int sig)
+/*
+ * Forks a child that runs a runtime (logging to `log` unless NULL) with the
+ * default signal dispositions; returns its pid once every shard is up.
+ */
+static pid_t fork_runtime(const char *log)
 {
     int p[2];
     cr_assert_eq(pipe(p), 0);
@@ -54,21 +58,36 @@ static void stops_on(int sig)
         /* Criterion's worker may block or catch these; start from defaults. */
         signal(SIGTERM, SIG_DFL);
         signal(SIGINT, SIG_DFL);
+        signal(SIGHUP, SIG_DFL);
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
+        if (log && ac_log_open(log))
+            _exit(6);
         child(p[1]);
     }
     close(p[1]);
     char c;
     cr_assert_eq(read(p[0], &c, 1), 1, "child did not boot");
     close(p[0]);
-    cr_assert_eq(kill(pid, sig), 0);
+    return pid;
+}
+
+/* Waits for the child; asserts it exited 0 rather than dying of a signal. */
+static void expect_clean_exit(pid_t pid)
+{
     int status;
     cr_assert_eq(waitpid(pid, &status, 0), pid);
     cr_assert(WIFEXITED(status), "child was killed by signal %d instead of stopping",
               WIFSIGNALED(status) ? WTERMSIG(status) : 0);
     cr_assert_eq(WEXITSTATUS(status), 0);
+}
+
+static void stops_on(int sig)
+{
+    pid_t pid = fork_runtime(NULL);
+    cr_assert_eq(kill(pid, sig), 0);
+    expect_clean_exit(pid);
 }
 
 Test(runtime_signals, sigterm_stops_a_running_runtime, .timeout = 60)
@@ -102,37 +121,16 @@ static bool file_has(const char *path, const char *needle)
 Test(runtime_signals, sighup_reopens_the_log_and_keeps_running, .timeout = 60)
 {
     char dir[] = "/tmp/ac_sighup_XXXXXX", log[64], moved[64];
-    int p[2];
     cr_assert_not_null(mkdtemp(dir));
     snprintf(log, sizeof log, "%s/log", dir);
     snprintf(moved, sizeof moved, "%s/log.1", dir);
-    cr_assert_eq(pipe(p), 0);
-    pid_t pid = fork();
-    cr_assert_geq(pid, 0);
-    if (pid == 0) {
-        close(p[0]);
-        signal(SIGTERM, SIG_DFL);
-        signal(SIGHUP, SIG_DFL);
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        if (ac_log_open(log))
-            _exit(6);
-        child(p[1]);
-    }
-    close(p[1]);
-    char c;
-    cr_assert_eq(read(p[0], &c, 1), 1, "child did not boot");
-    close(p[0]);
+    pid_t pid = fork_runtime(log);
     cr_assert_eq(rename(log, moved), 0);
     cr_assert_eq(kill(pid, SIGHUP), 0);
     cr_assert(file_has(log, "msg=\"received SIGHUP, log file reopened\""),
               "no new log file after SIGHUP");
     cr_assert_eq(kill(pid, SIGTERM), 0, "the runtime must still be running");
-    int status;
-    cr_assert_eq(waitpid(pid, &status, 0), pid);
-    cr_assert(WIFEXITED(status), "killed by signal %d", WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-    cr_assert_eq(WEXITSTATUS(status), 0);
+    expect_clean_exit(pid);
     cr_assert(file_has(log, "received SIGTERM"));
     unlink(log);
     unlink(moved);
