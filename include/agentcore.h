@@ -5,6 +5,7 @@
 #include "agentcore/base.h"
 #include "agentcore/admin.h"
 #include "agentcore/agent.h"
+#include "agentcore/alert.h"
 #include "agentcore/hist.h"
 #include "agentcore/http.h"
 #include "agentcore/metrics.h"
