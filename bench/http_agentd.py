@@ -94,7 +94,7 @@ class Server:
 def start_servers(tmp, cpus):
     servers = []
     p = free_port()
-    cmd = [f"{BIN}/agentd", "--port", str(p), "--quiet"] + (["--cpus", cpus] if cpus else [])
+    cmd = [f"{BIN}/agentd", "--port", str(p), "--admin-port", "0", "--quiet"] + (["--cpus", cpus] if cpus else [])
     servers.append(Server("agentd", cmd, p))
     p = free_port()
     ncpu = len(os.sched_getaffinity(0))
@@ -136,6 +136,15 @@ def wrk(port, path, conns, seconds, lua):
     return reqs, rps, p99, errs.group(1) if errs else ""
 
 
+def post_lua(tmp):
+    """A wrk script that POSTs BODY as JSON; returns its path (in tmp)."""
+    lua = os.path.join(tmp, "post.lua")
+    with open(lua, "w") as f:
+        f.write('wrk.method = "POST"\nwrk.body = \'%s\'\n'
+                'wrk.headers["Content-Type"] = "application/json"\n' % BODY)
+    return lua
+
+
 def check_answers(servers):
     for s in servers:
         req = urllib.request.Request(f"http://127.0.0.1:{s.port}/v1/agents/echo/invoke",
@@ -156,10 +165,7 @@ def main():
     if a.quick:
         a.runs, a.seconds = 1, 2
     tmp = tempfile.mkdtemp(prefix="ac-http-bench-")
-    lua = os.path.join(tmp, "post.lua")
-    with open(lua, "w") as f:
-        f.write('wrk.method = "POST"\nwrk.body = \'%s\'\n'
-                'wrk.headers["Content-Type"] = "application/json"\n' % BODY)
+    lua = post_lua(tmp)
     scenarios = [("healthz", "/healthz", None), ("echo", "/v1/agents/echo/invoke", lua)]
     servers = start_servers(tmp, a.cpus)
     res = {}

@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <numa.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 static _Thread_local struct ac_shard *current_shard;
 
@@ -44,7 +45,7 @@ static int shard_boot(struct ac_shard *s)
     char tag[16];
     int err;
 
-    snprintf(tag, sizeof tag, "shard %u", s->id);
+    snprintf(tag, sizeof tag, "shard=%u", s->id);
     ac_log_set_thread_tag(tag);
     /* First-touch allocations of this thread land on its own node. */
     if (numa_available() >= 0)
@@ -289,6 +290,8 @@ void *ac__shard_main(void *arg)
         ac_ring_set_current(NULL);
     }
     ac__memory_fini(s);
+    free(s->stalls);
+    s->stalls = NULL;
     current_shard = NULL;
     ac_log_set_thread_tag(NULL);
     return NULL;

@@ -1,9 +1,5 @@
-/* Defaults derived from the machine (see limits.h). */
+/* Defaults derived from the machine (see defaults.h). */
 #include "defaults.h"
-
-#include "agentcore/base.h"
-
-#include <sched.h>
 
 #include <stdint.h>
 #include <stdio.h>
@@ -45,16 +41,4 @@ size_t agentd_default_memory_limit(unsigned shards)
     if (total == SIZE_MAX || shards == 0)
         return 0; /* unknown: no budget rather than a made-up one */
     return total / 2 / shards;
-}
-
-unsigned agentd_shards_for(const char *cpus)
-{
-    static unsigned list[4096];
-    unsigned n = 0;
-    cpu_set_t set;
-    if (cpus)
-        return ac_cpulist_parse(cpus, list, 4096, &n) == 0 && n ? n : 1;
-    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
-        return (unsigned)CPU_COUNT(&set);
-    return 1;
 }

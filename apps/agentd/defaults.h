@@ -22,8 +22,4 @@ unsigned agentd_default_max_conns(void);
  */
 size_t agentd_default_memory_limit(unsigned shards);
 
-/* The shards the runtime will start for `cpus` (--cpus; NULL: the CPUs
- * this process may run on), before it is created; at least 1. */
-unsigned agentd_shards_for(const char *cpus);
-
 #endif

@@ -18,12 +18,8 @@ int agentd_user_resolve(const char *name, struct agentd_user *u)
     struct passwd pw, *res = NULL;
     char buf[4096];
     *u = (struct agentd_user){0};
-    if (!name) {
-        if (geteuid() == 0)
-            ac_log_warn("agentd: running as root with no --user (server.user): every "
-                        "privilege is kept; name an unprivileged user to drop them");
+    if (!name)
         return 0;
-    }
     int err = getpwnam_r(name, &pw, buf, sizeof buf, &res);
     if (err)
         return -err;
@@ -39,7 +35,13 @@ int agentd_user_resolve(const char *name, struct agentd_user *u)
 
 int agentd_privs_drop(const struct agentd_user *u)
 {
-    if (!u->name || (geteuid() == u->uid && getegid() == u->gid && geteuid() != 0))
+    if (!u->name) {
+        if (geteuid() == 0)
+            ac_log_warn("agentd: running as root with no --user (server.user): every "
+                        "privilege is kept; name an unprivileged user to drop them");
+        return 0;
+    }
+    if (geteuid() == u->uid && getegid() == u->gid && geteuid() != 0)
         return 0;
     if (setgroups(1, &u->gid) != 0 || setgid(u->gid) != 0 || setuid(u->uid) != 0)
         return -errno;

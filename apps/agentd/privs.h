@@ -17,9 +17,8 @@ struct agentd_user {
 
 /*
  * Resolves `name` (NULL: none) into *u. Returns 0, or -ENOENT for an
- * unknown user (or another -errno of getpwnam_r). Without a name, when
- * running as root, logs a warning: the process keeps every privilege.
- * A name while not root is allowed only when it is already that user.
+ * unknown user (or another -errno of getpwnam_r), -EPERM for a name other
+ * than the current user's while not root.
  */
 int agentd_user_resolve(const char *name, struct agentd_user *u);
 
@@ -27,7 +26,8 @@ int agentd_user_resolve(const char *name, struct agentd_user *u);
  * Becomes u's user after the listeners are bound: supplementary groups
  * to u's primary group only, then the gid, then the uid (in this order:
  * after setuid nothing else may change), and verifies that root cannot
- * be regained. No user configured: 0, nothing done. Returns 0 or -errno
+ * be regained. No user configured: 0, nothing done (as root, a warning
+ * is logged: the process keeps every privilege). Returns 0 or -errno
  * (-EPERM also when the verification fails). glibc applies each change to
  * every thread, so any one thread may call it, once every shard has bound.
  */

@@ -96,6 +96,8 @@ struct ac_agent_host_config {
     size_t session_max;      /* sessions per shard; a new one past it evicts the least
                               * recently used (0: 65536) */
     uint64_t timeout_ns;     /* deadline of agents registered with none (0: 30 s) */
+    unsigned max_in_flight;  /* calls in flight per shard, all agents; beyond it 503
+                                server_busy with Retry-After (0: unlimited) */
     const char *server;      /* Server header (NULL: "agentcore") */
     /*
      * Admission by queueing delay, per class (index enum ac_agent_class):
@@ -138,6 +140,20 @@ void ac_agent_host_shard_stop(ac_agent_host *h, unsigned shard);
 
 /* Frees the host; after the runtime stopped. */
 void ac_agent_host_destroy(ac_agent_host *h);
+
+/*
+ * Turns on the agents' metrics and registers their collector with `m`
+ * (metrics.h): agentcore_requests_total{agent,status},
+ * agentcore_requests_in_flight{agent}, and per agent the histograms
+ * agentcore_request_duration_seconds (call start to answer),
+ * agentcore_request_queue_wait_seconds (class queue) and
+ * agentcore_request_service_seconds (handler start to answer); also
+ * agentcore_sessions. Without this call the request path records
+ * nothing. Returns 0, -EINVAL, -EBUSY (a shard started) or -ENOMEM.
+ * Before the runtime runs.
+ */
+struct ac_metrics;
+AC_MUST_USE int ac_agent_host_metrics(ac_agent_host *h, struct ac_metrics *m);
 
 /* ---- the HTTP exchange ----------------------------------------------- */
 

@@ -321,6 +321,8 @@ struct ac_http_server_config {
      * are closed at once without an answer (a flood must not buy memory). */
     unsigned max_conns;
     ac_http_conn_budget *budget;
+    /* max_conns, max_buffered and linger_max: 0 takes the default;
+     * max_buffered is raised to max_output when below it. */
     const char *server; /* Server header of responses made here (NULL: none) */
 };
 
@@ -382,6 +384,14 @@ void ac_http_server_destroy(ac_http_server *s);
 
 /* A copy of the counters. */
 void ac_http_server_stats(const ac_http_server *s, struct ac_http_server_stats *out);
+
+/*
+ * Walks the servers started on the calling thread and not yet stopped:
+ * NULL gives the first, then each call the next, NULL after the last
+ * (how runtime/metrics finds every server of a shard). Calling thread's
+ * own servers only.
+ */
+ac_http_server *ac_http_server_next(const ac_http_server *prev);
 
 /* The caller's exchange_data bytes (max_align_t aligned). */
 void *ac_http_exchange_data(ac_http_exchange *x);

@@ -17,6 +17,7 @@
 #define AGENTCORE_RUNTIME_H
 
 #include "agentcore/base.h"
+#include "agentcore/hist.h"
 #include "agentcore/sched.h"
 
 struct ac_heap_stats;
@@ -66,7 +67,8 @@ typedef struct ac_runtime_config {
     /* stall detector: a callback running longer is counted and logged */
     uint64_t stall_threshold_ns; /* default 10 ms */
 
-    /* SIGINT/SIGTERM stop the runtime (read through shard 0's ring) */
+    /* SIGINT/SIGTERM stop the runtime, SIGHUP reopens the log file
+     * (ac_log_reopen); all read through shard 0's ring */
     bool handle_signals;
 
     /* longest a shard waits for its stop holds (ac_shard_hold_stop) */
@@ -93,8 +95,9 @@ AC_MUST_USE int ac_runtime_create(const ac_runtime_config *cfg, ac_runtime **out
  * Starts the shards and blocks until the runtime stops and every shard
  * thread has exited. Returns 0, or -errno when a shard could not start
  * (e.g. io_uring set-up failed; logged). Call once, from a non-shard thread.
- * With handle_signals, SIGINT and SIGTERM are blocked in the calling thread
- * during the call; other threads of the process should block them too.
+ * With handle_signals, SIGINT, SIGTERM and SIGHUP are blocked in the
+ * calling thread during the call; other threads of the process should
+ * block them too.
  */
 AC_MUST_USE int ac_runtime_run(ac_runtime *rt);
 
@@ -183,6 +186,32 @@ AC_MUST_USE int ac_runtime_shard_stats(const ac_runtime *rt, unsigned shard,
  */
 AC_MUST_USE int ac_runtime_shard_heap_stats(const ac_runtime *rt, unsigned shard,
                                             struct ac_heap_stats *out);
+
+/*
+ * Names the callback now running on the calling shard, so that a stall in
+ * it is counted and logged under this name (e.g. the agent's) instead of
+ * the loop's generic "task", "message", "timer" or completion kind. The
+ * name holds until the current callback returns; `name` must stay valid
+ * that long (it is copied only when a stall is recorded). One store;
+ * ignored off shard threads.
+ */
+void ac_shard_callback_name(const char *name);
+
+/* Distinct callback names the stall table keeps per shard; more count as "other". */
+#define AC_STALL_NAMES 16
+
+/* Stalls of one callback name on one shard (hist.count is the number). */
+struct ac_stall_stats {
+    char name[64];
+    struct ac_hist hist; /* how long each stalled callback ran */
+};
+
+/*
+ * Copies the calling shard's stall table (at most `cap` entries, in the
+ * order names first stalled). Returns the number written. Shard threads
+ * only (0 elsewhere): the table is plain memory of its shard.
+ */
+unsigned ac_shard_stalls(struct ac_stall_stats *out, unsigned cap);
 
 #ifdef __cplusplus
 }
