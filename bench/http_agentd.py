@@ -94,7 +94,7 @@ class Server:
 def start_servers(tmp, cpus):
     servers = []
     p = free_port()
-    cmd = [f"{BIN}/agentd", "--port", str(p), "--quiet"] + (["--cpus", cpus] if cpus else [])
+    cmd = [f"{BIN}/agentd", "--port", str(p), "--admin-port", "0", "--quiet"] + (["--cpus", cpus] if cpus else [])
     servers.append(Server("agentd", cmd, p))
     p = free_port()
     ncpu = len(os.sched_getaffinity(0))

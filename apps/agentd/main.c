@@ -14,6 +14,7 @@
  * close and the shards stop.
  */
 #include "agentcore.h"
+#include "ops.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -60,10 +61,13 @@ static void print_urls(struct agentd *d)
     char base[128];
     snprintf(base, sizeof base, "http://%s%s%s:%u", v6 ? "[" : "", h, v6 ? "]" : "",
              d->tcp_cfg.port);
-    printf("agentd: listening on %s (%u shards)\n", base, d->nshards);
+    /* one line (one write) in quiet mode: a reader may close the pipe after it */
+    printf("agentd: listening on %s (%u shards), admin on %s\n", base, d->nshards,
+           agentd_ops_url());
     if (!d->quiet) {
         printf("  GET  %s/healthz\n  GET  %s/readyz\n  GET  %s/v1/agents\n", base, base, base);
         printf("  POST %s/v1/agents/{echo,sleep,compute,stream,session-counter}/invoke\n", base);
+        agentd_ops_print_routes();
     }
     fflush(stdout);
 }
@@ -88,6 +92,11 @@ static void shard_start(void *arg, unsigned id)
     err = ac_agent_http_start(d->host, st->net, &d->tcp_cfg, &d->http_cfg, &st->http);
     if (err) {
         fail(d, id, "listen", err);
+        return;
+    }
+    err = agentd_ops_shard_start(id, st->net);
+    if (err) {
+        fail(d, id, "admin listener", err);
         return;
     }
     /* the last shard to listen announces the URLs */
@@ -116,6 +125,7 @@ static void shard_stop(void *arg, unsigned id)
     struct agentd *d = arg;
     struct shard_state *st = &d->shard[id];
     ac_shard_hold_stop();
+    agentd_ops_shard_stop(id, ac_now_ns() + d->drain_ns);
     if (st->http)
         ac_http_server_stop(st->http, ac_now_ns() + d->drain_ns, http_stopped, st);
     else if (st->net)
@@ -133,7 +143,9 @@ static void usage(void)
             "              [--request-timeout-ms MS (10000)] [--idle-timeout-ms MS (60000)]\n"
             "              [--drain-ms MS (5000)] [--max-body BYTES (1048576)]\n"
             "              [--agent-timeout-ms MS (30000)] [--queue-size N (4096 per class)]\n"
-            "              [--memory-limit MIB (per shard; 0: none)] [--quiet]\n");
+            "              [--memory-limit MIB (per shard; 0: none)] [--quiet]\n"
+            "              [--admin-port N (9090; 0: any)] [--admin-host A (127.0.0.1)]\n"
+            "              [--no-metrics]\n");
     exit(2);
 }
 
@@ -168,6 +180,7 @@ int main(int argc, char **argv)
     int o, err, reserved = -1;
     unsigned long long port = 8080;
 
+    agentd_ops_parse(&argc, argv);
     ac_runtime_config_init(&cfg);
     ac_net_config_init(&d.net_cfg);
     ac_http_server_config_init(&d.http_cfg);
@@ -250,6 +263,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "agentd: agents: %s\n", ac_strerror(err));
         return 1;
     }
+    err = agentd_ops_create(rt, d.host);
+    if (err) {
+        fprintf(stderr, "agentd: admin listener: %s\n", ac_strerror(err));
+        return 1;
+    }
     err = ac_runtime_run(rt);
     if (reserved >= 0)
         close(reserved);
@@ -257,6 +275,7 @@ int main(int argc, char **argv)
     for (unsigned i = 0; i < d.nshards; i++)
         if (d.shard[i].http)
             ac_http_server_destroy(d.shard[i].http);
+    agentd_ops_destroy();
     ac_runtime_destroy(rt);
     ac_agent_host_destroy(d.host);
     if (err || atomic_load(&d.failed)) {

@@ -20,8 +20,9 @@ struct agentd {
 
 static void agentd_start(struct agentd *d, const char *const extra[])
 {
-    const char *argv[24] = {AGENTD_BIN, "--port", "0", "--quiet"};
-    int n = 4, fds[2];
+    /* the admin listener on a kernel-chosen port too (never 9090 in tests) */
+    const char *argv[24] = {AGENTD_BIN, "--port", "0", "--admin-port", "0", "--quiet"};
+    int n = 6, fds[2];
     char line[256] = {0};
     size_t len = 0;
     for (; extra && *extra; extra++)
