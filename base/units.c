@@ -7,8 +7,10 @@
 #include "agentcore/base.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 struct unit {
@@ -115,4 +117,42 @@ int ac_duration_parse(const char *s, uint64_t *ns)
 int ac_size_parse(const char *s, uint64_t *bytes)
 {
     return whole(s, AC_UNIT_BYTES, true, 1, false, bytes);
+}
+
+void ac_duration_format(uint64_t ns, char *buf, size_t cap)
+{
+    static const struct {
+        const char *name;
+        uint64_t ns;
+    } u[] = {{"h", 3600000000000ull}, {"m", 60000000000ull}, {"s", 1000000000ull},
+             {"ms", 1000000ull},      {"us", 1000ull},       {"ns", 1}};
+    unsigned i = 0;
+    if (ns == 0) {
+        snprintf(buf, cap, "0");
+        return;
+    }
+    while (ns % u[i].ns)
+        i++;
+    snprintf(buf, cap, "%" PRIu64 "%s", ns / u[i].ns, u[i].name);
+}
+
+void ac_size_format(uint64_t bytes, char *buf, size_t cap)
+{
+    static const char *const iec[] = {"TiB", "GiB", "MiB", "KiB"};
+    static const char *const si[] = {"TB", "GB", "MB", "KB"};
+    for (unsigned i = 0; i < 4; i++) {
+        unsigned shift = 10 * (4 - i);
+        uint64_t dec = 1;
+        for (unsigned k = 0; k < 4 - i; k++)
+            dec *= 1000;
+        if (bytes && bytes % (1ull << shift) == 0) {
+            snprintf(buf, cap, "%" PRIu64 "%s", bytes >> shift, iec[i]);
+            return;
+        }
+        if (bytes && bytes % dec == 0) {
+            snprintf(buf, cap, "%" PRIu64 "%s", bytes / dec, si[i]);
+            return;
+        }
+    }
+    snprintf(buf, cap, "%" PRIu64 "B", bytes);
 }

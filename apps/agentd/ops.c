@@ -10,6 +10,7 @@ static struct {
     const char *host;
     unsigned long port;
     bool no_metrics;
+    bool host_given; /* --admin-host wins over the config file */
     ac_metrics *metrics;
     ac_admin *admin;
     char url[96];
@@ -37,28 +38,25 @@ void agentd_ops_parse(int *argc, char **argv)
             ops.no_metrics = true;
             continue;
         }
-        if (strncmp(a, "--admin-port", n) == 0 && n == 12) {
-            val = has_eq ? a + n + 1 : (i + 1 < *argc ? argv[++i] : NULL);
-            char *end;
-            if (!val || !*val)
-                bad("--admin-port", val);
-            errno = 0;
-            ops.port = strtoul(val, &end, 10);
-            if (errno || *end || ops.port > 65535)
-                bad("--admin-port", val);
-            continue;
-        }
         if (strncmp(a, "--admin-host", n) == 0 && n == 12) {
             val = has_eq ? a + n + 1 : (i + 1 < *argc ? argv[++i] : NULL);
             if (!val || !*val)
                 bad("--admin-host", val);
             ops.host = val;
+            ops.host_given = true;
             continue;
         }
         argv[out++] = argv[i];
     }
     argv[out] = NULL;
     *argc = out;
+}
+
+void agentd_ops_configure(const struct agentd_config *c)
+{
+    ops.port = c->admin.port; /* --admin-port is the config's flag (cli.c) */
+    if (!ops.host_given)
+        ops.host = c->admin.host;
 }
 
 int agentd_ops_create(ac_runtime *rt, ac_agent_host *host)

@@ -4,20 +4,28 @@
  * can change without touching it. Process-level state, written on the
  * main thread before the runtime runs and read-only afterwards.
  *
- *   --admin-port N   admin listener port (default 9090; 0: the kernel picks)
- *   --admin-host A   its address (default 127.0.0.1)
+ *   --admin-host A   its address (default: the config's, 127.0.0.1)
  *   --no-metrics     no metrics collection on the request path, no /metrics
  */
 #ifndef AGENTD_OPS_H
 #define AGENTD_OPS_H
 
 #include "agentcore.h"
+#include "config.h"
 
 /*
  * Takes the options above out of argv (argc updated) before main's
  * getopt sees the rest. Exits with status 2 on a malformed value.
  */
 void agentd_ops_parse(int *argc, char **argv);
+
+/*
+ * Takes the admin listener's address from the config (monitoring's
+ * admin_listen/metrics_port, and --admin-port, which the config's flags
+ * parse: 0 lets the kernel pick); --admin-host wins over its host. After
+ * the config is loaded; `c` must outlive the admin listener.
+ */
+void agentd_ops_configure(const struct agentd_config *c);
 
 /* After the runtime and the agent host exist: creates the admin listener. 0 or -errno. */
 AC_MUST_USE int agentd_ops_create(ac_runtime *rt, ac_agent_host *host);

@@ -111,6 +111,18 @@ AC_MUST_USE int ac_duration_parse(const char *s, uint64_t *ns);
  */
 AC_MUST_USE int ac_size_parse(const char *s, uint64_t *bytes);
 
+/*
+ * Writes `ns` as ac_duration_parse reads it, in the largest unit that is
+ * exact ("30s", "1m", "100ms", "0"). Truncated to `cap`. Any thread.
+ */
+void ac_duration_format(uint64_t ns, char *buf, size_t cap);
+
+/*
+ * Writes `bytes` as ac_size_parse reads it: the largest exact IEC unit
+ * ("64KiB", "8GiB"), else the largest exact SI one ("512MB"), else "B".
+ */
+void ac_size_format(uint64_t bytes, char *buf, size_t cap);
+
 /* Log levels, most severe first. */
 enum ac_log_level { AC_LOG_ERROR, AC_LOG_WARN, AC_LOG_INFO, AC_LOG_DEBUG };
 

@@ -7,21 +7,11 @@
 #include <errno.h>
 #include <inttypes.h>
 
-/* A Prometheus duration ("30s", "5m", "100ms"): the largest exact unit. */
+/* A Prometheus duration ("30s", "5m", "100ms"): no unit below ms there, so
+ * a finer duration is rounded up to whole ms (the alert never fires earlier). */
 static void prom_duration(uint64_t ns, char *buf, size_t cap)
 {
-    static const struct {
-        const char *unit;
-        uint64_t ns;
-    } u[] = {
-        {"h", 3600000000000ull}, {"m", 60000000000ull}, {"s", 1000000000ull}, {"ms", 1000000ull}};
-    for (unsigned i = 0; i < AC_ARRAY_LEN(u); i++)
-        if (ns % u[i].ns == 0) {
-            snprintf(buf, cap, "%" PRIu64 "%s", ns / u[i].ns, u[i].unit);
-            return;
-        }
-    /* finer than Prometheus can say: round up to whole ms (never fires earlier) */
-    snprintf(buf, cap, "%" PRIu64 "ms", (ns + 999999) / 1000000);
+    ac_duration_format((ns + 999999) / 1000000 * 1000000, buf, cap);
 }
 
 /* YAML single-quoted scalar: a quote is written twice. */

@@ -73,3 +73,26 @@ Test(base_units, quantity_kinds)
     cr_assert_eq(ac_quantity_parse("10ms", 3, &k, &v), 0);
     cr_assert_float_eq(v, 600.0, 1e-9);
 }
+
+Test(base_units, formats_read_back)
+{
+    char b[32];
+    uint64_t v;
+    static const uint64_t durations[] = {
+        0, 1, 1500, 100000000ull, 30000000000ull, 60000000000ull, 90000000000ull, 7200000000000ull};
+    static const char *const dtext[] = {"0", "1ns", "1500ns", "100ms", "30s", "1m", "90s", "2h"};
+    for (unsigned i = 0; i < AC_ARRAY_LEN(durations); i++) {
+        ac_duration_format(durations[i], b, sizeof b);
+        cr_assert_str_eq(b, dtext[i]);
+        cr_assert_eq(ac_duration_parse(b, &v), 0);
+        cr_assert_eq(v, durations[i]);
+    }
+    static const uint64_t sizes[] = {0, 1000, 1024, 4096, 512000000ull, 8ull << 30, 1500};
+    static const char *const stext[] = {"0B", "1KB", "1KiB", "4KiB", "512MB", "8GiB", "1500B"};
+    for (unsigned i = 0; i < AC_ARRAY_LEN(sizes); i++) {
+        ac_size_format(sizes[i], b, sizeof b);
+        cr_assert_str_eq(b, stext[i]);
+        cr_assert_eq(ac_size_parse(b, &v), 0);
+        cr_assert_eq(v, sizes[i]);
+    }
+}
