@@ -18,7 +18,6 @@
  */
 #include "pprof.h"
 
-#include "agentcore/mem.h"
 #include "agentcore/runtime.h"
 
 #include <errno.h>
@@ -127,120 +126,55 @@ void ac__pprof_cancel(struct ac__pprof *p)
     finish(p, -ECANCELED);
 }
 
-/* ---- HTTP ----------------------------------------------------------------- */
-
-/* What the answer needs of the request, which is gone by then. */
-struct pending {
-    ac_http_exchange *x;
-    const char *server;
-    bool keep_alive, http10, head_only;
-    struct ac_http_date date;
-};
-
-static void answer_error(struct pending *q, int status, unsigned retry_after, const char *code,
-                         const char *message)
-{
-    char buf[1024];
-    struct ac_http_response r = {.status = status,
-                                 .retry_after = retry_after,
-                                 .keep_alive = q->keep_alive,
-                                 .http10 = q->http10,
-                                 .head_only = q->head_only};
-    int n = ac_http_error_response(buf, sizeof buf, &r, &q->date, q->server, code, message);
-    AC_ASSERT(n > 0);
-    struct iovec iov = {buf, (size_t)n};
-    if (ac_http_exchange_write(q->x, &iov, 1) != 0)
-        ac_log_warn("pprof: error response dropped: out of memory");
-    ac_http_exchange_done(q->x, q->keep_alive);
-}
+/* ---- the admin route ------------------------------------------------------ */
 
 static void profile_done(void *arg, int res, const void *profile, size_t len)
 {
-    struct pending *q = arg;
-    if (res != 0) {
-        char msg[96];
-        snprintf(msg, sizeof msg, "no profile: %s", ac_strerror(res));
-        answer_error(q, 503, 1, "profile_failed", msg);
-        ac_free(q);
+    ac_admin_request *r = arg;
+    char msg[96];
+    if (res == 0) {
+        /* copied into the connection's output: the mapping may go after this */
+        (void)ac_admin_reply(r, 200, "application/octet-stream", profile, len);
         return;
     }
-    static const struct ac_http_header disp = {{"Content-Disposition", 19},
-                                               {"attachment; filename=\"profile\"", 30}};
-    char head[512];
-    struct iovec iov[2];
-    struct ac_http_response r = {.status = 200,
-                                 .content_type = "application/octet-stream",
-                                 .headers = &disp,
-                                 .nheaders = 1,
-                                 .keep_alive = q->keep_alive,
-                                 .http10 = q->http10,
-                                 .head_only = q->head_only};
-    int n = ac_http_response_iov(iov, head, sizeof head, &r, &q->date, q->server, profile, len);
-    AC_ASSERT(n > 0);
-    /* copied into the connection's output: the mapping may go after this */
-    if (ac_http_exchange_write(q->x, iov, n) != 0)
-        ac_log_warn("pprof: profile dropped: out of memory");
-    ac_http_exchange_done(q->x, q->keep_alive);
-    ac_free(q);
+    snprintf(msg, sizeof msg, "no profile: %s", ac_strerror(res));
+    (void)ac_admin_reply_error(r, 503, "profile_failed", msg);
 }
 
-/* seconds=N in the query (default 30); false when present but not 1..max. */
-static bool query_seconds(struct ac_http_str q, unsigned *out)
+/* "1".."60" → true and *out; anything else false. */
+static bool parse_seconds(const char *s, unsigned *out)
 {
-    const char *p = q.p, *end = q.p + q.len;
-    *out = 30;
-    while (p < end) {
-        const char *amp = memchr(p, '&', (size_t)(end - p));
-        const char *stop = amp ? amp : end;
-        if ((size_t)(stop - p) > 8 && memcmp(p, "seconds=", 8) == 0) {
-            unsigned v = 0;
-            p += 8;
-            if (p == stop || stop - p > 3)
-                return false;
-            for (; p < stop; p++) {
-                if (*p < '0' || *p > '9')
-                    return false;
-                v = v * 10 + (unsigned)(*p - '0');
-            }
-            *out = v;
-            return v >= 1 && v <= AC_PPROF_MAX_SECONDS;
-        }
-        p = amp ? amp + 1 : end;
+    unsigned v = 0;
+    if (!*s || strlen(s) > 2)
+        return false;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9')
+            return false;
+        v = v * 10 + (unsigned)(*s - '0');
     }
-    return true;
+    *out = v;
+    return v >= 1 && v <= AC_PPROF_MAX_SECONDS;
 }
 
-void ac__pprof_serve(struct ac__pprof *p, ac_http_exchange *x, const struct ac_http_request *req,
-                     const char *server)
+void ac__pprof_route(void *arg, ac_admin_request *r)
 {
-    unsigned seconds;
-    struct pending local = {.x = x,
-                            .server = server,
-                            .keep_alive = req->keep_alive,
-                            .http10 = req->version_minor == 0,
-                            .head_only = req->method == AC_HTTP_HEAD};
-    struct pending *q;
+    struct ac__pprof *p = arg;
+    unsigned seconds = 30;
+    char val[8], msg[96];
     int err;
-    if (!query_seconds(req->query, &seconds)) {
-        answer_error(&local, 400, 0, "invalid_seconds", "seconds must be an integer from 1 to 60");
+    if (ac_admin_request_query(r, "seconds", val, sizeof val) && !parse_seconds(val, &seconds)) {
+        (void)ac_admin_reply_error(r, 400, "invalid_seconds",
+                                   "seconds must be an integer from 1 to 60");
         return;
     }
-    q = ac_alloc(sizeof *q);
-    if (!q) {
-        answer_error(&local, 503, 1, "out_of_memory", "no memory for the profile request");
-        return;
-    }
-    *q = local;
-    err = ac__pprof_cpu_start(p, seconds, profile_done, q);
+    err = ac__pprof_cpu_start(p, seconds, profile_done, r);
     if (err == -EBUSY) {
         uint64_t now = ac_now_ns(), end = atomic_load_explicit(&p->end_ns, memory_order_relaxed);
-        unsigned wait = end > now ? (unsigned)((end - now + 999999999u) / 1000000000u) : 1;
-        answer_error(q, 429, wait, "profile_running", "another CPU profile is running");
+        snprintf(msg, sizeof msg, "another CPU profile is running (%llu s left)",
+                 end > now ? (unsigned long long)((end - now + 999999999u) / 1000000000u) : 0ull);
+        (void)ac_admin_reply_error(r, 409, "profile_running", msg);
     } else if (err) {
-        char msg[96];
         snprintf(msg, sizeof msg, "the profiler did not start: %s", ac_strerror(err));
-        answer_error(q, 503, 1, "profiler_unavailable", msg);
+        (void)ac_admin_reply_error(r, 503, "profiler_unavailable", msg);
     }
-    if (err)
-        ac_free(q);
 }

@@ -13,7 +13,7 @@
 #ifndef AGENTCORE_ADMIN_PPROF_H
 #define AGENTCORE_ADMIN_PPROF_H
 
-#include "agentcore/http.h"
+#include "agentcore/admin.h"
 #include "agentcore/timer.h"
 
 #include <stdatomic.h>
@@ -29,8 +29,8 @@ typedef void (*ac__pprof_done_fn)(void *arg, int res, const void *profile, size_
 
 /* The process' profiler guard. Owned by whoever owns the admin listener. */
 struct ac__pprof {
-    _Atomic unsigned owner;   /* shard running a profile; AC_SHARD_NONE: idle */
-    _Atomic uint64_t end_ns;  /* when the running profile ends (Retry-After) */
+    _Atomic unsigned owner;  /* shard running a profile; AC_SHARD_NONE: idle */
+    _Atomic uint64_t end_ns; /* when the running profile ends (Retry-After) */
     /* private: written by the owner shard only, while it owns the profiler */
     struct ac_timer timer;
     int fd; /* memfd the profiler writes to: no file left behind */
@@ -60,13 +60,12 @@ AC_MUST_USE int ac__pprof_cpu_start(struct ac__pprof *p, unsigned seconds, ac__p
 void ac__pprof_cancel(struct ac__pprof *p);
 
 /*
- * Serves GET /debug/pprof/profile?seconds=N (default 30) on exchange `x`:
- * 200 with the profile (application/octet-stream) after N seconds; 400 for
- * a bad N; 429 with Retry-After while another profile runs; 503 when the
- * profiler cannot start. `server` is the Server header (may be NULL; must
- * outlive the answer). Ends `x`, now or later. Shard threads only.
+ * The route GET /debug/pprof/profile?seconds=N (default 30), arg the
+ * guard: 200 with the profile (application/octet-stream) after N
+ * seconds; 400 for N outside 1..60; 409 while another profile runs (at
+ * once, so a client never queues behind one); 503 when the profiler
+ * cannot start. Answers later, from the shard's timer.
  */
-void ac__pprof_serve(struct ac__pprof *p, ac_http_exchange *x, const struct ac_http_request *req,
-                     const char *server);
+void ac__pprof_route(void *arg, ac_admin_request *r);
 
 #endif

@@ -5,91 +5,23 @@
  * (partial heads, pipelining). Every wait is bounded: curl --max-time,
  * SO_RCVTIMEO, poll on agentd's stdout, waitpid with a deadline.
  */
-#include "net/http/client.h"
+#include "apps/agentd_proc.h"
 
-#include <criterion/criterion.h>
-#include <poll.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <time.h>
-
-struct agentd {
-    pid_t pid;
-    uint16_t port;
-};
-
-static void agentd_start(struct agentd *d, const char *const extra[])
+static void agentd_start(struct agentd_proc *d, const char *const extra[])
 {
-    /* the admin listener on a kernel-chosen port too (never 9090 in tests) */
-    const char *argv[24] = {AGENTD_BIN, "--port", "0", "--admin-port", "0", "--quiet"};
-    int n = 6, fds[2];
-    char line[256] = {0};
-    size_t len = 0;
-    for (; extra && *extra; extra++)
-        argv[n++] = *extra;
-    cr_assert_eq(pipe(fds), 0);
-    d->pid = fork();
-    cr_assert_geq(d->pid, 0);
-    if (d->pid == 0) {
-        dup2(fds[1], 1);
-        close(fds[0]);
-        execv(AGENTD_BIN, (char *const *)argv);
-        _exit(127);
-    }
-    close(fds[1]);
-    /* the first line names the port; at most 10 s (sanitizer builds boot slowly) */
-    while (!memchr(line, '\n', len) && len < sizeof line - 1) {
-        struct pollfd p = {fds[0], POLLIN, 0};
-        cr_assert_eq(poll(&p, 1, 10000), 1, "agentd printed nothing");
-        ssize_t k = read(fds[0], line + len, sizeof line - 1 - len);
-        cr_assert_gt(k, 0, "agentd exited before listening");
-        len += (size_t)k;
-    }
-    close(fds[0]);
-    const char *p = strstr(line, "127.0.0.1:");
-    cr_assert_not_null(p, "unexpected first line: %s", line);
-    d->port = (uint16_t)atoi(p + 10);
-    cr_assert_gt(d->port, 0);
+    agentd_proc_start(d, extra, NULL);
 }
 
-/* SIGTERM, then the exit status (bounded: 15 s). */
-static int agentd_stop(struct agentd *d)
+static int agentd_stop(struct agentd_proc *d)
 {
-    int st = 0;
-    kill(d->pid, SIGTERM);
-    for (int i = 0; i < 1500; i++) {
-        if (waitpid(d->pid, &st, WNOHANG) == d->pid)
-            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-        usleep(10000);
-    }
-    kill(d->pid, SIGKILL);
-    waitpid(d->pid, &st, 0);
-    cr_assert_fail("agentd did not stop within 15 s");
-    return -1;
+    return agentd_proc_stop(d);
 }
 
 /* Runs curl with `args` against the agentd; returns the status; body to `out`. */
-static int curl(const struct agentd *d, const char *args, const char *path, char *out, size_t cap)
+static int curl(const struct agentd_proc *d, const char *args, const char *path, char *out,
+                size_t cap)
 {
-    char cmd[12288];
-    char buf[8192];
-    size_t len = 0;
-    int status = -1;
-    snprintf(cmd, sizeof cmd,
-             "curl -s --max-time 10 -w '\\n%%{http_code}' %s 'http://127.0.0.1:%u%s'", args,
-             d->port, path);
-    FILE *f = popen(cmd, "r");
-    cr_assert_not_null(f);
-    len = fread(buf, 1, sizeof buf - 1, f);
-    buf[len] = 0;
-    pclose(f);
-    char *nl = strrchr(buf, '\n');
-    cr_assert_not_null(nl, "curl printed %s", buf);
-    status = atoi(nl + 1);
-    *nl = 0;
-    if (out)
-        snprintf(out, cap, "%s", buf);
-    return status;
+    return ap_curl(d->port, args, path, out, cap);
 }
 
 #define INVOKE(agent) "/v1/agents/" agent "/invoke"
@@ -101,7 +33,7 @@ Test(apps_agentd, curl_drives_every_route_and_error, .timeout = 120)
     static const char *const extra[] = {
         "--request-timeout-ms", "300", "--agent-timeout-ms", "200", "--max-body", "1024", NULL};
     static struct hc_resp r;
-    struct agentd d;
+    struct agentd_proc d;
     static char body[12288];
     agentd_start(&d, extra);
     cr_assert_eq(curl(&d, "", "/healthz", body, sizeof body), 200);
@@ -160,7 +92,7 @@ Test(apps_agentd, full_queue_is_503_and_pipelined_answers_stay_in_order, .timeou
     static struct hc c;
     static struct hc_resp r;
     static char raw[100 * 128];
-    struct agentd d;
+    struct agentd_proc d;
     size_t n = 0;
     unsigned busy = 0;
     agentd_start(&d, extra);
@@ -192,7 +124,7 @@ Test(apps_agentd, sigterm_lets_the_answer_in_flight_finish, .timeout = 60)
 {
     static struct hc c;
     static struct hc_resp r;
-    struct agentd d;
+    struct agentd_proc d;
     agentd_start(&d, NULL);
     cr_assert(hc_open(&c, d.port));
     cr_assert(hc_sends(&c, "POST /v1/agents/sleep/invoke HTTP/1.1\r\nHost: t\r\n"

@@ -140,3 +140,68 @@ Test(admin_pprof, off_a_shard_is_enxio)
     ac__pprof_init(&pp);
     cr_assert_eq(ac__pprof_cpu_start(&pp, 1, profile_done, NULL), -ENXIO);
 }
+
+/* ---- over HTTP, from agentd ------------------------------------------------ */
+
+#include "apps/agentd_proc.h"
+
+/* Runs google-pprof --text on agentd's profile; true if an ac_ symbol shows. */
+static bool pprof_names_agentcore(const char *profile)
+{
+    char cmd[1024], line[512];
+    bool found = false;
+    snprintf(cmd, sizeof cmd, "%s --text '%s' '%s' 2>&1", GOOGLE_PPROF, AGENTD_BIN, profile);
+    FILE *f = popen(cmd, "r");
+    cr_assert_not_null(f);
+    while (fgets(line, sizeof line, f))
+        found |= strstr(line, " ac_") != NULL;
+    cr_assert_eq(pclose(f), 0, "google-pprof failed on %s", profile);
+    return found;
+}
+
+Test(admin_pprof, agentd_serves_one_profile_at_a_time_that_google_pprof_reads, .timeout = 60)
+{
+    struct agentd_proc d;
+    struct ap_load load = {.path = "/v1/agents/echo/invoke",
+                           .body = "{\"input\":\"profile me\"}",
+                           .max_ms = 30000,
+                           .max_requests = 5000000};
+    char cmd[512], path_a[64], path_b[64], body[512], out[16] = {0};
+    if (access(GOOGLE_PPROF, X_OK) != 0)
+        cr_skip_test("%s not installed (scripts/deps.sh test)", GOOGLE_PPROF);
+    agentd_proc_start(&d, NULL, NULL);
+    load.port = d.port;
+    ap_load_start(&load);
+    cr_assert_eq(ap_curl(d.admin_port, "", "/debug/pprof/profile?seconds=0", body, sizeof body),
+                 400);
+    cr_assert_not_null(strstr(body, "invalid_seconds"), "%s", body);
+    cr_assert_eq(ap_curl(d.admin_port, "", "/debug/pprof/profile?seconds=61", NULL, 0), 400);
+    cr_assert_eq(ap_curl(d.admin_port, "", "/debug/pprof/profile?seconds=x", NULL, 0), 400);
+
+    /* A (3 s) in the background, B (1 s) at once: whichever reaches the
+     * profiler second is refused with 409 at once, the other gets a profile */
+    snprintf(path_a, sizeof path_a, "pprof_a.%d.prof", (int)getpid());
+    snprintf(path_b, sizeof path_b, "pprof_b.%d.prof", (int)getpid());
+    snprintf(cmd, sizeof cmd,
+             "curl -s --max-time 30 -o '%s' -w '%%{http_code}' "
+             "'http://127.0.0.1:%u/debug/pprof/profile?seconds=3'",
+             path_a, d.admin_port);
+    FILE *a = popen(cmd, "r");
+    cr_assert_not_null(a);
+    char args[128];
+    snprintf(args, sizeof args, "-o '%s'", path_b);
+    int status_b = ap_curl(d.admin_port, args, "/debug/pprof/profile?seconds=1", NULL, 0);
+    cr_assert_gt(fread(out, 1, sizeof out - 1, a), 0);
+    pclose(a);
+    int status_a = atoi(out);
+    cr_assert((status_a == 200 && status_b == 409) || (status_a == 409 && status_b == 200),
+              "one profile at a time: A %d, B %d", status_a, status_b);
+    const char *profile = status_a == 200 ? path_a : path_b;
+    cr_assert(pprof_names_agentcore(profile), "no ac_ symbol in %s", profile);
+
+    ap_load_stop(&load);
+    cr_assert_gt(atomic_load(&load.ok), 0);
+    cr_assert_eq(agentd_proc_stop(&d), 0);
+    unlink(path_a);
+    unlink(path_b);
+}
