@@ -10,10 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#ifndef AGENTD_VERSION
-#error "AGENTD_VERSION comes from CMake (the project version)"
-#endif
-
 enum {
     OPT_CONFIG = 256,
     OPT_CHECK,
@@ -105,7 +101,7 @@ static void first_pass(int argc, char **argv, struct agentd_cli *cli)
             usage(stdout);
             exit(0);
         } else if (o == OPT_VERSION) {
-            printf("agentd %s\n", AGENTD_VERSION);
+            printf("agentd %s\n", ac_version());
             exit(0);
         }
     }
