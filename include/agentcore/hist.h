@@ -8,9 +8,9 @@
  * values ≤ 1024 ns; then two buckets per doubling with upper bounds
  * 1.5·2^k and 2^(k+1) ns for k = 10..35; the last finite bound is 2^36 ns
  * (68.7 s); one more bucket holds everything above. A bucket holds
- * (lower, upper] like Prometheus' `le`. Relative error of a quantile read
- * from it: at most one bucket, ≤ 50 % of the value, ~±20 % with the
- * linear interpolation ac_hist_quantile does.
+ * (lower, upper] like Prometheus' `le`. A quantile read from it is off by
+ * at most one bucket's width (≤ 50 % of the value); ac_hist_quantile
+ * interpolates linearly inside the bucket as histogram_quantile does.
  */
 #ifndef AGENTCORE_HIST_H
 #define AGENTCORE_HIST_H

@@ -51,6 +51,14 @@ struct shards_view {
     json_t *shards; /* array indexed by shard */
 };
 
+/* Counts and byte sizes as JSON integers, everything else as reals. */
+static json_t *number(double v)
+{
+    if (v == (double)(json_int_t)v)
+        return json_integer((json_int_t)v);
+    return json_real(v);
+}
+
 static void shards_sample(void *arg, const struct ac_metrics_sample *s)
 {
     struct shards_view *v = arg;
@@ -78,7 +86,7 @@ static void shards_sample(void *arg, const struct ac_metrics_sample *s)
         return;
     }
     if (!s->labels || !*s->labels) {
-        json_object_set_new(row, name, json_real(s->value));
+        json_object_set_new(row, name, number(s->value));
         return;
     }
     json_t *o = json_object_get(row, name);
@@ -86,7 +94,7 @@ static void shards_sample(void *arg, const struct ac_metrics_sample *s)
         o = json_object();
         json_object_set_new(row, name, o);
     }
-    json_object_set_new(o, s->labels, json_real(s->value));
+    json_object_set_new(o, s->labels, number(s->value));
 }
 
 static int render_shards(ac_metrics_scrape *sc, char **out, size_t *len)

@@ -115,9 +115,13 @@ static void collect(void *arg, ac_metrics_sink *s)
         ac_metrics_emit(s, &m_inflight,
                         (double)atomic_load_explicit(&a->c.inflight, memory_order_relaxed),
                         "agent=\"%s\"", name);
-        ac_metrics_emit_hist(s, &m_total, &a->m->total, "agent=\"%s\"", name);
-        ac_metrics_emit_hist(s, &m_queue, &a->m->queue, "agent=\"%s\"", name);
-        ac_metrics_emit_hist(s, &m_service, &a->m->service, "agent=\"%s\"", name);
+        /* histograms from an agent's first call on (56 lines each: an agent
+         * nobody calls would cost a scrape ~340 lines of zeros) */
+        if (a->m->total.count) {
+            ac_metrics_emit_hist(s, &m_total, &a->m->total, "agent=\"%s\"", name);
+            ac_metrics_emit_hist(s, &m_queue, &a->m->queue, "agent=\"%s\"", name);
+            ac_metrics_emit_hist(s, &m_service, &a->m->service, "agent=\"%s\"", name);
+        }
     }
     ac_metrics_emit(s, &m_sessions, (double)ac_session_count(), NULL);
 }

@@ -133,6 +133,14 @@ static const char *const hist_family[3] = {
 static const char *const hist_key[3] = {"latency_seconds", "queue_wait_seconds",
                                         "service_seconds"};
 
+/* io_uring_enter calls per loop turn since start (the batching the loop achieves). */
+static json_t *per_turn(json_t *row)
+{
+    json_int_t turns = json_integer_value(json_object_get(row, "loop_turns"));
+    json_int_t enters = json_integer_value(json_object_get(row, "uring_enter_calls"));
+    return json_real(turns ? (double)enters / (double)turns : 0.0);
+}
+
 static void summarize(const struct ac__sref *v, size_t n, unsigned nshards, json_t *root)
 {
     json_t *shards = json_array(), *totals = json_object(), *agents = json_object();
@@ -197,8 +205,10 @@ static void summarize(const struct ac__sref *v, size_t n, unsigned nshards, json
             json_object_set_new(row, key, json_integer(cell[i][c]));
             add_int(totals, key, (double)cell[i][c]);
         }
+        json_object_set_new(row, "uring_enters_per_turn", per_turn(row));
         json_array_append_new(shards, row);
     }
+    json_object_set_new(totals, "uring_enters_per_turn", per_turn(totals));
     for (unsigned j = 0; j < nah; j++) {
         json_t *a = json_object_get(agents, ah[j].name);
         if (!a) {

@@ -1,9 +1,10 @@
 /*
- * build/bin/agentd as a child process for the tests that drive it (routes,
- * dashboard, pprof, alerts): started with --quiet on kernel-chosen API and
- * admin ports (read from its first line on stdout), driven by curl and by
- * a bounded load thread, stopped by pid. Every wait is bounded: curl
- * --max-time, poll on agentd's stdout, waitpid with a deadline.
+ * build/bin/agentd as a child process for the tests that drive it (apps,
+ * admin pages, alerts): started with --quiet on kernel-chosen ports
+ * (--port 0 --admin-port 0; both read from its first line on stdout),
+ * stopped with SIGTERM, driven with curl and with a bounded load thread.
+ * Every wait is bounded: curl --max-time, poll on agentd's stdout,
+ * waitpid with a deadline; every load loop by time and count.
  */
 #ifndef AC_TEST_APPS_AGENTD_PROC_H
 #define AC_TEST_APPS_AGENTD_PROC_H
@@ -16,12 +17,18 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
-struct agentd_proc {
+struct agentd {
     pid_t pid;
-    uint16_t port, admin_port;
+    uint16_t port;       /* the API listener */
+    uint16_t admin_port; /* the admin listener (same first line: "admin on http://...") */
 };
 
 static inline uint64_t ap_now_ms(void)
@@ -31,66 +38,60 @@ static inline uint64_t ap_now_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-/* The port after `key` ("...127.0.0.1:") in `text`, or 0. */
-static inline uint16_t ap_port_after(const char *text, const char *key)
-{
-    const char *p = strstr(text, key);
-    if (!p)
-        return 0;
-    p = strstr(p, "127.0.0.1:");
-    return p ? (uint16_t)atoi(p + 10) : 0;
-}
-
 /*
- * Starts agentd with API and admin on ports the kernel picks, plus
- * `extra` arguments (NULL-terminated); with `log_path` its stderr (the
- * log) goes to that file (a file, not a pipe: a full pipe would block a
- * shard that logs).
+ * Starts agentd with `extra` arguments (NULL-terminated); with `log_path`
+ * its stderr (the log) goes to that file (a file, not a pipe: a full pipe
+ * would block a shard that logs).
  */
-static inline void agentd_proc_start(struct agentd_proc *d, const char *const extra[],
-                                     const char *log_path)
+static inline void agentd_start_logged(struct agentd *d, const char *const extra[],
+                                       const char *log_path)
 {
     /* the admin listener on a kernel-chosen port too (never 9090 in tests) */
     const char *argv[32] = {AGENTD_BIN, "--port", "0", "--admin-port", "0", "--quiet"};
-    int n = 6, out[2];
-    static char text[4096];
+    int n = 6, fds[2];
+    char line[256] = {0};
     size_t len = 0;
-    uint64_t deadline = ap_now_ms() + 15000; /* sanitizer builds boot slowly */
     for (; extra && *extra; extra++)
         argv[n++] = *extra;
-    cr_assert_eq(pipe(out), 0);
+    cr_assert_eq(pipe(fds), 0);
     d->pid = fork();
     cr_assert_geq(d->pid, 0);
     if (d->pid == 0) {
-        dup2(out[1], 1);
+        dup2(fds[1], 1);
         if (log_path) {
             int fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
             if (fd < 0 || dup2(fd, 2) < 0)
                 _exit(126);
         }
-        close(out[0]);
+        close(fds[0]);
         execv(AGENTD_BIN, (char *const *)argv);
         _exit(127);
     }
-    close(out[1]);
-    memset(text, 0, sizeof text);
-    d->port = d->admin_port = 0;
-    while (!d->port || !d->admin_port) {
-        struct pollfd p = {out[0], POLLIN, 0};
-        int left = (int)(deadline - ap_now_ms());
-        cr_assert_gt(left, 0, "agentd did not name its ports: %s", text);
-        cr_assert_eq(poll(&p, 1, left), 1, "agentd printed no ports: %s", text);
-        ssize_t k = read(out[0], text + len, sizeof text - 1 - len);
-        cr_assert_gt(k, 0, "agentd exited before listening: %s", text);
+    close(fds[1]);
+    /* the first line names the ports; at most 10 s (sanitizer builds boot slowly) */
+    while (!memchr(line, '\n', len) && len < sizeof line - 1) {
+        struct pollfd p = {fds[0], POLLIN, 0};
+        cr_assert_eq(poll(&p, 1, 10000), 1, "agentd printed nothing");
+        ssize_t k = read(fds[0], line + len, sizeof line - 1 - len);
+        cr_assert_gt(k, 0, "agentd exited before listening");
         len += (size_t)k;
-        d->port = ap_port_after(text, "listening on");
-        d->admin_port = ap_port_after(text, "admin on");
     }
-    close(out[0]);
+    close(fds[0]);
+    const char *p = strstr(line, "127.0.0.1:");
+    cr_assert_not_null(p, "unexpected first line: %s", line);
+    d->port = (uint16_t)atoi(p + 10);
+    cr_assert_gt(d->port, 0);
+    p = strstr(line, "admin on http://127.0.0.1:");
+    d->admin_port = p ? (uint16_t)atoi(p + 26) : 0;
+}
+
+static inline void agentd_start(struct agentd *d, const char *const extra[])
+{
+    agentd_start_logged(d, extra, NULL);
 }
 
 /* SIGTERM, then the exit status (bounded: 15 s). */
-static inline int agentd_proc_stop(struct agentd_proc *d)
+static inline int agentd_stop(struct agentd *d)
 {
     int st = 0;
     kill(d->pid, SIGTERM);
@@ -105,26 +106,18 @@ static inline int agentd_proc_stop(struct agentd_proc *d)
     return -1;
 }
 
-/* The file at `path` (agentd's log) into buf, NUL-terminated (truncated to cap). */
-static inline void ap_read_file(const char *path, char *buf, size_t cap)
-{
-    size_t len = 0;
-    FILE *f = fopen(path, "r");
-    cr_assert_not_null(f, "%s", path);
-    len = fread(buf, 1, cap - 1, f);
-    buf[len] = 0;
-    fclose(f);
-}
-
-/* curl against 127.0.0.1:port; returns the status, body to `out` (may be NULL). */
-static inline int ap_curl(uint16_t port, const char *args, const char *path, char *out, size_t cap)
+/* Runs curl with `args` against 127.0.0.1:port; returns the status; body
+ * to `out` (truncated to cap; may be NULL). Not reentrant (static buffers). */
+static inline int curl_port(uint16_t port, const char *args, const char *path, char *out,
+                            size_t cap)
 {
     static char cmd[16384];   /* args may carry a 10 KB header (431 tests) */
     static char buf[1 << 21]; /* /metrics is ~160 KiB with two shards */
-    size_t len;
+    size_t len = 0;
+    int status = -1;
     snprintf(cmd, sizeof cmd,
-             "curl -s --max-time 70 -w '\\n%%{http_code}' %s 'http://127.0.0.1:%u%s'", args, port,
-             path);
+             "curl -s --max-time 10 -w '\\n%%{http_code}' %s 'http://127.0.0.1:%u%s'", args,
+             port, path);
     FILE *f = popen(cmd, "r");
     cr_assert_not_null(f);
     len = fread(buf, 1, sizeof buf - 1, f);
@@ -132,14 +125,31 @@ static inline int ap_curl(uint16_t port, const char *args, const char *path, cha
     pclose(f);
     char *nl = strrchr(buf, '\n');
     cr_assert_not_null(nl, "curl printed %s", buf);
-    int status = atoi(nl + 1);
+    status = atoi(nl + 1);
     *nl = 0;
-    if (out) { /* truncated to cap */
+    if (out) {
         size_t n = strlen(buf) < cap ? strlen(buf) : cap - 1;
         memcpy(out, buf, n);
         out[n] = 0;
     }
     return status;
+}
+
+/* curl against the agentd's API port. */
+static inline int curl(const struct agentd *d, const char *args, const char *path, char *out,
+                       size_t cap)
+{
+    return curl_port(d->port, args, path, out, cap);
+}
+
+/* The file at `path` (agentd's log) into buf, NUL-terminated (truncated to cap). */
+static inline void ap_read_file(const char *path, char *buf, size_t cap)
+{
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f, "%s", path);
+    size_t len = fread(buf, 1, cap - 1, f);
+    buf[len] = 0;
+    fclose(f);
 }
 
 /* ---- load: keep-alive POSTs from a thread, bounded in time and count ---- */
@@ -169,7 +179,8 @@ static inline void *ap_load_main(void *arg)
         atomic_fetch_add(&l->failed, 1);
         return NULL;
     }
-    for (unsigned i = 0; i < l->max_requests && !atomic_load(&l->stop) && ap_now_ms() < end; i++) {
+    for (unsigned i = 0; i < l->max_requests && !atomic_load(&l->stop) && ap_now_ms() < end;
+         i++) {
         if (!hc_send(&c, req, (size_t)n) || !hc_read(&c, &r, false)) {
             atomic_fetch_add(&l->failed, 1);
             hc_close(&c);

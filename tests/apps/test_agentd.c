@@ -5,24 +5,15 @@
  * (partial heads, pipelining). Every wait is bounded: curl --max-time,
  * SO_RCVTIMEO, poll on agentd's stdout, waitpid with a deadline.
  */
+#include "net/http/client.h"
+
+#include <criterion/criterion.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <time.h>
+
 #include "apps/agentd_proc.h"
-
-static void agentd_start(struct agentd_proc *d, const char *const extra[])
-{
-    agentd_proc_start(d, extra, NULL);
-}
-
-static int agentd_stop(struct agentd_proc *d)
-{
-    return agentd_proc_stop(d);
-}
-
-/* Runs curl with `args` against the agentd; returns the status; body to `out`. */
-static int curl(const struct agentd_proc *d, const char *args, const char *path, char *out,
-                size_t cap)
-{
-    return ap_curl(d->port, args, path, out, cap);
-}
 
 #define INVOKE(agent) "/v1/agents/" agent "/invoke"
 
@@ -33,7 +24,7 @@ Test(apps_agentd, curl_drives_every_route_and_error, .timeout = 120)
     static const char *const extra[] = {
         "--request-timeout-ms", "300", "--agent-timeout-ms", "200", "--max-body", "1024", NULL};
     static struct hc_resp r;
-    struct agentd_proc d;
+    struct agentd d;
     static char body[12288];
     agentd_start(&d, extra);
     cr_assert_eq(curl(&d, "", "/healthz", body, sizeof body), 200);
@@ -92,7 +83,7 @@ Test(apps_agentd, full_queue_is_503_and_pipelined_answers_stay_in_order, .timeou
     static struct hc c;
     static struct hc_resp r;
     static char raw[100 * 128];
-    struct agentd_proc d;
+    struct agentd d;
     size_t n = 0;
     unsigned busy = 0;
     agentd_start(&d, extra);
@@ -124,7 +115,7 @@ Test(apps_agentd, sigterm_lets_the_answer_in_flight_finish, .timeout = 60)
 {
     static struct hc c;
     static struct hc_resp r;
-    struct agentd_proc d;
+    struct agentd d;
     agentd_start(&d, NULL);
     cr_assert(hc_open(&c, d.port));
     cr_assert(hc_sends(&c, "POST /v1/agents/sleep/invoke HTTP/1.1\r\nHost: t\r\n"

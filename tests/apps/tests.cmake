@@ -6,8 +6,7 @@ target_compile_definitions(test_apps_agentd PRIVATE AGENTD_BIN="$<TARGET_FILE:ag
 ac_test(apps ac_echo)
 target_compile_definitions(test_apps_ac_echo PRIVATE AC_ECHO_BIN="$<TARGET_FILE:ac-echo>")
 add_dependencies(test_apps_ac_echo ac-echo)
-# agentd's config, flags, log file and systemd readiness, as a process.
-ac_test(apps agentd_config LABELS concurrency)
-add_dependencies(test_apps_agentd_config agentd)
-target_compile_definitions(test_apps_agentd_config PRIVATE AGENTD_BIN="$<TARGET_FILE:agentd>"
-                           SOURCE_DIR="${PROJECT_SOURCE_DIR}" AGENTD_VERSION="${PROJECT_VERSION}")
+# agentd's admin listener and metrics as a real process (curl, promtool, wrk).
+ac_test(apps agentd_metrics LABELS concurrency)
+add_dependencies(test_apps_agentd_metrics agentd)
+target_compile_definitions(test_apps_agentd_metrics PRIVATE AGENTD_BIN="$<TARGET_FILE:agentd>")

@@ -15,7 +15,7 @@ static char body[1 << 21];
 static bool wait_alerts(uint16_t admin, const char *want, unsigned ms)
 {
     for (uint64_t end = ap_now_ms() + ms; ap_now_ms() < end; usleep(100000)) {
-        cr_assert_eq(ap_curl(admin, "", "/alerts", body, sizeof body), 200);
+        cr_assert_eq(curl_port(admin, "", "/alerts", body, sizeof body), 200);
         if (strstr(body, want))
             return true;
     }
@@ -27,7 +27,7 @@ static bool wait_alerts(uint16_t admin, const char *want, unsigned ms)
 static int firing_gauge(uint16_t admin, const char *name)
 {
     char key[128], cmd[256];
-    cr_assert_eq(ap_curl(admin, "", "/metrics", body, sizeof body), 200);
+    cr_assert_eq(curl_port(admin, "", "/metrics", body, sizeof body), 200);
     if (access(PROMTOOL, X_OK) == 0) {
         snprintf(cmd, sizeof cmd, "%s check metrics > /dev/null 2>&1", PROMTOOL);
         FILE *f = popen(cmd, "w");
@@ -57,9 +57,9 @@ Test(apps_agentd_alerts, p99_rule_fires_under_slow_calls_and_resolves_after, .ti
           f);
     fclose(f);
     const char *const extra[] = {"--config", cfg, NULL};
-    struct agentd_proc d;
+    struct agentd d;
     struct ap_load load[4];
-    agentd_proc_start(&d, extra, logf);
+    agentd_start_logged(&d, extra, logf);
 
     cr_assert(wait_alerts(d.admin_port, "\"name\":\"slow_p99\"", 5000), "%s", body);
     cr_assert_not_null(strstr(body, "\"condition\":\"p99_latency > 10ms\""), "%s", body);
@@ -89,7 +89,7 @@ Test(apps_agentd_alerts, p99_rule_fires_under_slow_calls_and_resolves_after, .ti
     cr_assert_not_null(strstr(logtext, "alert slow_p99 firing"), "no firing line in: %s", logtext);
     cr_assert_not_null(strstr(logtext, "alert slow_p99 resolved"), "no resolved line in: %s",
                        logtext);
-    cr_assert_eq(agentd_proc_stop(&d), 0);
+    cr_assert_eq(agentd_stop(&d), 0);
     unlink(cfg);
     unlink(logf);
 }

@@ -55,7 +55,7 @@ static double dom_value(const char *dom, const char *id)
 Test(admin_dashboard, chromium_shows_nonzero_qps_under_load, .timeout = 120)
 {
     static char dom[1 << 18];
-    struct agentd_proc d;
+    struct agentd d;
     struct ap_load load = {.path = "/v1/agents/echo/invoke",
                            .body = "{\"input\":\"dashboard\"}",
                            .max_ms = 60000,
@@ -65,7 +65,7 @@ Test(admin_dashboard, chromium_shows_nonzero_qps_under_load, .timeout = 120)
     struct stat st;
     if (access(CHROMIUM, X_OK) != 0)
         cr_skip_test("%s not installed (scripts/deps.sh test)", CHROMIUM);
-    agentd_proc_start(&d, NULL, NULL);
+    agentd_start(&d, NULL);
     load.port = d.port;
     ap_load_start(&load);
     /* the page needs requests to count: wait for the first answers */
@@ -73,7 +73,7 @@ Test(admin_dashboard, chromium_shows_nonzero_qps_under_load, .timeout = 120)
         cr_assert_lt(ap_now_ms(), end, "no load reached agentd");
         usleep(10000);
     }
-    cr_assert_eq(ap_curl(d.admin_port, "", "/dashboard", body, sizeof body), 200);
+    cr_assert_eq(curl_port(d.admin_port, "", "/dashboard", body, sizeof body), 200);
     cr_assert_not_null(strstr(body, "<!DOCTYPE html>"), "%s", body);
     snprintf(url, sizeof url, "http://127.0.0.1:%u/dashboard", d.admin_port);
 
@@ -93,5 +93,5 @@ Test(admin_dashboard, chromium_shows_nonzero_qps_under_load, .timeout = 120)
 
     ap_load_stop(&load);
     cr_assert_gt(atomic_load(&load.ok), 0);
-    cr_assert_eq(agentd_proc_stop(&d), 0);
+    cr_assert_eq(agentd_stop(&d), 0);
 }

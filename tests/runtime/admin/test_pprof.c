@@ -161,7 +161,7 @@ static bool pprof_names_agentcore(const char *profile)
 
 Test(admin_pprof, agentd_serves_one_profile_at_a_time_that_google_pprof_reads, .timeout = 60)
 {
-    struct agentd_proc d;
+    struct agentd d;
     struct ap_load load = {.path = "/v1/agents/echo/invoke",
                            .body = "{\"input\":\"profile me\"}",
                            .max_ms = 30000,
@@ -169,14 +169,14 @@ Test(admin_pprof, agentd_serves_one_profile_at_a_time_that_google_pprof_reads, .
     char cmd[512], path_a[64], path_b[64], body[512], out[16] = {0};
     if (access(GOOGLE_PPROF, X_OK) != 0)
         cr_skip_test("%s not installed (scripts/deps.sh test)", GOOGLE_PPROF);
-    agentd_proc_start(&d, NULL, NULL);
+    agentd_start(&d, NULL);
     load.port = d.port;
     ap_load_start(&load);
-    cr_assert_eq(ap_curl(d.admin_port, "", "/debug/pprof/profile?seconds=0", body, sizeof body),
+    cr_assert_eq(curl_port(d.admin_port, "", "/debug/pprof/profile?seconds=0", body, sizeof body),
                  400);
     cr_assert_not_null(strstr(body, "invalid_seconds"), "%s", body);
-    cr_assert_eq(ap_curl(d.admin_port, "", "/debug/pprof/profile?seconds=61", NULL, 0), 400);
-    cr_assert_eq(ap_curl(d.admin_port, "", "/debug/pprof/profile?seconds=x", NULL, 0), 400);
+    cr_assert_eq(curl_port(d.admin_port, "", "/debug/pprof/profile?seconds=61", NULL, 0), 400);
+    cr_assert_eq(curl_port(d.admin_port, "", "/debug/pprof/profile?seconds=x", NULL, 0), 400);
 
     /* A (3 s) in the background, B (1 s) at once: whichever reaches the
      * profiler second is refused with 409 at once, the other gets a profile */
@@ -190,7 +190,7 @@ Test(admin_pprof, agentd_serves_one_profile_at_a_time_that_google_pprof_reads, .
     cr_assert_not_null(a);
     char args[128];
     snprintf(args, sizeof args, "-o '%s'", path_b);
-    int status_b = ap_curl(d.admin_port, args, "/debug/pprof/profile?seconds=1", NULL, 0);
+    int status_b = curl_port(d.admin_port, args, "/debug/pprof/profile?seconds=1", NULL, 0);
     cr_assert_gt(fread(out, 1, sizeof out - 1, a), 0);
     pclose(a);
     int status_a = atoi(out);
@@ -201,7 +201,7 @@ Test(admin_pprof, agentd_serves_one_profile_at_a_time_that_google_pprof_reads, .
 
     ap_load_stop(&load);
     cr_assert_gt(atomic_load(&load.ok), 0);
-    cr_assert_eq(agentd_proc_stop(&d), 0);
+    cr_assert_eq(agentd_stop(&d), 0);
     unlink(path_a);
     unlink(path_b);
 }

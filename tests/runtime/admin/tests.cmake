@@ -1,3 +1,4 @@
+ac_test(runtime/admin admin LABELS concurrency)
 # The admin module's pages. CPU profiles: read by google-pprof, in-process
 # and from agentd over HTTP; the dashboard: loaded by headless Chromium
 # from agentd under load (screenshot kept in build/artifacts/).
