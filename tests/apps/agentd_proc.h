@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -54,9 +55,15 @@ static inline void agentd_start_logged(struct agentd *d, const char *const extra
     for (; extra && *extra; extra++)
         argv[n++] = *extra;
     cr_assert_eq(pipe(fds), 0);
+    pid_t parent = getpid();
     d->pid = fork();
     cr_assert_geq(d->pid, 0);
     if (d->pid == 0) {
+        /* a failed assertion ends the test process without agentd_stop:
+         * agentd must not outlive it (it would hold CTest's output open) */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(1);
         dup2(fds[1], 1);
         if (log_path) {
             int fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);

@@ -205,3 +205,31 @@ Test(admin_pprof, agentd_serves_one_profile_at_a_time_that_google_pprof_reads, .
     unlink(path_a);
     unlink(path_b);
 }
+
+Test(admin_pprof, sigterm_answers_a_running_profile_and_stops, .timeout = 60)
+{
+    struct agentd d;
+    char cmd[256], out[16] = {0};
+    int status = 0;
+    agentd_start(&d, NULL);
+    snprintf(cmd, sizeof cmd,
+             "curl -s --max-time 40 -o /dev/null -w '%%{http_code}' "
+             "'http://127.0.0.1:%u/debug/pprof/profile?seconds=30'",
+             d.admin_port);
+    FILE *a = popen(cmd, "r");
+    cr_assert_not_null(a);
+    /* the 30 s profile holds the profiler once a probe is refused with 409
+     * (a probe that wins the race takes its own 1 s profile: try again) */
+    for (uint64_t end = ap_now_ms() + 20000; status != 409;) {
+        cr_assert_lt(ap_now_ms(), end, "the 30 s profile never started");
+        status = curl_port(d.admin_port, "-o /dev/null", "/debug/pprof/profile?seconds=1", NULL, 0);
+        cr_assert(status == 409 || status == 200, "probe: %d", status);
+    }
+    uint64_t t0 = ap_now_ms();
+    cr_assert_eq(agentd_stop(&d), 0);
+    cr_assert_gt(fread(out, 1, sizeof out - 1, a), 0);
+    pclose(a);
+    cr_assert_eq(atoi(out), 503, "the running profile's answer: %s", out);
+    /* answered at the stop, not after its 30 s */
+    cr_assert_lt(ap_now_ms() - t0, 25000);
+}
