@@ -186,8 +186,7 @@ static inline void *ap_load_main(void *arg)
         atomic_fetch_add(&l->failed, 1);
         return NULL;
     }
-    for (unsigned i = 0; i < l->max_requests && !atomic_load(&l->stop) && ap_now_ms() < end;
-         i++) {
+    for (unsigned i = 0; i < l->max_requests && !atomic_load(&l->stop) && ap_now_ms() < end; i++) {
         if (!hc_send(&c, req, (size_t)n) || !hc_read(&c, &r, false)) {
             atomic_fetch_add(&l->failed, 1);
             hc_close(&c);

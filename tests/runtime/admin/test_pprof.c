@@ -233,3 +233,21 @@ Test(admin_pprof, sigterm_answers_a_running_profile_and_stops, .timeout = 60)
     /* answered at the stop, not after its 30 s */
     cr_assert_lt(ap_now_ms() - t0, 25000);
 }
+
+Test(admin_pprof, pprof_enabled_false_leaves_the_route_out, .timeout = 30)
+{
+    struct agentd d;
+    char cfg[64];
+    snprintf(cfg, sizeof cfg, "nopprof.%d.yaml", (int)getpid());
+    FILE *f = fopen(cfg, "w");
+    cr_assert_not_null(f);
+    fputs("monitoring:\n  pprof_enabled: false\n", f);
+    fclose(f);
+    const char *const extra[] = {"--config", cfg, NULL};
+    agentd_start(&d, extra);
+    cr_assert_eq(curl_port(d.admin_port, "-o /dev/null", "/debug/pprof/profile?seconds=1", NULL, 0),
+                 404);
+    cr_assert_eq(curl_port(d.admin_port, "-o /dev/null", "/metrics", NULL, 0), 200);
+    cr_assert_eq(agentd_stop(&d), 0);
+    unlink(cfg);
+}
