@@ -11,11 +11,12 @@ the medians. Stops only what it started, by pid.
 
   bench/http_pprof.py [--runs 5] [--seconds 5] [--quick] [--json]
 """
-import argparse, json, os, re, shutil, statistics, sys, tempfile, threading, time
+import os, re, shutil, sys, tempfile, threading, time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from http_agentd import BIN, BODY, Server, cpu_ns, free_port, wrk  # noqa: E402
+from http_agentd import (BIN, Server, bench_args, cpu_ns, free_port, on_off,  # noqa: E402
+                         post_lua, print_on_off, report_head, wrk)
 
 
 class Profile(threading.Thread):
@@ -32,20 +33,9 @@ class Profile(threading.Thread):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--runs", type=int, default=5)
-    ap.add_argument("--seconds", type=int, default=5)
-    ap.add_argument("--cpus", default="")
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--json", action="store_true")
-    a = ap.parse_args()
-    if a.quick:
-        a.runs, a.seconds = 2, 2
+    a = bench_args(2)
     tmp = tempfile.mkdtemp(prefix="ac-pprof-bench-")
-    lua = os.path.join(tmp, "post.lua")
-    with open(lua, "w") as f:
-        f.write('wrk.method = "POST"\nwrk.body = \'%s\'\n'
-                'wrk.headers["Content-Type"] = "application/json"\n' % BODY)
+    lua = post_lua(tmp)
     res = {m: {"rps": [], "cpu_us_per_req": [], "p99_ms": []} for m in ("on", "off")}
     load0 = os.getloadavg()
     server = None
@@ -80,26 +70,10 @@ def main():
         if server:
             server.stop()
         shutil.rmtree(tmp, ignore_errors=True)
-    summary = {m: {k: {"median": statistics.median(v), "min": min(v), "max": max(v)}
-                   for k, v in r.items()} for m, r in res.items()}
-    summary["on_vs_off"] = {
-        "cpu": summary["on"]["cpu_us_per_req"]["median"] / summary["off"]["cpu_us_per_req"]["median"],
-        "rps": summary["on"]["rps"]["median"] / summary["off"]["rps"]["median"]}
-    meta = {"runs": a.runs, "seconds": a.seconds, "cpus": os.cpu_count(),
-            "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
-            "loadavg_before": load0, "loadavg_after": os.getloadavg()}
-    if a.json:
-        print(json.dumps({"meta": meta, "results": summary}, indent=1))
-        return
-    print(f"load average before {load0[0]:.2f} {load0[1]:.2f} {load0[2]:.2f}, "
-          f"after {meta['loadavg_after'][0]:.2f}")
-    print("== echo (64 conns)")
-    for mode in ("on", "off"):
-        m = summary[mode]
-        print(f"  profile {mode:3s} " + "  ".join(
-            f"{k} {m[k]['median']:.3f} [{m[k]['min']:.3f}..{m[k]['max']:.3f}]"
-            for k in ("cpu_us_per_req", "rps", "p99_ms")))
-    print(f"  on/off  cpu {summary['on_vs_off']['cpu']:.3f}  rps {summary['on_vs_off']['rps']:.3f}")
+    summary = on_off(res)
+    if report_head(a, load0, summary):
+        print("== echo (64 conns)")
+        print_on_off("profile", summary)
 
 
 if __name__ == "__main__":
