@@ -136,6 +136,15 @@ def wrk(port, path, conns, seconds, lua):
     return reqs, rps, p99, errs.group(1) if errs else ""
 
 
+def post_lua(tmp):
+    """A wrk script that POSTs BODY as JSON; returns its path (in tmp)."""
+    lua = os.path.join(tmp, "post.lua")
+    with open(lua, "w") as f:
+        f.write('wrk.method = "POST"\nwrk.body = \'%s\'\n'
+                'wrk.headers["Content-Type"] = "application/json"\n' % BODY)
+    return lua
+
+
 def check_answers(servers):
     for s in servers:
         req = urllib.request.Request(f"http://127.0.0.1:{s.port}/v1/agents/echo/invoke",
@@ -157,15 +166,6 @@ def bench_args(quick_runs):
     if a.quick:
         a.runs, a.seconds = quick_runs, 2
     return a
-
-
-def post_lua(tmp):
-    """A wrk script in `tmp` that POSTs BODY as JSON; returns its path."""
-    lua = os.path.join(tmp, "post.lua")
-    with open(lua, "w") as f:
-        f.write('wrk.method = "POST"\nwrk.body = \'%s\'\n'
-                'wrk.headers["Content-Type"] = "application/json"\n' % BODY)
-    return lua
 
 
 def on_off(by):

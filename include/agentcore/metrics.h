@@ -105,7 +105,9 @@ typedef void (*ac_metrics_scrape_fn)(void *arg, ac_metrics_scrape *sc);
  * cb(arg, sc) runs on the calling shard once all shards answered, or
  * after `timeout_ns` with the shards that did (ac_metrics_scrape_missing).
  * Calling shard only. Returns 0, or -ENOMEM / -ENXIO (not a shard); on
- * failure cb is never called.
+ * failure cb is never called. When the runtime stops before the scrape
+ * finished, cb is never called either: ac_metrics_destroy frees the
+ * scrape (so `arg` should not own memory only cb would free).
  */
 AC_MUST_USE int ac_metrics_scrape_start(ac_metrics *m, uint64_t timeout_ns, ac_metrics_scrape_fn cb,
                                   void *arg);

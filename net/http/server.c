@@ -50,15 +50,11 @@ void ac_http_server_config_init(struct ac_http_server_config *cfg)
 }
 
 /* The running servers of this thread, for whoever reports on them (metrics). */
-static _Thread_local struct ac_http_server *thread_servers;
+static _Thread_local LIST_HEAD(, ac_http_server) thread_servers;
 
 static void thread_list_add(struct ac_http_server *s)
 {
-    s->thread_prev = NULL;
-    s->thread_next = thread_servers;
-    if (thread_servers)
-        thread_servers->thread_prev = s;
-    thread_servers = s;
+    LIST_INSERT_HEAD(&thread_servers, s, thread_link);
     s->listed = true;
 }
 
@@ -66,12 +62,7 @@ static void thread_list_remove(struct ac_http_server *s)
 {
     if (!s->listed)
         return;
-    if (s->thread_prev)
-        s->thread_prev->thread_next = s->thread_next;
-    else
-        thread_servers = s->thread_next;
-    if (s->thread_next)
-        s->thread_next->thread_prev = s->thread_prev;
+    LIST_REMOVE(s, thread_link);
     s->listed = false;
 }
 
@@ -110,7 +101,7 @@ uint16_t ac_http_server_port(const ac_http_server *s)
 
 ac_http_server *ac_http_server_next(const ac_http_server *prev)
 {
-    return prev ? prev->thread_next : thread_servers;
+    return prev ? LIST_NEXT(prev, thread_link) : LIST_FIRST(&thread_servers);
 }
 
 static void finish_stop(struct ac_timer *t, void *arg)

@@ -34,6 +34,8 @@ struct ac_admin_request {
     ac_http_exchange *hx;
     const struct ac_http_request *req; /* during the handler call only */
     bool keep_alive, http10, head_only;
+    int view; /* routes.c: what a scrape-backed route renders (no allocation
+                 of its own, so a scrape the stop overtakes leaks nothing) */
 };
 
 /* routes.c: the built-in routes. */

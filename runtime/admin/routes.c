@@ -15,11 +15,6 @@
 
 enum view { VIEW_PROMETHEUS, VIEW_JSON, VIEW_SHARDS, VIEW_HEAP };
 
-struct pending {
-    ac_admin_request *r;
-    enum view view;
-};
-
 static void index_route(void *arg, ac_admin_request *r)
 {
     struct ac_admin *a = arg;
@@ -202,12 +197,12 @@ static int render_heap(ac_metrics_scrape *sc, char **out, size_t *len)
 
 static void scraped(void *arg, ac_metrics_scrape *sc)
 {
-    struct pending *p = arg;
+    ac_admin_request *r = arg;
     char *body = NULL;
     size_t len = 0;
     int err;
     const char *type = "application/json";
-    switch (p->view) {
+    switch ((enum view)r->view) {
     case VIEW_PROMETHEUS:
         err = ac_metrics_render_prometheus(sc, &body, &len);
         type = "text/plain; version=0.0.4; charset=utf-8";
@@ -228,26 +223,18 @@ static void scraped(void *arg, ac_metrics_scrape *sc)
                     ac_metrics_scrape_missing(sc));
     ac_metrics_scrape_free(sc);
     if (err)
-        ac_admin_reply_error(p->r, 503, "out_of_memory", "no memory to render the answer");
+        ac_admin_reply_error(r, 503, "out_of_memory", "no memory to render the answer");
     else
-        ac_admin_reply(p->r, 200, type, body, len);
+        ac_admin_reply(r, 200, type, body, len);
     free(body);
-    free(p);
 }
 
 static void scrape_view(struct ac_admin *a, ac_metrics *m, ac_admin_request *r, enum view view)
 {
-    struct pending *p = malloc(sizeof *p);
-    if (!p) {
-        ac_admin_reply_error(r, 503, "out_of_memory", "no memory for the scrape");
-        return;
-    }
-    *p = (struct pending){r, view};
-    int err = ac_metrics_scrape_start(m, a->cfg.scrape_timeout_ns, scraped, p);
-    if (err) {
-        free(p);
+    r->view = (int)view;
+    int err = ac_metrics_scrape_start(m, a->cfg.scrape_timeout_ns, scraped, r);
+    if (err)
         ac_admin_reply_error(r, 503, "scrape_failed", ac_strerror(err));
-    }
 }
 
 static void metrics_text(void *arg, ac_admin_request *r)

@@ -1,7 +1,7 @@
 /*
- * The built-in collectors: what every layer below keeps in its plain
- * per-shard stats, read on the shard that owns them, and the process'
- * own numbers from /proc/self.
+ * The built-in per-shard collector: what every layer below keeps in its
+ * plain per-shard stats, read on the shard that owns them. Each stats
+ * struct has a table of (family, field) rows, so a new field is one row.
  */
 #include "internal.h"
 
@@ -11,209 +11,251 @@
 #include "agentcore/ring.h"
 #include "agentcore/sched.h"
 
-#include <dirent.h>
+#include <stddef.h>
 #include <stdio.h>
-#include <string.h>
-#include <unistd.h>
 
-#define C(var, n, h) static const struct ac_metric_desc var = {n, h, AC_METRIC_COUNTER}
-#define G(var, n, h) static const struct ac_metric_desc var = {n, h, AC_METRIC_GAUGE}
-#define H(var, n, h) static const struct ac_metric_desc var = {n, h, AC_METRIC_HISTOGRAM}
+/* One uint64_t field of a stats struct as one sample of a family. */
+struct row {
+    struct ac_metric_desc d;
+    size_t off;
+    const char *labels; /* constant label list, or NULL */
+};
 
-/* loop and messages */
-C(m_loops, "agentcore_loop_turns_total", "Shard loop turns.");
-C(m_sleeps, "agentcore_loop_sleeps_total", "Loop turns that waited in the kernel.");
-C(m_msgs_sent, "agentcore_messages_sent_total", "Cross-shard messages sent by this shard.");
-C(m_msgs_run, "agentcore_messages_run_total", "Cross-shard messages run on this shard.");
-C(m_msgs_full, "agentcore_messages_ring_full_total",
-  "Cross-shard submissions refused because the ring stayed full (backpressure).");
-C(m_wakes_sent, "agentcore_wakeups_sent_total", "MSG_RING wake-ups sent to sleeping shards.");
-C(m_wakes_recv, "agentcore_wakeups_received_total", "MSG_RING wake-ups received.");
-C(m_timers, "agentcore_timers_fired_total", "Timers fired.");
-/* io_uring */
-C(m_enters, "agentcore_uring_enter_calls_total", "io_uring_enter system calls.");
-C(m_sqes, "agentcore_uring_sqes_submitted_total", "Submission queue entries submitted.");
-C(m_cqes, "agentcore_uring_completions_total", "Completion queue entries dispatched.");
-C(m_sq_full, "agentcore_uring_sq_full_total",
-  "Times the submission queue was full and had to be flushed early.");
-C(m_cq_over, "agentcore_uring_cq_overflows_total",
-  "Completions the kernel could not post to a full completion queue.");
-G(m_ops, "agentcore_uring_ops_in_flight", "io_uring operations submitted and not yet completed.");
-C(m_enobufs, "agentcore_uring_buffer_ring_empty_total",
-  "Receives that found the provided-buffer ring empty (ENOBUFS).");
-C(m_bufwaits, "agentcore_uring_buffer_waits_total",
-  "Connections parked until a provided buffer came back.");
-C(m_rearms, "agentcore_uring_multishot_rearms_total",
-  "Multishot operations that ended and were submitted again.");
-C(m_zc, "agentcore_uring_send_zc_total", "Zero-copy sends (SEND_ZC) submitted.");
-C(m_zc_copied, "agentcore_uring_send_zc_copied_total",
-  "SEND_ZC completions whose notification said the kernel copied the data.");
-C(m_zc_fallback, "agentcore_uring_send_zc_fallbacks_total",
-  "Connections that switched from SEND_ZC to plain sends after a copy.");
-/* connections and bytes */
-G(m_conns_open, "agentcore_connections_open", "TCP connections open now.");
-C(m_conns_acc, "agentcore_connections_accepted_total", "TCP connections accepted.");
-C(m_conns_ref, "agentcore_connections_refused_total",
-  "TCP connections closed at once because the shard's connection limit was reached.");
-C(m_conns_closed, "agentcore_connections_closed_total",
-  "TCP connections closed, by the first reason seen: local, peer, error, idle, shutdown.");
-C(m_bytes_in, "agentcore_net_received_bytes_total", "Bytes received.");
-C(m_bytes_out, "agentcore_net_sent_bytes_total", "Bytes sent.");
-C(m_sends, "agentcore_net_sends_total", "Send operations.");
-C(m_pauses, "agentcore_net_read_pauses_total",
-  "Times reading paused because a connection's output passed its high-water mark.");
-/* HTTP servers, by listening port */
-C(m_http_conns, "agentcore_http_connections_total", "Connections accepted by the HTTP server.");
-C(m_http_reqs, "agentcore_http_requests_total", "Requests parsed and handed to the server's routes.");
-C(m_http_perr, "agentcore_http_parse_errors_total",
-  "Requests refused by the parser (4xx/5xx answered by the server).");
-C(m_http_408, "agentcore_http_request_timeouts_total",
-  "Requests not complete within the request timeout (408).");
-C(m_http_idle, "agentcore_http_idle_closes_total", "Keep-alive connections closed while idle.");
-C(m_http_holds, "agentcore_http_parse_holds_total",
-  "Times backpressure held parsing (pipelined answers or output pending).");
-/* tasks */
-C(m_tasks_sub, "agentcore_tasks_submitted_total", "Tasks accepted by this shard's scheduler.");
-C(m_tasks_run, "agentcore_tasks_run_total", "Tasks this shard executed (own and stolen).");
-C(m_tasks_stolen, "agentcore_tasks_stolen_total", "Tasks this shard stole from other shards.");
-C(m_tasks_rej, "agentcore_tasks_rejected_total", "Spawns refused because the class queue was full.");
-C(m_tasks_failed, "agentcore_tasks_failed_total",
-  "Tasks that never ran (timed out, cancelled, dropped).");
-G(m_queue, "agentcore_queue_length", "Tasks queued per priority class.");
-/* memory */
-G(m_mem, "agentcore_memory_bytes",
-  "Memory the shard's heap holds: formatted slabs and large mappings (what the budget limits).");
-G(m_mem_used, "agentcore_memory_in_use_bytes", "Bytes of live objects in the shard's heap.");
-G(m_mem_mapped, "agentcore_memory_mapped_bytes", "Bytes the shard's heap has mapped from the OS.");
-G(m_mem_limit, "agentcore_memory_limit_bytes", "The shard's heap budget (0: none).");
-G(m_slab, "agentcore_slab_bytes", "Bytes of live objects per slab size class.");
-G(m_slabs, "agentcore_slab_slabs", "Slabs formatted per size class.");
-C(m_budget_fail, "agentcore_memory_budget_failures_total",
-  "Allocations refused by the shard's memory budget.");
-C(m_oom_fail, "agentcore_memory_oom_failures_total", "Allocations the OS refused.");
-C(m_remote_frees, "agentcore_memory_remote_frees_total",
-  "Objects freed by other threads and reclaimed by this shard.");
-/* stalls */
-C(m_stalls, "agentcore_stalls_total",
-  "Callbacks that ran longer than the stall threshold, by the agent or callback that ran.");
-H(m_stall_hist, "agentcore_stall_duration_seconds",
-  "How long each stalled callback ran, by the agent or callback that ran.");
-G(m_stall_max, "agentcore_stall_max_seconds", "Longest callback over the stall threshold.");
+#define C(name, help) {name, help, AC_METRIC_COUNTER}
+#define G(name, help) {name, help, AC_METRIC_GAUGE}
+#define ROW(type, field, desc, ...) {desc, offsetof(type, field), __VA_ARGS__}
 
-/* process */
-C(p_cpu, "process_cpu_seconds_total", "Total user and system CPU time spent in seconds.");
-G(p_rss, "process_resident_memory_bytes", "Resident memory size in bytes.");
-G(p_vsz, "process_virtual_memory_bytes", "Virtual memory size in bytes.");
-G(p_fds, "process_open_fds", "Number of open file descriptors.");
-G(p_start, "process_start_time_seconds", "Start time of the process since unix epoch in seconds.");
-G(p_threads, "process_threads", "Number of OS threads in the process.");
-G(a_up, "agentcore_uptime_seconds", "Seconds since the metrics registry was created.");
-G(a_shards, "agentcore_shards", "Shards in the runtime.");
-
-static void collect_net(ac_metrics_sink *s)
+static void emit_rows(ac_metrics_sink *s, const struct row *rows, size_t n, const void *stats,
+                      const char *extra_labels)
 {
-    static const char *const cause[AC_CLOSE_CAUSES] = {"local", "peer", "error", "idle",
-                                                       "shutdown"};
-    ac_net *net = ac_net_current();
-    if (net) {
-        struct ac_net_stats ns;
-        ac_net_stats(net, &ns);
-        ac_metrics_emit(s, &m_enobufs, (double)ns.enobufs, NULL);
-        ac_metrics_emit(s, &m_bufwaits, (double)ns.bufs_waits, NULL);
-        ac_metrics_emit(s, &m_rearms, (double)ns.recv_rearms, "op=\"recv\"");
-        ac_metrics_emit(s, &m_rearms, (double)ns.accept_rearms, "op=\"accept\"");
-        ac_metrics_emit(s, &m_zc, (double)ns.zc_sends, NULL);
-        ac_metrics_emit(s, &m_zc_copied, (double)ns.zc_copied, NULL);
-        ac_metrics_emit(s, &m_zc_fallback, (double)ns.zc_fallbacks, NULL);
-        ac_metrics_emit(s, &m_conns_open, (double)ns.conns_open, NULL);
-        ac_metrics_emit(s, &m_conns_acc, (double)ns.accepted, NULL);
-        ac_metrics_emit(s, &m_conns_ref, (double)ns.refused, NULL);
-        for (unsigned c = 0; c < AC_CLOSE_CAUSES; c++)
-            ac_metrics_emit(s, &m_conns_closed, (double)ns.closed[c], "cause=\"%s\"", cause[c]);
-        ac_metrics_emit(s, &m_bytes_in, (double)ns.bytes_in, NULL);
-        ac_metrics_emit(s, &m_bytes_out, (double)ns.bytes_out, NULL);
-        ac_metrics_emit(s, &m_sends, (double)ns.sends, NULL);
-        ac_metrics_emit(s, &m_pauses, (double)ns.read_pauses, NULL);
-    }
-    for (ac_http_server *h = ac_http_server_next(NULL); h; h = ac_http_server_next(h)) {
-        struct ac_http_server_stats hs;
-        unsigned port = ac_http_server_port(h);
-        ac_http_server_stats(h, &hs);
-        ac_metrics_emit(s, &m_http_conns, (double)hs.connections, "listener=\"%u\"", port);
-        ac_metrics_emit(s, &m_http_reqs, (double)hs.requests, "listener=\"%u\"", port);
-        ac_metrics_emit(s, &m_http_perr, (double)hs.parse_errors, "listener=\"%u\"", port);
-        ac_metrics_emit(s, &m_http_408, (double)hs.request_timeouts, "listener=\"%u\"", port);
-        ac_metrics_emit(s, &m_http_idle, (double)hs.idle_closes, "listener=\"%u\"", port);
-        ac_metrics_emit(s, &m_http_holds, (double)hs.parse_holds, "listener=\"%u\"", port);
+    char labels[128];
+    for (size_t i = 0; i < n; i++) {
+        uint64_t v = *(const uint64_t *)(const void *)((const char *)stats + rows[i].off);
+        const char *l = rows[i].labels;
+        if (extra_labels) {
+            snprintf(labels, sizeof labels, "%s%s%s", extra_labels, l ? "," : "", l ? l : "");
+            l = labels;
+        }
+        if (l)
+            ac_metrics_emit(s, &rows[i].d, (double)v, "%s", l);
+        else
+            ac_metrics_emit(s, &rows[i].d, (double)v, NULL);
     }
 }
+
+#define EMIT(s, rows, stats, extra) emit_rows(s, rows, AC_ARRAY_LEN(rows), stats, extra)
+
+/* ---- runtime: loop and messages ---------------------------------------- */
+
+#define S struct ac_shard_stats
+static const struct row shard_rows[] = {
+    ROW(S, loops, C("agentcore_loop_turns_total", "Shard loop turns."), NULL),
+    ROW(S, sleeps, C("agentcore_loop_sleeps_total", "Loop turns that waited in the kernel."), NULL),
+    ROW(S, msgs_sent, C("agentcore_messages_sent_total", "Cross-shard messages sent by this shard."),
+        NULL),
+    ROW(S, msgs_run, C("agentcore_messages_run_total", "Cross-shard messages run on this shard."),
+        NULL),
+    ROW(S, msgs_full,
+        C("agentcore_messages_ring_full_total",
+          "Cross-shard submissions refused because the ring stayed full (backpressure)."),
+        NULL),
+    ROW(S, wakes_sent,
+        C("agentcore_wakeups_sent_total", "MSG_RING wake-ups sent to sleeping shards."), NULL),
+    ROW(S, wakes_received, C("agentcore_wakeups_received_total", "MSG_RING wake-ups received."),
+        NULL),
+    ROW(S, timers_fired, C("agentcore_timers_fired_total", "Timers fired."), NULL),
+};
+#undef S
+
+/* ---- io_uring ------------------------------------------------------------ */
+
+#define R struct ac_ring_stats
+static const struct row ring_rows[] = {
+    ROW(R, enters, C("agentcore_uring_enter_calls_total", "io_uring_enter system calls."), NULL),
+    ROW(R, submitted,
+        C("agentcore_uring_sqes_submitted_total", "Submission queue entries submitted."), NULL),
+    ROW(R, completions,
+        C("agentcore_uring_completions_total", "Completion queue entries dispatched."), NULL),
+    ROW(R, sq_full,
+        C("agentcore_uring_sq_full_total",
+          "Times the submission queue was full and had to be flushed early."),
+        NULL),
+    ROW(R, cq_overflows,
+        C("agentcore_uring_cq_overflows_total",
+          "Completions the kernel could not post to a full completion queue."),
+        NULL),
+    ROW(R, ops_inflight,
+        G("agentcore_uring_ops_in_flight", "io_uring operations submitted and not yet completed."),
+        NULL),
+};
+#undef R
+
+/* ---- tasks ----------------------------------------------------------------- */
+
+#define T struct ac_sched_stats
+static const struct row sched_rows[] = {
+    ROW(T, submitted,
+        C("agentcore_tasks_submitted_total", "Tasks accepted by this shard's scheduler."), NULL),
+    ROW(T, ran, C("agentcore_tasks_run_total", "Tasks this shard executed (own and stolen)."),
+        NULL),
+    ROW(T, stolen, C("agentcore_tasks_stolen_total", "Tasks this shard stole from other shards."),
+        NULL),
+    ROW(T, rejected,
+        C("agentcore_tasks_rejected_total", "Spawns refused because the class queue was full."),
+        NULL),
+    ROW(T, failed,
+        C("agentcore_tasks_failed_total", "Tasks that never ran (timed out, cancelled, dropped)."),
+        NULL),
+};
+#undef T
+static const struct ac_metric_desc m_queue = G("agentcore_queue_length",
+                                               "Tasks queued per priority class.");
+
+/* ---- connections and the buffer ring -------------------------------------- */
+
+#define N struct ac_net_stats
+#define CLOSED                                                                                     \
+    C("agentcore_connections_closed_total",                                                        \
+      "TCP connections closed, by the first reason seen: local, peer, error, idle, shutdown.")
+#define REARMS                                                                                     \
+    C("agentcore_uring_multishot_rearms_total",                                                    \
+      "Multishot operations that ended and were submitted again.")
+static const struct row net_rows[] = {
+    ROW(N, enobufs,
+        C("agentcore_uring_buffer_ring_empty_total",
+          "Receives that found the provided-buffer ring empty (ENOBUFS)."),
+        NULL),
+    ROW(N, bufs_waits,
+        C("agentcore_uring_buffer_waits_total",
+          "Connections parked until a provided buffer came back."),
+        NULL),
+    ROW(N, recv_rearms, REARMS, "op=\"recv\""),
+    ROW(N, accept_rearms, REARMS, "op=\"accept\""),
+    ROW(N, zc_sends, C("agentcore_uring_send_zc_total", "Zero-copy sends (SEND_ZC) submitted."),
+        NULL),
+    ROW(N, zc_copied,
+        C("agentcore_uring_send_zc_copied_total",
+          "SEND_ZC completions whose notification said the kernel copied the data."),
+        NULL),
+    ROW(N, zc_fallbacks,
+        C("agentcore_uring_send_zc_fallbacks_total",
+          "Connections that switched from SEND_ZC to plain sends after a copy."),
+        NULL),
+    ROW(N, conns_open, G("agentcore_connections_open", "TCP connections open now."), NULL),
+    ROW(N, accepted, C("agentcore_connections_accepted_total", "TCP connections accepted."), NULL),
+    ROW(N, refused,
+        C("agentcore_connections_refused_total",
+          "TCP connections closed at once because the shard's connection limit was reached."),
+        NULL),
+    ROW(N, closed[AC_CLOSE_LOCAL], CLOSED, "cause=\"local\""),
+    ROW(N, closed[AC_CLOSE_PEER], CLOSED, "cause=\"peer\""),
+    ROW(N, closed[AC_CLOSE_ERROR], CLOSED, "cause=\"error\""),
+    ROW(N, closed[AC_CLOSE_IDLE], CLOSED, "cause=\"idle\""),
+    ROW(N, closed[AC_CLOSE_SHUTDOWN], CLOSED, "cause=\"shutdown\""),
+    ROW(N, bytes_in, C("agentcore_net_received_bytes_total", "Bytes received."), NULL),
+    ROW(N, bytes_out, C("agentcore_net_sent_bytes_total", "Bytes sent."), NULL),
+    ROW(N, sends, C("agentcore_net_sends_total", "Send operations."), NULL),
+    ROW(N, read_pauses,
+        C("agentcore_net_read_pauses_total",
+          "Times reading paused because a connection's output passed its high-water mark."),
+        NULL),
+};
+_Static_assert(AC_CLOSE_CAUSES == 5, "a row per close cause");
+#undef N
+
+/* ---- HTTP servers, by listening port ----------------------------------------- */
+
+#define H struct ac_http_server_stats
+static const struct row http_rows[] = {
+    ROW(H, connections,
+        C("agentcore_http_connections_total", "Connections accepted by the HTTP server."), NULL),
+    ROW(H, requests,
+        C("agentcore_http_requests_total", "Requests parsed and handed to the server's routes."),
+        NULL),
+    ROW(H, parse_errors,
+        C("agentcore_http_parse_errors_total",
+          "Requests refused by the parser (4xx/5xx answered by the server)."),
+        NULL),
+    ROW(H, request_timeouts,
+        C("agentcore_http_request_timeouts_total",
+          "Requests not complete within the request timeout (408)."),
+        NULL),
+    ROW(H, idle_closes,
+        C("agentcore_http_idle_closes_total", "Keep-alive connections closed while idle."), NULL),
+    ROW(H, parse_holds,
+        C("agentcore_http_parse_holds_total",
+          "Times backpressure held parsing (pipelined answers or output pending)."),
+        NULL),
+};
+#undef H
+
+/* ---- memory ------------------------------------------------------------------ */
+
+_Static_assert(sizeof(size_t) == sizeof(uint64_t), "heap byte counts read as uint64_t");
+#define M struct ac_heap_stats
+static const struct row heap_rows[] = {
+    ROW(M, bytes_held,
+        G("agentcore_memory_bytes", "Memory the shard's heap holds: formatted slabs and large "
+                                    "mappings (what the budget limits)."),
+        NULL),
+    ROW(M, bytes_in_use,
+        G("agentcore_memory_in_use_bytes", "Bytes of live objects in the shard's heap."), NULL),
+    ROW(M, bytes_mapped,
+        G("agentcore_memory_mapped_bytes", "Bytes the shard's heap has mapped from the OS."), NULL),
+    ROW(M, limit_bytes, G("agentcore_memory_limit_bytes", "The shard's heap budget (0: none)."),
+        NULL),
+    ROW(M, budget_failures,
+        C("agentcore_memory_budget_failures_total",
+          "Allocations refused by the shard's memory budget."),
+        NULL),
+    ROW(M, oom_failures,
+        C("agentcore_memory_oom_failures_total", "Allocations the OS refused."), NULL),
+    ROW(M, remote_frees,
+        C("agentcore_memory_remote_frees_total",
+          "Objects freed by other threads and reclaimed by this shard."),
+        NULL),
+};
+#undef M
+#define K struct ac_heap_class_stats
+static const struct row class_rows[] = {
+    ROW(K, bytes_in_use, G("agentcore_slab_bytes", "Bytes of live objects per slab size class."),
+        NULL),
+    ROW(K, slabs, G("agentcore_slab_slabs", "Slabs formatted per size class."), NULL),
+};
+#undef K
+
+/* ---- stalls ---------------------------------------------------------------------- */
+
+static const struct ac_metric_desc m_stalls = C(
+    "agentcore_stalls_total",
+    "Callbacks that ran longer than the stall threshold, by the agent or callback that ran.");
+static const struct ac_metric_desc m_stall_hist = {
+    "agentcore_stall_duration_seconds",
+    "How long each stalled callback ran, by the agent or callback that ran.",
+    AC_METRIC_HISTOGRAM};
+static const struct ac_metric_desc m_stall_max = G(
+    "agentcore_stall_max_seconds", "Longest callback over the stall threshold.");
 
 static void collect_heap(ac_metrics_sink *s)
 {
-    struct ac_heap_stats hs, *st = &hs;
+    struct ac_heap_stats st;
+    char labels[32];
     ac_heap *h = ac_heap_current();
     if (!h)
         return;
-    ac_heap_stats(h, st);
-    ac_metrics_emit(s, &m_mem, (double)st->bytes_held, NULL);
-    ac_metrics_emit(s, &m_mem_used, (double)st->bytes_in_use, NULL);
-    ac_metrics_emit(s, &m_mem_mapped, (double)st->bytes_mapped, NULL);
-    ac_metrics_emit(s, &m_mem_limit, (double)st->limit_bytes, NULL);
-    ac_metrics_emit(s, &m_budget_fail, (double)st->budget_failures, NULL);
-    ac_metrics_emit(s, &m_oom_fail, (double)st->oom_failures, NULL);
-    ac_metrics_emit(s, &m_remote_frees, (double)st->remote_frees, NULL);
+    ac_heap_stats(h, &st);
+    EMIT(s, heap_rows, &st, NULL);
     for (unsigned c = 0; c < AC_HEAP_CLASSES; c++) {
-        if (!st->cls[c].slabs)
+        if (!st.cls[c].slabs)
             continue;
-        ac_metrics_emit(s, &m_slab, (double)st->cls[c].bytes_in_use, "class=\"%zu\"",
-                        st->cls[c].size);
-        ac_metrics_emit(s, &m_slabs, (double)st->cls[c].slabs, "class=\"%zu\"", st->cls[c].size);
+        snprintf(labels, sizeof labels, "class=\"%zu\"", st.cls[c].size);
+        EMIT(s, class_rows, &st.cls[c], labels);
     }
 }
 
-void ac__collect_runtime(void *arg, ac_metrics_sink *s)
+static void collect_stalls(const ac_metrics *m, ac_metrics_sink *s, unsigned shard)
 {
-    ac_metrics *m = arg;
-    unsigned shard = ac_metrics_sink_shard(s);
     struct ac_shard_stats st;
-    static const char *const cls[] = {"high", "normal", "low"};
-
-    if (ac_runtime_shard_stats(m->rt, shard, &st) == 0) {
-        ac_metrics_emit(s, &m_loops, (double)st.loops, NULL);
-        ac_metrics_emit(s, &m_sleeps, (double)st.sleeps, NULL);
-        ac_metrics_emit(s, &m_msgs_sent, (double)st.msgs_sent, NULL);
-        ac_metrics_emit(s, &m_msgs_run, (double)st.msgs_run, NULL);
-        ac_metrics_emit(s, &m_msgs_full, (double)st.msgs_full, NULL);
-        ac_metrics_emit(s, &m_wakes_sent, (double)st.wakes_sent, NULL);
-        ac_metrics_emit(s, &m_wakes_recv, (double)st.wakes_received, NULL);
-        ac_metrics_emit(s, &m_timers, (double)st.timers_fired, NULL);
-        ac_metrics_emit(s, &m_stall_max, (double)st.stall_max_ns / 1e9, NULL);
-    }
-    struct ac_ring *ring = ac_ring_current();
-    if (ring) {
-        struct ac_ring_stats rs;
-        ac_ring_stats(ring, &rs);
-        ac_metrics_emit(s, &m_enters, (double)rs.enters, NULL);
-        ac_metrics_emit(s, &m_sqes, (double)rs.submitted, NULL);
-        ac_metrics_emit(s, &m_cqes, (double)rs.completions, NULL);
-        ac_metrics_emit(s, &m_sq_full, (double)rs.sq_full, NULL);
-        ac_metrics_emit(s, &m_cq_over, (double)rs.cq_overflows, NULL);
-        ac_metrics_emit(s, &m_ops, (double)rs.ops_inflight, NULL);
-    }
-    ac_sched *sched = ac_sched_current();
-    if (sched) {
-        struct ac_sched_stats ss;
-        ac_sched_stats_get(sched, &ss);
-        ac_metrics_emit(s, &m_tasks_sub, (double)ss.submitted, NULL);
-        ac_metrics_emit(s, &m_tasks_run, (double)ss.ran, NULL);
-        ac_metrics_emit(s, &m_tasks_stolen, (double)ss.stolen, NULL);
-        ac_metrics_emit(s, &m_tasks_rej, (double)ss.rejected, NULL);
-        ac_metrics_emit(s, &m_tasks_failed, (double)ss.failed, NULL);
-        for (unsigned c = 0; c < AC_PRIO_COUNT; c++)
-            ac_metrics_emit(s, &m_queue, (double)ss.queued[c], "class=\"%s\"", cls[c]);
-    }
-    collect_net(s);
-    collect_heap(s);
     struct ac_stall_stats stalls[AC_STALL_NAMES];
     unsigned n = ac_shard_stalls(stalls, AC_STALL_NAMES);
     for (unsigned i = 0; i < n; i++) {
@@ -222,56 +264,46 @@ void ac__collect_runtime(void *arg, ac_metrics_sink *s)
         ac_metrics_emit_hist(s, &m_stall_hist, &stalls[i].hist, "callback=\"%s\"",
                              stalls[i].name);
     }
+    if (ac_runtime_shard_stats(m->rt, shard, &st) == 0)
+        ac_metrics_emit(s, &m_stall_max, (double)st.stall_max_ns / 1e9, NULL);
 }
 
-/* /proc/self/stat fields 14, 15 (utime, stime), 20 (threads), 22 (start), 23, 24. */
-static void collect_stat(ac_metrics_sink *s)
+void ac__collect_runtime(void *arg, ac_metrics_sink *s)
 {
-    char buf[1024];
-    FILE *f = fopen("/proc/self/stat", "r");
-    if (!f)
-        return;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = 0;
-    char *p = strrchr(buf, ')'); /* the command name may hold spaces */
-    unsigned long long utime, stime, start, vsize;
-    long threads, rss;
-    if (!p || sscanf(p + 2,
-                     "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d %ld "
-                     "%*d %llu %llu %ld",
-                     &utime, &stime, &threads, &start, &vsize, &rss) != 6)
-        return;
-    double hz = (double)sysconf(_SC_CLK_TCK);
-    ac_metrics_emit(s, &p_cpu, (double)(utime + stime) / hz, NULL);
-    ac_metrics_emit(s, &p_rss, (double)rss * (double)sysconf(_SC_PAGESIZE), NULL);
-    ac_metrics_emit(s, &p_vsz, (double)vsize, NULL);
-    ac_metrics_emit(s, &p_threads, (double)threads, NULL);
-    /* start is in ticks after boot: add the boot time from /proc/stat */
-    f = fopen("/proc/stat", "r");
-    if (f) {
-        unsigned long long btime = 0;
-        while (fgets(buf, sizeof buf, f))
-            if (sscanf(buf, "btime %llu", &btime) == 1)
-                break;
-        fclose(f);
-        if (btime)
-            ac_metrics_emit(s, &p_start, (double)btime + (double)start / hz, NULL);
-    }
-}
-
-void ac__collect_process(void *arg, ac_metrics_sink *s)
-{
+    static const char *const cls[AC_PRIO_COUNT] = {"high", "normal", "low"};
     ac_metrics *m = arg;
-    collect_stat(s);
-    DIR *d = opendir("/proc/self/fd");
-    if (d) {
-        unsigned n = 0;
-        while (readdir(d))
-            n++;
-        closedir(d);
-        ac_metrics_emit(s, &p_fds, (double)(n > 3 ? n - 3 : 0), NULL); /* ., .., the DIR's fd */
+    unsigned shard = ac_metrics_sink_shard(s);
+    struct ac_shard_stats st;
+    struct ac_ring *ring = ac_ring_current();
+    ac_sched *sched = ac_sched_current();
+    ac_net *net = ac_net_current();
+
+    if (ac_runtime_shard_stats(m->rt, shard, &st) == 0)
+        EMIT(s, shard_rows, &st, NULL);
+    if (ring) {
+        struct ac_ring_stats rs;
+        ac_ring_stats(ring, &rs);
+        EMIT(s, ring_rows, &rs, NULL);
     }
-    ac_metrics_emit(s, &a_up, (double)(ac_now_ns() - m->start_ns) / 1e9, NULL);
-    ac_metrics_emit(s, &a_shards, (double)m->nshards, NULL);
+    if (sched) {
+        struct ac_sched_stats ss;
+        ac_sched_stats_get(sched, &ss);
+        EMIT(s, sched_rows, &ss, NULL);
+        for (unsigned c = 0; c < AC_PRIO_COUNT; c++)
+            ac_metrics_emit(s, &m_queue, (double)ss.queued[c], "class=\"%s\"", cls[c]);
+    }
+    if (net) {
+        struct ac_net_stats ns;
+        ac_net_stats(net, &ns);
+        EMIT(s, net_rows, &ns, NULL);
+    }
+    for (ac_http_server *h = ac_http_server_next(NULL); h; h = ac_http_server_next(h)) {
+        struct ac_http_server_stats hs;
+        char labels[32];
+        ac_http_server_stats(h, &hs);
+        snprintf(labels, sizeof labels, "listener=\"%u\"", ac_http_server_port(h));
+        EMIT(s, http_rows, &hs, labels);
+    }
+    collect_heap(s);
+    collect_stalls(m, s, shard);
 }

@@ -6,7 +6,9 @@
 #include "agentcore/runtime.h"
 #include "agentcore/timer.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
+#include <sys/queue.h> /* the one list facility (docs/ARCHITECTURE.md, "Lists") */
 
 struct ac__collector {
     enum ac_metrics_scope scope;
@@ -14,12 +16,20 @@ struct ac__collector {
     void *arg;
 };
 
+struct ac_metrics_scrape;
+
 struct ac_metrics {
     struct ac_runtime *rt;
     unsigned nshards;
     struct ac__collector *c;
     unsigned n, cap;
     uint64_t start_ns; /* for uptime */
+    /* Scrapes whose callback has not run: freed by ac_metrics_destroy if
+     * the runtime stopped first (their poll timer died with the loop).
+     * Scrapes start on any shard, so the list has a lock (never on the
+     * request path). */
+    pthread_mutex_t lock;
+    LIST_HEAD(, ac_metrics_scrape) pending;
 };
 
 /* One sample: a counter/gauge value or a histogram copy. */
@@ -50,6 +60,7 @@ struct ac__scrape_job {
 };
 
 struct ac_metrics_scrape {
+    LIST_ENTRY(ac_metrics_scrape) link; /* m->pending until the callback runs */
     ac_metrics *m;
     unsigned origin, nshards;
     /* shards + the scraper's reference; the last one frees */
@@ -72,7 +83,10 @@ struct ac_metrics_scrape {
     for (unsigned ac__i = 0; ac__i <= (sc)->nshards; ac__i++)                                      \
         if (((s) = &(sc)->sinks[ac__i]), ac__i == (sc)->nshards || (sc)->complete[ac__i])
 
-/* builtin.c: the collectors of ac_metrics_add_builtins. */
+/* scrape.c: frees the scrapes whose callback never ran (the runtime stopped). */
+void ac__scrapes_abandon(ac_metrics *m);
+
+/* builtin.c, process.c: the collectors of ac_metrics_add_builtins. */
 void ac__collect_runtime(void *arg, ac_metrics_sink *s);
 void ac__collect_process(void *arg, ac_metrics_sink *s);
 

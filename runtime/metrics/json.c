@@ -19,6 +19,7 @@ struct column {
 
 static const struct column columns[] = {
     {"requests", "agentcore_requests_total", NULL, NULL},
+    {"http_requests", "agentcore_http_requests_total", NULL, NULL},
     {"in_flight", "agentcore_requests_in_flight", NULL, NULL},
     {"memory_bytes", "agentcore_memory_bytes", NULL, NULL},
     {"memory_in_use_bytes", "agentcore_memory_in_use_bytes", NULL, NULL},

@@ -21,6 +21,8 @@ int ac_metrics_create(struct ac_runtime *rt, ac_metrics **out)
     m->rt = rt;
     m->nshards = ac_runtime_shard_count(rt);
     m->start_ns = ac_now_ns();
+    pthread_mutex_init(&m->lock, NULL);
+    LIST_INIT(&m->pending);
     *out = m;
     return 0;
 }
@@ -54,6 +56,8 @@ void ac_metrics_destroy(ac_metrics *m)
 {
     if (!m)
         return;
+    ac__scrapes_abandon(m);
+    pthread_mutex_destroy(&m->lock);
     free(m->c);
     free(m);
 }

@@ -10,6 +10,9 @@
  * Memory: the scrape is reference-counted (each shard's message and the
  * scraper hold one), so a shard that answers after the timeout still
  * writes into live memory; whoever drops the last reference frees it.
+ * A scrape the runtime's stop overtakes (its poll timer is dropped with
+ * the loop) stays on the registry's pending list and is freed by
+ * ac_metrics_destroy without its callback.
  */
 #include "internal.h"
 
@@ -77,6 +80,9 @@ static void send_jobs(struct ac_metrics_scrape *sc)
 
 static void finish(struct ac_metrics_scrape *sc)
 {
+    pthread_mutex_lock(&sc->m->lock);
+    LIST_REMOVE(sc, link);
+    pthread_mutex_unlock(&sc->m->lock);
     for (unsigned i = 0; i < sc->nshards; i++) {
         sc->complete[i] = atomic_load_explicit(&sc->done[i], memory_order_acquire);
         sc->missing += !sc->complete[i];
@@ -136,6 +142,9 @@ int ac_metrics_scrape_start(ac_metrics *m, uint64_t timeout_ns, ac_metrics_scrap
     sc->unix_time = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
     sc->cb = cb;
     sc->arg = arg;
+    pthread_mutex_lock(&m->lock);
+    LIST_INSERT_HEAD(&m->pending, sc, link);
+    pthread_mutex_unlock(&m->lock);
     /* this shard collects itself directly */
     sc->jobs[self].sent = true;
     collect_msg(&sc->jobs[self]);
@@ -153,4 +162,18 @@ void ac_metrics_scrape_free(ac_metrics_scrape *sc)
 {
     if (sc)
         scrape_unref(sc);
+}
+
+void ac__scrapes_abandon(ac_metrics *m)
+{
+    struct ac_metrics_scrape *sc;
+    /* Every shard thread has exited: messages either ran (and dropped
+     * their reference) or were never sent; drop those and the scraper's. */
+    while ((sc = LIST_FIRST(&m->pending))) {
+        LIST_REMOVE(sc, link);
+        for (unsigned i = 0; i < sc->nshards; i++)
+            if (!sc->jobs[i].sent)
+                scrape_unref(sc);
+        scrape_unref(sc);
+    }
 }

@@ -7,6 +7,7 @@
  * temporary directory.
  */
 #include "apps/agentd_proc.h"
+#include "runtime/metrics/prom_text.h"
 
 #include "agentcore/base.h"
 
@@ -60,20 +61,6 @@ static char *slurp(const char *name)
     return b;
 }
 
-/* Sum of the values of every sample line starting with `prefix`. */
-static double sum_of(const char *text, const char *prefix)
-{
-    double total = 0;
-    size_t n = strlen(prefix);
-    for (const char *l = text; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL)
-        if (strncmp(l, prefix, n) == 0) {
-            const char *sp = strchr(l + n, ' ');
-            if (sp)
-                total += atof(sp + 1);
-        }
-    return total;
-}
-
 /* Scrapes /metrics into dir/name and returns its text (caller frees). */
 static char *scrape(const struct agentd *d, const char *name)
 {
@@ -113,10 +100,10 @@ Test(apps_agentd_metrics, metrics_pass_promtool_and_move_by_exact_counts)
     const char *bad = "agentcore_requests_total{agent=\"echo\",status=\"400\"";
     const char *cnt = "agentcore_request_duration_seconds_count{agent=\"echo\"";
     const char *svc = "agentcore_request_service_seconds_count{agent=\"echo\"";
-    cr_assert_eq(sum_of(m1, ok) - sum_of(m0, ok), 5);
-    cr_assert_eq(sum_of(m1, bad) - sum_of(m0, bad), 1);
-    cr_assert_eq(sum_of(m1, cnt) - sum_of(m0, cnt), 5);
-    cr_assert_eq(sum_of(m1, svc) - sum_of(m0, svc), 5);
+    cr_assert_eq(prom_sum(m1, ok) - prom_sum(m0, ok), 5);
+    cr_assert_eq(prom_sum(m1, bad) - prom_sum(m0, bad), 1);
+    cr_assert_eq(prom_sum(m1, cnt) - prom_sum(m0, cnt), 5);
+    cr_assert_eq(prom_sum(m1, svc) - prom_sum(m0, svc), 5);
     /* the names the alert rules use are there */
     const char *names[] = {"# TYPE agentcore_requests_total counter",
                            "# TYPE agentcore_request_duration_seconds histogram",
@@ -139,8 +126,8 @@ Test(apps_agentd_metrics, a_stall_is_counted_under_the_agent_that_caused_it)
                  200);
     char *m1 = scrape(&d, "m1");
     const char *st = "agentcore_stalls_total{callback=\"compute\"";
-    cr_assert_eq(sum_of(m1, st) - sum_of(m0, st), 1, "%s", strstr(m1, "agentcore_stalls_total"));
-    cr_assert_eq(sum_of(m1, "agentcore_stall_duration_seconds_count{callback=\"compute\""), 1);
+    cr_assert_eq(prom_sum(m1, st) - prom_sum(m0, st), 1, "%s", strstr(m1, "agentcore_stalls_total"));
+    cr_assert_eq(prom_sum(m1, "agentcore_stall_duration_seconds_count{callback=\"compute\""), 1);
     free(m0);
     free(m1);
     cr_assert_eq(agentd_stop(&d), 0);
@@ -212,7 +199,7 @@ Test(apps_agentd_metrics, scrapes_during_load_all_answer)
     }
     cr_assert_eq(promtool("m", out, sizeof out), 0, "%s", out);
     char *m = slurp("m");
-    cr_assert_gt(sum_of(m, "agentcore_http_requests_total"), 1);
+    cr_assert_gt(prom_sum(m, "agentcore_http_requests_total"), 1);
     free(m);
     /* wrk ends by itself (pclose waits for it); then agentd still serves */
     size_t n = fread(out, 1, sizeof out - 1, wrk);

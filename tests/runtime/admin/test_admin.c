@@ -7,6 +7,7 @@
  * (every wait bounded by SO_RCVTIMEO).
  */
 #include "runtime/helpers.h"
+#include "runtime/metrics/prom_text.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -187,13 +188,18 @@ static void start(void)
     cr_assert_eq(ac_admin_route(A.admin, "GET", "/test/query", query_route, NULL), 0);
     cr_assert_eq(ac_admin_route(A.admin, "GET", "/test/late", late_route, NULL), 0);
     cr_assert_eq(pthread_create(&A.thread, NULL, run, NULL), 0);
+    /* both listeners: the admin one starts after the agent routes on shard 0 */
     for (int i = 0; i < 200 && !up; i++) {
         up = fetch(A.port, "GET", "/readyz", NULL, &body) == 200;
         free(body);
+        if (up) {
+            up = fetch(ac_admin_port(A.admin), "GET", "/healthz", NULL, &body) == 200;
+            free(body);
+        }
         if (!up)
             usleep(10000); /* bounded: at most 2 s for the shards to boot */
     }
-    cr_assert(up, "agent server did not become ready");
+    cr_assert(up, "agent server or admin listener did not become ready");
 }
 
 static void stop(void)
@@ -210,20 +216,6 @@ static void stop(void)
 }
 
 TestSuite(runtime_admin, .timeout = 60);
-
-/* Sum of the values of every line starting with `prefix` (labels included). */
-static double sum_of(const char *text, const char *prefix)
-{
-    double total = 0;
-    size_t n = strlen(prefix);
-    for (const char *l = text; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL)
-        if (strncmp(l, prefix, n) == 0) {
-            const char *sp = strchr(l + n, ' ');
-            if (sp)
-                total += atof(sp + 1);
-        }
-    return total;
-}
 
 Test(runtime_admin, routes_are_checked_and_fixed_once_a_shard_started)
 {
@@ -297,8 +289,8 @@ Test(runtime_admin, requests_and_latency_histograms_move_by_exact_counts)
     cr_assert_eq(fetch(ap, "GET", "/metrics", NULL, &m1), 200);
     const char *p200 = "agentcore_requests_total{agent=\"echo\",status=\"200\"";
     const char *p400 = "agentcore_requests_total{agent=\"echo\",status=\"400\"";
-    cr_assert_eq(sum_of(m1, p200) - sum_of(m0, p200), 3, "%s", m1);
-    cr_assert_eq(sum_of(m1, p400) - sum_of(m0, p400), 1);
+    cr_assert_eq(prom_sum(m1, p200) - prom_sum(m0, p200), 3, "%s", m1);
+    cr_assert_eq(prom_sum(m1, p400) - prom_sum(m0, p400), 1);
     const char *counts[] = {"agentcore_request_duration_seconds_count{agent=\"echo\"",
                             "agentcore_request_queue_wait_seconds_count{agent=\"echo\"",
                             "agentcore_request_service_seconds_count{agent=\"echo\"",
@@ -306,18 +298,18 @@ Test(runtime_admin, requests_and_latency_histograms_move_by_exact_counts)
                             "le=\"+Inf\"",
                             "agentcore_request_duration_seconds_bucket{agent=\"echo\",shard=\"1\","
                             "le=\"+Inf\""};
-    cr_assert_eq(sum_of(m1, counts[0]) - sum_of(m0, counts[0]), 3);
-    cr_assert_eq(sum_of(m1, counts[1]) - sum_of(m0, counts[1]), 3);
-    cr_assert_eq(sum_of(m1, counts[2]) - sum_of(m0, counts[2]), 3);
-    cr_assert_eq(sum_of(m1, counts[3]) + sum_of(m1, counts[4]) -
-                     (sum_of(m0, counts[3]) + sum_of(m0, counts[4])),
+    cr_assert_eq(prom_sum(m1, counts[0]) - prom_sum(m0, counts[0]), 3);
+    cr_assert_eq(prom_sum(m1, counts[1]) - prom_sum(m0, counts[1]), 3);
+    cr_assert_eq(prom_sum(m1, counts[2]) - prom_sum(m0, counts[2]), 3);
+    cr_assert_eq(prom_sum(m1, counts[3]) + prom_sum(m1, counts[4]) -
+                     (prom_sum(m0, counts[3]) + prom_sum(m0, counts[4])),
                  3);
     /* the in-flight gauge is back to 0 once every answer went out */
-    cr_assert_eq(sum_of(m1, "agentcore_requests_in_flight{agent=\"echo\""), 0);
+    cr_assert_eq(prom_sum(m1, "agentcore_requests_in_flight{agent=\"echo\""), 0);
     /* the admin's own requests show under its listener */
     char lst[64];
     snprintf(lst, sizeof lst, "agentcore_http_requests_total{listener=\"%u\"", ap);
-    cr_assert_geq(sum_of(m1, lst), 1);
+    cr_assert_geq(prom_sum(m1, lst), 1);
     free(m0);
     free(m1);
     stop();
@@ -330,9 +322,9 @@ Test(runtime_admin, a_stalling_agent_is_named_in_the_stall_metric)
     cr_assert_eq(fetch(A.port, "POST", "/v1/agents/stall-test/invoke", "{\"input\":1}", &b), 200);
     free(b);
     cr_assert_eq(fetch(ac_admin_port(A.admin), "GET", "/metrics", NULL, &m), 200);
-    cr_assert_eq(sum_of(m, "agentcore_stalls_total{callback=\"stall-test\""), 1, "%s", m);
-    cr_assert_eq(sum_of(m, "agentcore_stall_duration_seconds_count{callback=\"stall-test\""), 1);
-    double s = sum_of(m, "agentcore_stall_duration_seconds_sum{callback=\"stall-test\"");
+    cr_assert_eq(prom_sum(m, "agentcore_stalls_total{callback=\"stall-test\""), 1, "%s", m);
+    cr_assert_eq(prom_sum(m, "agentcore_stall_duration_seconds_count{callback=\"stall-test\""), 1);
+    double s = prom_sum(m, "agentcore_stall_duration_seconds_sum{callback=\"stall-test\"");
     cr_assert_geq(s, STALL_MS / 1000.0);
     free(m);
     stop();
