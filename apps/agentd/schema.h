@@ -6,7 +6,7 @@
 #define AGENTD_SCHEMA_H
 
 #include "config.h"
-#include "yaml.h"
+#include "yaml_read.h"
 
 #define SEC  1000000000ull
 #define MSEC 1000000ull

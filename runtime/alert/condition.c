@@ -129,21 +129,21 @@ static int quantity(struct scan *sc, const struct ac__alert_metric_info *m, doub
     return 0;
 }
 
-/* Does the quantity read at `at` fit: a factor of the baseline or a threshold? */
-static int quantity_check(const struct scan *sc, size_t at, const struct ac__alert_metric_info *m,
+/* Does the quantity `tok` (n bytes, at offset `at`) fit: a factor of the
+ * baseline, or a threshold in the metric's unit? */
+static int quantity_check(const char *tok, int n, size_t at, const struct ac__alert_metric_info *m,
                           bool factor, enum ac_unit_kind kind, double v, struct ac_alert_error *err)
 {
-    int n = (int)(sc->pos - at);
     if (factor) {
         if (kind != AC_UNIT_NONE && kind != AC_UNIT_FRACTION)
             return fail(err, at, "a baseline factor is a plain number such as 0.7, not '%.*s'", n,
-                        sc->s + at);
+                        tok);
         return 0;
     }
     if (kind != m->unit && !(m->unit == AC_UNIT_FRACTION && kind == AC_UNIT_NONE))
-        return fail(err, at, "%s needs %s, not '%.*s'", m->name, m->unit_hint, n, sc->s + at);
+        return fail(err, at, "%s needs %s, not '%.*s'", m->name, m->unit_hint, n, tok);
     if (m->unit == AC_UNIT_FRACTION && v > 1)
-        return fail(err, at, "%s is at most 100%% (1.0), not '%.*s'", m->name, n, sc->s + at);
+        return fail(err, at, "%s is at most 100%% (1.0), not '%.*s'", m->name, n, tok);
     return 0;
 }
 
@@ -175,11 +175,14 @@ int ac_alert_condition_parse(const char *text, struct ac_alert_condition *out,
         }
     if (!m && n == 0)
         return fail(err, sc.pos, "expected a metric name");
-    if (!m)
-        return fail(err, sc.pos,
-                    "unknown metric '%.*s' (qps, p50_latency, p99_latency, error_rate, "
-                    "memory_usage, memory_growth_rate, queue_length)",
-                    (int)n, text + sc.pos);
+    if (!m) {
+        char known[160];
+        size_t k = 0;
+        for (unsigned i = 0; i < AC_ALERT_METRIC_COUNT && k < sizeof known; i++)
+            k += (size_t)snprintf(known + k, sizeof known - k, "%s%s", i ? ", " : "",
+                                  ac__alert_metrics[i].name);
+        return fail(err, sc.pos, "unknown metric '%.*s' (%s)", (int)n, text + sc.pos, known);
+    }
     sc.pos += n;
     skip_space(&sc);
     if (sc.s[sc.pos] == '>' || sc.s[sc.pos] == '<') {
@@ -205,7 +208,8 @@ int ac_alert_condition_parse(const char *text, struct ac_alert_condition *out,
                 return e;
             at = sc.pos;
             if ((e = quantity(&sc, m, &c.threshold, &kind, err)) ||
-                (e = quantity_check(&sc, at, m, true, kind, c.threshold, err)))
+                (e = quantity_check(text + at, (int)(sc.pos - at), at, m, true, kind, c.threshold,
+                                    err)))
                 return e;
         }
     } else {
@@ -213,11 +217,10 @@ int ac_alert_condition_parse(const char *text, struct ac_alert_condition *out,
         at = sc.pos;
         if ((e = quantity(&sc, m, &c.threshold, &kind, err)))
             return e;
-        size_t end = sc.pos;
+        int len = (int)(sc.pos - at);
         skip_space(&sc);
         c.baseline = sc.s[sc.pos] == '*';
-        struct scan q = {text, end};
-        if ((e = quantity_check(&q, at, m, c.baseline, kind, c.threshold, err)))
+        if ((e = quantity_check(text + at, len, at, m, c.baseline, kind, c.threshold, err)))
             return e;
         if (c.baseline) {
             if ((e = star(&sc, err)))

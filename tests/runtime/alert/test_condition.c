@@ -114,3 +114,38 @@ Test(alert_condition, severities)
     cr_assert_eq(ac_alert_severity_parse("page", &s), -EINVAL);
     cr_assert_str_eq(ac_alert_severity_name(AC_ALERT_INFO), "info");
 }
+
+/* Random token soup: the parser never reads past the text and always says where. */
+Test(alert_condition, random_text_fails_cleanly)
+{
+    static const char *const bits[] = {"qps",  "p99_latency", "error_rate", "memory_growth_rate",
+                                       " ",    ">",           "<",          "=",
+                                       ">=",   "*",           "baseline",   "0.7",
+                                       "10ms", "5%",          "10MB/s",     "-",
+                                       "e",    "1e9",         "\t",         "x",
+                                       ".",    "%",           "/s"};
+    uint32_t seed = 12345;
+    char text[128];
+    for (int round = 0; round < 20000; round++) {
+        size_t len = 0;
+        seed ^= seed << 13, seed ^= seed >> 17, seed ^= seed << 5;
+        unsigned parts = seed % 7;
+        text[0] = 0;
+        for (unsigned i = 0; i < parts; i++) {
+            seed ^= seed << 13, seed ^= seed >> 17, seed ^= seed << 5;
+            const char *b = bits[seed % AC_ARRAY_LEN(bits)];
+            if (len + strlen(b) >= sizeof text)
+                break;
+            memcpy(text + len, b, strlen(b) + 1);
+            len += strlen(b);
+        }
+        struct ac_alert_condition c;
+        struct ac_alert_error err = {0};
+        int e = ac_alert_condition_parse(text, &c, &err);
+        cr_assert(e == 0 || e == -EINVAL, "'%s': %d", text, e);
+        if (e) {
+            cr_assert_leq(err.offset, len, "'%s': offset %zu", text, err.offset);
+            cr_assert_neq(err.msg[0], 0, "'%s': no message", text);
+        }
+    }
+}

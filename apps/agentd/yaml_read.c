@@ -5,7 +5,7 @@
  * a value is, so "8080" and "'8080'" both read as a number where a number
  * is wanted.
  */
-#include "yaml.h"
+#include "yaml_read.h"
 
 #include <errno.h>
 #include <inttypes.h>

@@ -3,8 +3,8 @@
  * reads of scalar nodes, each failure reported as "FILE:LINE:COL: key
  * 'x.y': why" (1-based line and column of the node).
  */
-#ifndef AGENTD_YAML_H
-#define AGENTD_YAML_H
+#ifndef AGENTD_YAML_READ_H
+#define AGENTD_YAML_READ_H
 
 #include "agentcore.h"
 
