@@ -276,29 +276,29 @@ int agentd_alerts_create(const struct ac_alert_rule *rules, unsigned n, ac_metri
                          ac_admin *admin, struct agentd_alerts **out)
 {
     struct agentd_alerts *a = calloc(1, sizeof *a);
-    int err = -ENOMEM;
+    int err;
     if (!a)
         return -ENOMEM;
     a->n = n;
     a->metrics = m;
     a->rules = calloc(n ? n : 1, sizeof *a->rules);
     a->view = calloc(n ? n : 1, sizeof *a->view);
-    if (!a->rules || !a->view)
-        goto out_free;
+    if (!a->rules || !a->view) {
+        agentd_alerts_destroy(a);
+        return -ENOMEM;
+    }
     if (n)
         memcpy(a->rules, rules, n * sizeof *rules);
-    for (unsigned i = 0; i < n; i++)
-        atomic_init(&a->view[i].value, bits_of(NAN)),
-            atomic_init(&a->view[i].threshold, bits_of(NAN));
+    for (unsigned i = 0; i < n; i++) {
+        atomic_init(&a->view[i].value, bits_of(NAN));
+        atomic_init(&a->view[i].threshold, bits_of(NAN));
+    }
+    /* from here on the registry and the admin may hold `a`: it is the
+     * caller's even when a registration fails (see alerts.h) */
+    *out = a;
     err = ac_metrics_collector_add(m, AC_METRICS_PROCESS, collect, a);
     if (!err)
         err = ac_admin_route(admin, "GET", "/alerts", alerts_route, a);
-    if (err)
-        goto out_free;
-    *out = a;
-    return 0;
-out_free:
-    agentd_alerts_destroy(a);
     return err;
 }
 

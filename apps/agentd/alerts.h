@@ -22,7 +22,9 @@ struct agentd_alerts;
  * Copies the rules, registers the gauge collector with `m` and the route
  * GET /alerts with `admin`. Before the runtime runs. Returns 0, -ENOMEM or
  * the errors of ac_admin_route. n 0 is allowed (GET /alerts then answers
- * an empty list, and nothing is evaluated).
+ * an empty list, and nothing is evaluated). Once the rules are copied,
+ * *out is set even when a registration then fails (the registry or the
+ * admin may already hold it): destroy it after them, as on success.
  */
 AC_MUST_USE int agentd_alerts_create(const struct ac_alert_rule *rules, unsigned n, ac_metrics *m,
                                      ac_admin *admin, struct agentd_alerts **out);

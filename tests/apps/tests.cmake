@@ -6,10 +6,6 @@ target_compile_definitions(test_apps_agentd PRIVATE AGENTD_BIN="$<TARGET_FILE:ag
 ac_test(apps ac_echo)
 target_compile_definitions(test_apps_ac_echo PRIVATE AC_ECHO_BIN="$<TARGET_FILE:ac-echo>")
 add_dependencies(test_apps_ac_echo ac-echo)
-# agentd's admin listener and metrics as a real process (curl, promtool, wrk).
-ac_test(apps agentd_metrics LABELS concurrency)
-add_dependencies(test_apps_agentd_metrics agentd)
-target_compile_definitions(test_apps_agentd_metrics PRIVATE AGENTD_BIN="$<TARGET_FILE:agentd>")
 # agentd's config, flags, log file and systemd readiness, as a process.
 ac_test(apps agentd_config LABELS concurrency)
 add_dependencies(test_apps_agentd_config agentd)
@@ -22,3 +18,7 @@ target_sources(test_apps_agentd_settings PRIVATE
   ${PROJECT_SOURCE_DIR}/apps/agentd/yaml_read.c ${PROJECT_SOURCE_DIR}/apps/agentd/settings.c)
 target_include_directories(test_apps_agentd_settings PRIVATE ${PROJECT_SOURCE_DIR}/apps/agentd)
 target_compile_definitions(test_apps_agentd_settings PRIVATE SOURCE_DIR="${PROJECT_SOURCE_DIR}")
+# agentd's admin listener and metrics as a real process (curl, promtool, wrk).
+ac_test(apps agentd_metrics LABELS concurrency)
+add_dependencies(test_apps_agentd_metrics agentd)
+target_compile_definitions(test_apps_agentd_metrics PRIVATE AGENTD_BIN="$<TARGET_FILE:agentd>")
