@@ -162,27 +162,22 @@ void ac__agent_call_start(struct ac__agent_shard *sh, unsigned agent, unsigned o
     struct ac__agent *a = &sh->agents[agent];
     struct ac__call *c;
     uint64_t inflight = atomic_load_explicit(&a->c.inflight, memory_order_relaxed);
-    if (a->def.max_concurrency && inflight >= a->def.max_concurrency) {
-        AC_AGENT_STAT_ADD(a->c.rejected, 1);
-        ac__agent_metrics_end(a, 503, 0, 0);
-        ac__agent_reply_error(sh, origin, ex, mode, 503, 1, "agent_busy",
-                              "the agent's concurrency limit is reached");
-        json_decref(req->root);
-        return;
-    }
-    if (sh->host->cfg.max_in_flight && sh->live_calls >= sh->host->cfg.max_in_flight) {
-        AC_AGENT_STAT_ADD(a->c.rejected, 1);
-        ac__agent_reply_error(sh, origin, ex, mode, 503, 1, "server_busy",
-                              "the shard's limit of calls in flight is reached");
-        json_decref(req->root);
-        return;
-    }
     uint64_t now = ac_now_ns();
-    if (!ac__admit(sh, a, now)) {
+    const char *code = NULL, *why = NULL;
+    if (a->def.max_concurrency && inflight >= a->def.max_concurrency) {
+        code = "agent_busy";
+        why = "the agent's concurrency limit is reached";
+    } else if (sh->host->cfg.max_in_flight && sh->live_calls >= sh->host->cfg.max_in_flight) {
+        code = "server_busy";
+        why = "the shard's limit of calls in flight is reached";
+    } else if (!ac__admit(sh, a, now)) {
+        code = "overloaded";
+        why = "calls of this class are waiting too long: retry later";
+    }
+    if (code) { /* refused before any work: 503, counted as rejected */
         AC_AGENT_STAT_ADD(a->c.rejected, 1);
         ac__agent_metrics_end(a, 503, 0, 0);
-        ac__agent_reply_error(sh, origin, ex, mode, 503, 1, "overloaded",
-                              "calls of this class are waiting too long: retry later");
+        ac__agent_reply_error(sh, origin, ex, mode, 503, 1, code, why);
         json_decref(req->root);
         return;
     }
