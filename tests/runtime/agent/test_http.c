@@ -431,16 +431,19 @@ static void on_every_shard(const char *agent)
 Test(runtime_agent_http, exhausted_memory_budget_answers_503_then_recovers)
 {
     static struct hc_resp r;
+    static char body[1100];
     char v[16];
+    /* larger than a call holds inline: the call must take heap memory */
+    snprintf(body, sizeof body, "{\"input\":\"%01000d\"}", 7);
     A.memory_limit = 8u << 20; /* per shard */
     start();
     on_every_shard("hog"); /* the 503s below show the budget refused */
     for (int i = 0; i < 10; i++) {
-        cr_assert_eq(post("/v1/agents/echo/invoke", "{\"input\":\"x\"}", &r), 503);
+        cr_assert_eq(post("/v1/agents/echo/invoke", body, &r), 503);
         cr_assert(hc_header(&r, "Retry-After", v, sizeof v));
         cr_assert_not_null(strstr(r.body, "out_of_memory"), "%s", r.body);
     }
     on_every_shard("unhog");
-    cr_assert_eq(post("/v1/agents/echo/invoke", "{\"input\":\"x\"}", &r), 200);
+    cr_assert_eq(post("/v1/agents/echo/invoke", body, &r), 200);
     stop();
 }
