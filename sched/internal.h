@@ -174,6 +174,7 @@ struct ac_sched {
      * the owner pushes, so a clear bit proves the deque empty without
      * touching its cache lines (the spawn+run fast path of local tasks). */
     uint8_t dq_used;
+    bool yield;          /* ac_sched_yield: end this ac_sched_run */
     unsigned queue_size; /* per class */
     unsigned weights[AC_PRIO_COUNT];
     /* queued[] is computed on read: local[c].len + size of dq[c], which

@@ -312,16 +312,32 @@ static bool next_turn(ac_sched *s)
     return false;
 }
 
+void ac_sched_yield(ac_sched *s)
+{
+    s->yield = true;
+}
+
 unsigned ac_sched_run(ac_sched *s, unsigned budget)
 {
     unsigned n = 0;
-    while (n < budget) {
+    bool woke = false;
+    s->yield = false;
+    while (n < budget && !s->yield) {
         if ((s->credit == 0 || !class_ready(s, s->cur_class)) && !next_turn(s))
             break;
         struct ac__task *t = take_from_class(s, s->cur_class);
         if (!t) { /* a thief took the last stealable task */
             s->credit = 0;
             continue;
+        }
+        /* About to run a stealable task with more queued behind it: a
+         * sleeping peer could take those now rather than after this one
+         * (the wake at spawn may have been skipped while a peer searched
+         * or been spent). Once per run: it costs a fence. */
+        if (!woke && (t->flags & TASK_F_STEALABLE) && (s->dq_used & (1u << s->cur_class)) &&
+            ac__deque_size(&s->dq[s->cur_class]) > 0) {
+            woke = true;
+            ac__sched_notify(s);
         }
         s->credit--;
         n++;
