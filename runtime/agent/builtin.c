@@ -57,7 +57,7 @@ static bool bad_input(ac_call call, int err, const char *what)
 static void echo(void *arg, ac_call call, const ac_agent_request *req)
 {
     (void)arg;
-    ac_call_answer_raw(call, req->input_json.p, req->input_json.len);
+    ac__call_answer_valid(call, req->input_json.p, req->input_json.len); /* validated */
 }
 
 /* ---- sleep -------------------------------------------------------------- */
@@ -141,7 +141,7 @@ static void compute_done(void *arg, int res)
         int n =
             snprintf(out, sizeof out, "{\"iterations\":%lld,\"result\":\"%016llx\",\"ran_on\":%u}",
                      (long long)w->iters, (unsigned long long)w->x, w->ran_on);
-        ac_call_answer_raw(w->call, out, (size_t)n);
+        ac__call_answer_valid(w->call, out, (size_t)n);
     } else {
         ac_call_fail(w->call, 503, "not_run", ac_strerror(res));
     }
@@ -267,10 +267,15 @@ int ac_agent_register_builtins(ac_agent_host *h)
          .lazy_json = true,
          .priority = AC_AGENT_NORMAL,
          .placement = AC_AGENT_ANY_SHARD},
+        /* The handler only reads the input and queues the work (class LOW,
+         * stealable): at NORMAL it runs ahead of the work, so a burst of
+         * calls fills the deque at once and an idle shard can take half
+         * of it; at the work's class, calls and work alternated and the
+         * owner popped each piece of work right after queueing it. */
         {.name = "compute",
          .handler = compute,
          .lazy_json = true,
-         .priority = AC_AGENT_LOW,
+         .priority = AC_AGENT_NORMAL,
          .placement = AC_AGENT_BY_SESSION},
         {.name = "stream",
          .handler = stream,

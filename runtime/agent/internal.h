@@ -201,6 +201,10 @@ void ac__agent_call_start(struct ac__agent_shard *sh, unsigned agent, unsigned o
                           struct ac_exchange *ex, struct ac__resp_mode mode,
                           const struct ac__envelope *env, const char *body, size_t len);
 
+/* ac_call_answer_raw for text known to be one valid JSON value (the
+ * request's own validated input, or printed by the built-in agents). */
+int ac__call_answer_valid(ac_call c, const char *json, size_t len);
+
 /* Frees what the shard's calls and sessions hold (shard stop). */
 void ac__agent_calls_close(struct ac__agent_shard *sh);
 void ac__agent_sessions_close(struct ac__agent_shard *sh);

@@ -53,10 +53,25 @@ static int field_of(const struct ac__json_member *m)
         len = ac__json_unescape(k, len, buf);
         k = buf;
     }
-    for (size_t i = 0; i < AC_ARRAY_LEN(names); i++)
-        if (strlen(names[i]) == len && memcmp(names[i], k, len) == 0)
-            return (int)i;
-    return -1;
+    /* a switch on the length: one memcmp per member, no strlen */
+    switch (len) {
+    case 5:
+        return memcmp(k, "input", 5) == 0 ? F_INPUT : memcmp(k, "tools", 5) == 0 ? F_TOOLS : -1;
+    case 6:
+        return memcmp(k, "stream", 6) == 0 ? F_STREAM : -1;
+    case 7:
+        return memcmp(k, "user_id", 7) == 0   ? F_USER
+               : memcmp(k, "context", 7) == 0 ? F_CONTEXT
+                                              : -1;
+    case 10:
+        return memcmp(k, "session_id", 10) == 0   ? F_SESSION
+               : memcmp(k, "max_tokens", 10) == 0 ? F_MAX_TOKENS
+                                                  : -1;
+    case 11:
+        return memcmp(k, "temperature", 11) == 0 ? F_TEMPERATURE : -1;
+    default:
+        return -1;
+    }
 }
 
 static void on_member(void *arg, const struct ac__json_member *m)
