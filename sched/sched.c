@@ -292,8 +292,17 @@ static struct ac__task *take_from_class(ac_sched *s, unsigned c)
         t = ac__fifo_pop(&s->local[c]);
     if (!t && !dq_first && ac__deque_size(&s->dq[c]) > 0)
         t = ac__deque_pop(&s->dq[c]);
-    if (ac__deque_size(&s->dq[c]) == 0)
+    if (ac__deque_size(&s->dq[c]) == 0) {
         s->dq_used &= (uint8_t)~bit;
+    } else if (!s->notified) {
+        /* About to run a task with stealable ones queued behind it: a
+         * sleeping peer could take those now rather than after this one
+         * (the wake at spawn may have been skipped while a peer searched,
+         * or spent). Once per run: it costs a fence. Only this path (the
+         * deque is in use) pays the check. */
+        s->notified = true;
+        ac__sched_notify(s);
+    }
     s->from_deque ^= bit;
     return t;
 }
@@ -320,8 +329,8 @@ void ac_sched_yield(ac_sched *s)
 unsigned ac_sched_run(ac_sched *s, unsigned budget)
 {
     unsigned n = 0;
-    bool woke = false;
     s->yield = false;
+    s->notified = false;
     while (n < budget && !s->yield) {
         if ((s->credit == 0 || !class_ready(s, s->cur_class)) && !next_turn(s))
             break;
@@ -329,15 +338,6 @@ unsigned ac_sched_run(ac_sched *s, unsigned budget)
         if (!t) { /* a thief took the last stealable task */
             s->credit = 0;
             continue;
-        }
-        /* About to run a stealable task with more queued behind it: a
-         * sleeping peer could take those now rather than after this one
-         * (the wake at spawn may have been skipped while a peer searched
-         * or been spent). Once per run: it costs a fence. */
-        if (!woke && (t->flags & TASK_F_STEALABLE) && (s->dq_used & (1u << s->cur_class)) &&
-            ac__deque_size(&s->dq[s->cur_class]) > 0) {
-            woke = true;
-            ac__sched_notify(s);
         }
         s->credit--;
         n++;
