@@ -75,24 +75,64 @@ class Client:
         self.buf += d
 
 
+GROUPS = [("/net/http/", "net/http"), ("/runtime/agent/", "agent"), ("/sched/", "sched"),
+          ("/net/", "net"), ("/runtime/", "runtime"), ("/mem/", "mem"), ("/base/", "base"),
+          ("libhttp_parser", "libhttp_parser"), ("jansson", "jansson"), ("libc.so", "libc"),
+          ("liburing", "liburing")]
+
+
+def group_of(fl, ob):
+    for key, g in GROUPS:
+        if key in (fl or "") or key in (ob or ""):
+            return g
+    return "other"
+
+
 def parse_dump(path):
-    """Total Ir and calls per callee name from a callgrind dump."""
-    names, calls, total = {}, {}, 0
-    cfn = None
+    """Total Ir, calls per callee name and self Ir per code group."""
+    names, files, objs, calls, groups, total = {}, {}, {}, {}, {}, 0
+    cfn, fl, ob, group, skip = None, None, None, "other", False
+
+    def named(table, line, key):
+        m = re.match(key + r"=\((\d+)\)(?: (.*))?", line)
+        if not m:
+            return line.split("=", 1)[1]
+        if m.group(2) is not None:
+            table[m.group(1)] = m.group(2)
+        return table.get(m.group(1))
+
     with open(path, errors="replace") as f:
         for line in f:
-            if line.startswith(("fn=", "cfn=")):
-                m = re.match(r"c?fn=\((\d+)\)(?: (.*))?", line.rstrip("\n"))
-                if m.group(2) is not None:
-                    names[m.group(1)] = m.group(2)
-                if line.startswith("cfn="):
-                    cfn = names.get(m.group(1))
+            line = line.rstrip("\n")
+            if not line:
+                continue
+            c = line[0]
+            if c.isdigit() or c in "+-*":
+                if skip:  # the inclusive cost of the call just named
+                    skip = False
+                elif " " in line:
+                    groups[group] = groups.get(group, 0) + int(line.split()[1])
+            elif line.startswith("fl="):
+                fl = named(files, line, "fl")
+            elif line.startswith(("fi=", "fe=")):
+                named(files, line, line[:2])
+            elif line.startswith("ob="):
+                ob = named(objs, line, "ob")
+            elif line.startswith("cob="):
+                named(objs, line, "cob")
+            elif line.startswith(("cfi=", "cfl=")):
+                named(files, line, line[:3])
+            elif line.startswith("fn="):
+                named(names, line, "fn")
+                group = group_of(fl, ob)
+            elif line.startswith("cfn="):
+                cfn = named(names, line, "cfn")
             elif line.startswith("calls="):
-                n = int(line[6:].split()[0])
-                calls[cfn] = calls.get(cfn, 0) + n
-            elif line.startswith("summary:") or line.startswith("totals:"):
+                calls[cfn] = calls.get(cfn, 0) + int(line[6:].split()[0])
+                skip = True
+            elif line.startswith(("summary:", "totals:")):
                 total = int(line.split()[1])
-    return total, calls
+    return total, calls, groups
 
 
 def measure(binary, requests, log):
@@ -124,12 +164,14 @@ def measure(binary, requests, log):
                            capture_output=True)
             dumps = sorted((p for p in os.listdir(tmp) if p.startswith("cg.out.")),
                            key=lambda p: os.path.getmtime(os.path.join(tmp, p)))
-            total, calls = parse_dump(os.path.join(tmp, dumps[-1]))
+            total, calls, groups = parse_dump(os.path.join(tmp, dumps[-1]))
             r = {"ir_per_req": total / requests,
                  "libc_allocs_per_req": sum(calls.get(n, 0) for n in ALLOC_LIBC) / requests,
                  "heap_allocs_per_req": sum(calls.get(n, 0) for n in ALLOC_HEAP) / requests,
                  "by_function": {n: calls[n] / requests for n in ALLOC_LIBC + ALLOC_HEAP
-                                 if calls.get(n)}}
+                                 if calls.get(n)},
+                 "ir_per_req_by_group": {g: v / requests for g, v in
+                                         sorted(groups.items(), key=lambda kv: -kv[1])}}
             res[name] = r
             print(f"{log} {name}: {r['ir_per_req']:.0f} Ir/req, libc allocs "
                   f"{r['libc_allocs_per_req']:.2f}/req, heap allocs "
@@ -163,6 +205,12 @@ def main():
                         f"{out[b][scen]['heap_allocs_per_req']:.2f} heap allocs"
                         for b in out)
         print(f"{scen:16s} {row}")
+    for b in out:
+        print(f"{b}: instructions per request by code group (self cost)")
+        for scen, *_ in SCENARIOS:
+            print(f"  {scen:16s} " + "  ".join(
+                f"{g} {v:.0f}" for g, v in out[b][scen]["ir_per_req_by_group"].items()
+                if v >= 50))
     for b in out:
         h = out[b]["healthz"]["ir_per_req"]
         print(f"{b}: echo / healthz = {out[b]['echo']['ir_per_req'] / h:.2f} (instructions)")
