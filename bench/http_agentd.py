@@ -16,7 +16,13 @@ each run; reports the median and min..max over --runs runs, and ratios
 against nginx and go from the medians. Asserts every answer was a 2xx.
 Stops only the processes it started, by pid.
 
+With --baseline DIR, DIR/build/bin/agentd (another build of the tree,
+e.g. main's before a change) is served too, as "agentd-base", measured in
+the same alternation. --conns picks the connection counts (default 64
+and 256). The summary also gives agentd's echo / healthz CPU ratio.
+
   bench/http_agentd.py [--runs 5] [--seconds 5] [--quick] [--json]
+                       [--baseline DIR] [--conns 64,256]
 """
 import argparse, json, os, re, shutil, signal, socket, statistics, subprocess, sys
 import tempfile, time, urllib.request
@@ -27,13 +33,14 @@ TCK = os.sysconf("SC_CLK_TCK")
 BODY = '{"input":"hello"}'
 
 
-def cpu_ns(pids):
+def cpu_ns(pids, user_only=False):
+    """utime+stime (or utime alone) of the processes, in ns."""
     total = 0
     for pid in pids:
         try:
             with open(f"/proc/{pid}/stat") as f:
                 parts = f.read().rsplit(")", 1)[1].split()
-            total += int(parts[11]) + int(parts[12])
+            total += int(parts[11]) + (0 if user_only else int(parts[12]))
         except FileNotFoundError:
             pass
     return total * 1e9 / TCK
@@ -91,11 +98,15 @@ class Server:
             self.proc.wait()
 
 
-def start_servers(tmp, cpus):
+def start_servers(tmp, cpus, baseline=None):
     servers = []
-    p = free_port()
-    cmd = [f"{BIN}/agentd", "--port", str(p), "--quiet"] + (["--cpus", cpus] if cpus else [])
-    servers.append(Server("agentd", cmd, p))
+    agentds = [("agentd", f"{BIN}/agentd")]
+    if baseline:
+        agentds.append(("agentd-base", os.path.join(baseline, "build", "bin", "agentd")))
+    for name, binary in agentds:
+        p = free_port()
+        cmd = [binary, "--port", str(p), "--quiet"] + (["--cpus", cpus] if cpus else [])
+        servers.append(Server(name, cmd, p))
     p = free_port()
     ncpu = len(os.sched_getaffinity(0))
     conf = open(os.path.join(ROOT, "bench", "baselines", "nginx.conf")).read()
@@ -152,6 +163,8 @@ def main():
     ap.add_argument("--cpus", default="", help="agentd --cpus (default: all)")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--baseline", help="another build tree's root (its build/bin/agentd)")
+    ap.add_argument("--conns", default="64,256")
     a = ap.parse_args()
     if a.quick:
         a.runs, a.seconds = 1, 2
@@ -161,23 +174,26 @@ def main():
         f.write('wrk.method = "POST"\nwrk.body = \'%s\'\n'
                 'wrk.headers["Content-Type"] = "application/json"\n' % BODY)
     scenarios = [("healthz", "/healthz", None), ("echo", "/v1/agents/echo/invoke", lua)]
-    servers = start_servers(tmp, a.cpus)
+    servers = start_servers(tmp, a.cpus, a.baseline)
+    conn_counts = [int(c) for c in a.conns.split(",")]
     res = {}
     try:
         check_answers(servers)
         for run in range(a.runs):
             for sname, path, script in scenarios:
-                for conns in (64, 256):
+                for conns in conn_counts:
                     for s in servers:
-                        c0 = cpu_ns(s.pids)
+                        c0, u0 = cpu_ns(s.pids), cpu_ns(s.pids, True)
                         reqs, rps, p99, errs = wrk(s.port, path, conns, a.seconds, script)
                         cpu = (cpu_ns(s.pids) - c0) / reqs
+                        user = (cpu_ns(s.pids, True) - u0) / reqs
                         r = res.setdefault(f"{sname}/c{conns}", {}).setdefault(
                             s.name, {"rps": [], "p99_ms": [], "cpu_us_per_req": [],
-                                     "socket_errors": []})
+                                     "user_us_per_req": [], "socket_errors": []})
                         r["rps"].append(rps)
                         r["p99_ms"].append(p99)
                         r["cpu_us_per_req"].append(cpu / 1000)
+                        r["user_us_per_req"].append(user / 1000)
                         if errs:
                             r["socket_errors"].append(errs)
                         print(f"run {run} {sname} c{conns} {s.name}: {rps:.0f} req/s "
@@ -201,18 +217,31 @@ def main():
             "rps_vs_nginx": ag["rps"]["median"] / ng["rps"]["median"],
             "p99_vs_nginx": ag["p99_ms"]["median"] / ng["p99_ms"]["median"],
         }
+        if "agentd-base" in summary[scen]:
+            base = summary[scen]["agentd-base"]
+            summary[scen]["ratios"]["cpu_vs_base"] = (ag["cpu_us_per_req"]["median"] /
+                                                      base["cpu_us_per_req"]["median"])
+    for scen in list(summary):
+        if scen.startswith("echo/"):
+            hz = summary.get("healthz/" + scen.split("/", 1)[1])
+            for name in ("agentd", "agentd-base"):
+                if hz and name in hz:
+                    summary[scen]["ratios"][f"{name}_echo_vs_healthz_cpu"] = (
+                        summary[scen][name]["cpu_us_per_req"]["median"] /
+                        hz[name]["cpu_us_per_req"]["median"])
     meta = {"runs": a.runs, "seconds": a.seconds, "cpus": os.cpu_count(),
-            "date": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
+            "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "load": os.getloadavg()}
     if a.json:
         print(json.dumps({"meta": meta, "results": summary}, indent=1))
         return
+    print(f"# {meta['date']}, load {meta['load'][0]:.2f}, {a.runs} runs x {a.seconds} s")
     for scen, by in summary.items():
         print(f"== {scen}")
-        for name in ("agentd", "nginx", "go"):
+        for name in [n for n in ("agentd", "agentd-base", "nginx", "go") if n in by]:
             m = by[name]
             print(f"  {name:7s} " + "  ".join(
                 f"{k} {m[k]['median']:.2f} [{m[k]['min']:.2f}..{m[k]['max']:.2f}]"
-                for k in ("rps", "p99_ms", "cpu_us_per_req")))
+                for k in ("rps", "p99_ms", "cpu_us_per_req", "user_us_per_req")))
         print("  ratios " + "  ".join(f"{k} {v:.2f}" for k, v in by["ratios"].items()))
 
 
