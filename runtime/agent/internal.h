@@ -54,7 +54,7 @@ struct ac__agent_shard {
     size_t nbuckets, nsessions;
 
     /* posts waiting for room in a full ring, per target shard */
-    STAILQ_HEAD(ac__outbox, ac__post) *outbox; /* per target: posts its ring had no room for */
+    STAILQ_HEAD(ac__outbox, ac__post) * outbox; /* per target: posts its ring had no room for */
     struct ac_timer out_timer;
 };
 
@@ -124,6 +124,10 @@ int ac__json_scan(const char *p, size_t n, ac__json_member_fn on_member, void *a
 /* Unescapes the raw bytes of a validated string into out (room for len
  * bytes: never longer); returns the length written. */
 size_t ac__json_unescape(const char *raw, size_t len, char *out);
+
+/* The value of a validated JSON number (any locale); *overflow when it
+ * does not fit a double. */
+double ac__json_strtod(const char *p, size_t len, bool *overflow);
 
 /* 1-based line and column (in bytes) of `offset` in p. */
 void ac__json_position(const char *p, size_t offset, int *line, int *column);

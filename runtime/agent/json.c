@@ -21,6 +21,7 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <locale.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -359,19 +360,36 @@ static bool real_may_overflow(size_t int_digits, const char *exp, size_t explen)
     return (long)int_digits + e > 308;
 }
 
-static bool real_overflows(const char *p, size_t len)
+double ac__json_strtod(const char *p, size_t len, bool *overflow)
 {
     char small[64], *buf = len < sizeof small ? small : malloc(len + 1);
-    bool over;
-    if (!buf)
-        return false; /* cannot tell: accept, as the value is valid RFC 8259 */
+    const char *point = localeconv()->decimal_point;
+    double v;
+    if (!buf) {
+        *overflow = false; /* cannot tell: the text is valid RFC 8259 */
+        return 0;
+    }
     memcpy(buf, p, len);
     buf[len] = '\0';
+    /* strtod reads the locale's decimal point; JSON's is always '.' (as
+     * jansson does: a process may have called setlocale) */
+    if (point[0] != '.' && point[0] && !point[1]) {
+        char *dot = strchr(buf, '.');
+        if (dot)
+            *dot = point[0];
+    }
     errno = 0;
-    double v = strtod(buf, NULL);
-    over = errno == ERANGE && isinf(v);
+    v = strtod(buf, NULL);
+    *overflow = errno == ERANGE && isinf(v);
     if (buf != small)
         free(buf);
+    return v;
+}
+
+static bool real_overflows(const char *p, size_t len)
+{
+    bool over;
+    ac__json_strtod(p, len, &over);
     return over;
 }
 

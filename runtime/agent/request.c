@@ -182,15 +182,18 @@ static int check_fields(const struct members *ms, struct ac__envelope *r, const 
         r->tools = m->value;
     }
     if ((m = given(ms, F_TEMPERATURE))) {
-        /* strtod stops at the delimiter that follows every member's value */
-        double t =
-            m->kind == AC__JSON_INT || m->kind == AC__JSON_REAL ? strtod(m->value.p, NULL) : -1;
+        bool over;
+        double t = m->kind == AC__JSON_INT || m->kind == AC__JSON_REAL
+                       ? ac__json_strtod(m->value.p, m->value.len, &over)
+                       : -1;
         if (!(t >= 0 && t <= 2))
             return invalid(code, msg, cap, "%s must be a number from 0 to 2", "temperature");
         r->temperature = t;
         r->has_temperature = true;
     }
     if ((m = given(ms, F_MAX_TOKENS))) {
+        /* strtoll stops at the delimiter that follows every member's value
+         * (the top-level object closes after it); integers fit int64_t */
         long long v = m->kind == AC__JSON_INT ? strtoll(m->value.p, NULL, 10) : 0;
         if (v < 1 || v > 1000000)
             return invalid(code, msg, cap, "%s must be an integer from 1 to 1000000", "max_tokens");
