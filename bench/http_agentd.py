@@ -11,7 +11,9 @@ Client: wrk, one thread, keep-alive, --latency. Scenarios: GET /healthz and
 POST /v1/agents/echo/invoke ({"input":"hello"}) at 64 and 256 connections.
 Per run and server: requests/s and p99 from wrk, server CPU time per
 request from /proc/PID/stat utime+stime over the run (every server process
-summed: nginx master and workers). Servers are measured in turn within
+summed: nginx master and workers), and the time their threads waited
+runnable for a CPU (/proc/PID/task/*/schedstat, ms per second of run: the
+host keeping a shard off its CPU shows here). Servers are measured in turn within
 each run; reports the median and min..max over --runs runs, and ratios
 against nginx and go from the medians. Asserts every answer was a 2xx.
 Stops only the processes it started, by pid.
@@ -44,6 +46,20 @@ def cpu_ns(pids, user_only=False):
         except FileNotFoundError:
             pass
     return total * 1e9 / TCK
+
+
+def wait_ns(pids):
+    """Time the processes' threads spent runnable but not running (schedstat's
+    second field): how long the host kept them off a CPU."""
+    total = 0
+    for pid in pids:
+        try:
+            for tid in os.listdir(f"/proc/{pid}/task"):
+                with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                    total += int(f.read().split()[1])
+        except (FileNotFoundError, ProcessLookupError):
+            pass
+    return total
 
 
 def children(pid):
@@ -183,21 +199,25 @@ def main():
             for sname, path, script in scenarios:
                 for conns in conn_counts:
                     for s in servers:
-                        c0, u0 = cpu_ns(s.pids), cpu_ns(s.pids, True)
+                        c0, u0, w0 = cpu_ns(s.pids), cpu_ns(s.pids, True), wait_ns(s.pids)
                         reqs, rps, p99, errs = wrk(s.port, path, conns, a.seconds, script)
+                        waited = (wait_ns(s.pids) - w0) / 1e6 / a.seconds
                         cpu = (cpu_ns(s.pids) - c0) / reqs
                         user = (cpu_ns(s.pids, True) - u0) / reqs
                         r = res.setdefault(f"{sname}/c{conns}", {}).setdefault(
                             s.name, {"rps": [], "p99_ms": [], "cpu_us_per_req": [],
-                                     "user_us_per_req": [], "socket_errors": []})
+                                     "user_us_per_req": [], "runq_wait_ms_per_s": [],
+                                     "socket_errors": []})
                         r["rps"].append(rps)
                         r["p99_ms"].append(p99)
                         r["cpu_us_per_req"].append(cpu / 1000)
                         r["user_us_per_req"].append(user / 1000)
+                        r["runq_wait_ms_per_s"].append(waited)
                         if errs:
                             r["socket_errors"].append(errs)
                         print(f"run {run} {sname} c{conns} {s.name}: {rps:.0f} req/s "
-                              f"p99 {p99:.2f} ms cpu {cpu / 1000:.2f} us/req {errs}",
+                              f"p99 {p99:.2f} ms cpu {cpu / 1000:.2f} us/req "
+                              f"runq wait {waited:.0f} ms/s {errs}",
                               file=sys.stderr)
     finally:
         for s in servers:
@@ -241,7 +261,8 @@ def main():
             m = by[name]
             print(f"  {name:7s} " + "  ".join(
                 f"{k} {m[k]['median']:.2f} [{m[k]['min']:.2f}..{m[k]['max']:.2f}]"
-                for k in ("rps", "p99_ms", "cpu_us_per_req", "user_us_per_req")))
+                for k in ("rps", "p99_ms", "cpu_us_per_req", "user_us_per_req",
+                          "runq_wait_ms_per_s")))
         print("  ratios " + "  ".join(f"{k} {v:.2f}" for k, v in by["ratios"].items()))
 
 
