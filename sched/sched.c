@@ -292,7 +292,8 @@ static bool class_ready(const ac_sched *s, unsigned c)
  * the locked op a steal costs over a pop (the scheduler alone, as in
  * bench_sched_spawn; a one-shard runtime queues stealable tasks locally).
  */
-static struct ac__task *take_oldest(const ac_sched *s, struct ac__deque *dq)
+static inline __attribute__((always_inline)) struct ac__task *take_oldest(const ac_sched *s,
+                                                                          struct ac__deque *dq)
 {
     if (s->nvictims == 0)
         return ac__deque_size(dq) > 0 ? ac__deque_pop(dq) : NULL;
