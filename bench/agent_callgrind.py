@@ -21,7 +21,9 @@ Stops only the processes it started, by pid.
 """
 import argparse, json, os, re, socket, subprocess, sys, tempfile, time
 
-ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from http_agentd import ROOT, free_port  # noqa: E402
+
 ALLOC_LIBC = ("malloc", "calloc", "realloc", "aligned_alloc", "posix_memalign", "strdup")
 ALLOC_HEAP = ("ac_alloc", "ac_calloc", "ac_realloc")
 NESTED = '{"input":{"messages":[{"role":"user","content":"hello there"},' \
@@ -33,14 +35,6 @@ SCENARIOS = [
     ("session_counter", "POST", "/v1/agents/session-counter/invoke",
      '{"input":null,"session_id":"s-42"}'),
 ]
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 class Client:

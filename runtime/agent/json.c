@@ -170,6 +170,62 @@ static uint64_t fnv(uint64_t h, const char *p, size_t n)
 }
 
 /*
+ * The escape at p (on the backslash; n bytes available): its unescaped
+ * bytes in out (*olen of them). Returns the bytes it takes (2, 6 or 12:
+ * a surrogate pair is one escape here), or 0 and *why.
+ */
+static size_t escape(const char *p, size_t n, char out[4], size_t *olen, const char **why)
+{
+    static const char simple[][2] = {{'"', '"'},  {'\\', '\\'}, {'/', '/'},  {'b', '\b'},
+                                     {'f', '\f'}, {'n', '\n'},  {'r', '\r'}, {'t', '\t'}};
+    int32_t v, lo;
+    *olen = 1;
+    if (n < 2) {
+        *why = "premature end of input in a string";
+        return 0;
+    }
+    for (size_t k = 0; k < AC_ARRAY_LEN(simple); k++)
+        if (p[1] == simple[k][0]) {
+            out[0] = simple[k][1];
+            return 2;
+        }
+    if (p[1] != 'u') {
+        *why = "invalid escape";
+        return 0;
+    }
+    if ((v = hex4(p + 2, n - 2)) < 0) {
+        *why = "invalid \\u escape";
+        return 0;
+    }
+    if (v >= 0xDC00 && v <= 0xDFFF) {
+        *why = "invalid Unicode: lone low surrogate";
+        return 0;
+    }
+    if (v == 0) {
+        *why = "\\u0000 is not allowed";
+        return 0;
+    }
+    if (v < 0xD800 || v > 0xDBFF) {
+        *olen = utf8_put((uint32_t)v, out);
+        return 6;
+    }
+    if (n < 8 || p[6] != '\\' || p[7] != 'u') {
+        *why = "invalid Unicode: lone high surrogate";
+        return 0;
+    }
+    if ((lo = hex4(p + 8, n - 8)) < 0) {
+        *why = "invalid \\u escape";
+        return 0;
+    }
+    if (lo < 0xDC00 || lo > 0xDFFF) {
+        *why = "invalid Unicode: high surrogate without low";
+        return 0;
+    }
+    *olen = utf8_put(0x10000 + ((uint32_t)(v - 0xD800) << 10) + (uint32_t)(lo - 0xDC00), out);
+    return 12;
+}
+
+/*
  * A string at s->i (on the '"'). A key gets the hash of its unescaped
  * bytes. Leaves s->i after the closing quote; false on error.
  */
@@ -209,83 +265,18 @@ static bool scan_string(struct scan *s, struct key *k)
         if (k)
             h = fnv(h, p + run, i - run);
         esc = true;
-        if (i + 1 >= n) {
+        char out[4];
+        size_t olen;
+        const char *why;
+        size_t used = escape(p + i, n - i, out, &olen, &why);
+        if (!used) {
             s->i = i;
-            fail(s, "premature end of input in a string");
-            return false;
-        }
-        char e = p[i + 1], out[4];
-        size_t olen = 1;
-        switch (e) {
-        case '"':
-            out[0] = '"';
-            break;
-        case '\\':
-            out[0] = '\\';
-            break;
-        case '/':
-            out[0] = '/';
-            break;
-        case 'b':
-            out[0] = '\b';
-            break;
-        case 'f':
-            out[0] = '\f';
-            break;
-        case 'n':
-            out[0] = '\n';
-            break;
-        case 'r':
-            out[0] = '\r';
-            break;
-        case 't':
-            out[0] = '\t';
-            break;
-        case 'u': {
-            int32_t v = hex4(p + i + 2, n - i - 2), lo;
-            s->i = i;
-            if (v < 0) {
-                fail(s, "invalid \\u escape");
-                return false;
-            }
-            i += 6;
-            if (v >= 0xD800 && v <= 0xDBFF) {
-                if (i + 1 >= n || p[i] != '\\' || p[i + 1] != 'u') {
-                    fail(s, "invalid Unicode: lone high surrogate");
-                    return false;
-                }
-                lo = hex4(p + i + 2, n - i - 2);
-                if (lo < 0) {
-                    fail(s, "invalid \\u escape");
-                    return false;
-                }
-                if (lo < 0xDC00 || lo > 0xDFFF) {
-                    fail(s, "invalid Unicode: high surrogate without low");
-                    return false;
-                }
-                v = 0x10000 + ((v - 0xD800) << 10) + (lo - 0xDC00);
-                i += 6;
-            } else if (v >= 0xDC00 && v <= 0xDFFF) {
-                fail(s, "invalid Unicode: lone low surrogate");
-                return false;
-            } else if (v == 0) {
-                fail(s, "\\u0000 is not allowed");
-                return false;
-            }
-            olen = utf8_put((uint32_t)v, out);
-            if (k)
-                h = fnv(h, out, olen);
-            run = i;
-            continue;
-        }
-        default:
-            s->i = i;
-            fail(s, "invalid escape");
+            fail(s, why);
             return false;
         }
         if (k)
             h = fnv(h, out, olen);
-        i += 2;
+        i += used;
         run = i;
     }
     if (k) {
@@ -306,38 +297,12 @@ size_t ac__json_unescape(const char *raw, size_t len, char *out)
             out[o++] = raw[i++];
             continue;
         }
-        char e = raw[i + 1];
-        i += 2;
-        switch (e) {
-        case 'b':
-            out[o++] = '\b';
-            break;
-        case 'f':
-            out[o++] = '\f';
-            break;
-        case 'n':
-            out[o++] = '\n';
-            break;
-        case 'r':
-            out[o++] = '\r';
-            break;
-        case 't':
-            out[o++] = '\t';
-            break;
-        case 'u': {
-            int32_t v = hex4(raw + i, len - i);
-            i += 4;
-            if (v >= 0xD800 && v <= 0xDBFF) {
-                v = 0x10000 + ((v - 0xD800) << 10) + (hex4(raw + i + 2, len - i - 2) - 0xDC00);
-                i += 6;
-            }
-            o += utf8_put((uint32_t)v, out + o);
-            break;
-        }
-        default:
-            out[o++] = e;
-            break; /* '"', '\\', '/' */
-        }
+        size_t olen;
+        const char *why;
+        size_t used = escape(raw + i, len - i, out + o, &olen, &why);
+        AC_ASSERT(used); /* validated text */
+        o += olen;
+        i += used;
     }
     return o;
 }
