@@ -22,7 +22,7 @@ free, and "idle_ms_per_s" shows how long the shards slept with calls in
 flight (32 connections keep calls queued all the time).
 Asserts every answer was a 200. Stops only the processes it started.
 
-  bench/http_steal.py [--baseline DIR] [--runs 5] [--seconds 5] [--json]
+  bench/http_steal.py [--baseline DIR] [--runs 5] [--seconds 5] [--quick] [--json]
 """
 import argparse, json, os, statistics, subprocess, sys, tempfile, time
 
@@ -60,7 +60,10 @@ def main():
     ap.add_argument("--seconds", type=int, default=5)
     ap.add_argument("--conns", type=int, default=32)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--quick", action="store_true")
     a = ap.parse_args()
+    if a.quick:
+        a.runs, a.seconds = 1, 2
     builds = [("this", os.path.join(ROOT, "build", "bin", "agentd"))]
     if a.baseline:
         builds.append(("baseline", os.path.join(a.baseline, "build", "bin", "agentd")))
