@@ -243,7 +243,6 @@ void ac__agent_call_start(struct ac__agent_shard *sh, unsigned agent, unsigned o
         AC_AGENT_STAT_ADD(a->c.rejected, 1);
         ac__agent_reply_error(sh, origin, ex, mode, 503, 1, "server_busy",
                               "the shard's limit of calls in flight is reached");
-        json_decref(req->root);
         return;
     }
     c = slot_alloc(sh);
