@@ -22,7 +22,7 @@ Stops only the processes it started, by pid.
 import argparse, json, os, re, socket, subprocess, sys, tempfile, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from http_agentd import ROOT, free_port  # noqa: E402
+from http_agentd import ROOT, agentd_cmd, free_port  # noqa: E402
 
 ALLOC_LIBC = ("malloc", "calloc", "realloc", "aligned_alloc", "posix_memalign", "strdup")
 ALLOC_HEAP = ("ac_alloc", "ac_calloc", "ac_realloc")
@@ -133,8 +133,8 @@ def measure(binary, requests, log):
     port = free_port()
     tmp = tempfile.mkdtemp(prefix="ac-cg-")
     out = os.path.join(tmp, "cg.out")
-    proc = subprocess.Popen(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
-                             binary, "--port", str(port), "--cpus", "0", "--quiet"],
+    proc = subprocess.Popen(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}"] +
+                            agentd_cmd(binary, port, "0"),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     res = {}
     try:

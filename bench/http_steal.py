@@ -27,7 +27,7 @@ Asserts every answer was a 200. Stops only the processes it started.
 import argparse, json, os, statistics, subprocess, sys, tempfile, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from http_agentd import ROOT, Server, cpu_ns, free_port, wrk  # noqa: E402
+from http_agentd import ROOT, Server, agentd_cmd, cpu_ns, free_port, wrk  # noqa: E402
 
 BODY = '{"session_id":"one","input":{"iterations":350000}}'
 
@@ -78,8 +78,7 @@ def main():
             for bname, binary in builds:
                 for cpus in ("0", "0-1"):
                     port = free_port()
-                    s = Server("agentd", [binary, "--port", str(port), "--cpus", cpus, "--quiet"],
-                               port)
+                    s = Server("agentd", agentd_cmd(binary, port, cpus), port)
                     nshards = 1 if cpus == "0" else 2
                     try:
                         c0, t0, w0 = cpu_ns(s.pids), thread_stats(s.proc.pid), time.monotonic_ns()

@@ -39,6 +39,9 @@ struct ac__call {
     char *body;
     size_t body_len;
     char inline_body[INLINE_BODY];
+    int status;       /* of the answer, for metrics (0: ended without one) */
+    uint64_t t_start; /* ac_cycles() at the call's start (metrics on) */
+    uint64_t t_run;   /* ... and when its handler started (0: not yet) */
 };
 
 _Static_assert(AC_MAX_CPUS <= (1u << SHARD_BITS), "shard bits of a call handle");
@@ -108,6 +111,8 @@ static void end_call(struct ac__call *c)
     sh->free_call = c->slot;
     sh->live_calls--;
     AC_AGENT_STAT_ADD(counters(c)->inflight, (uint64_t)-1);
+    if (c->status)
+        ac__agent_metrics_end(&sh->agents[c->agent], c->status, c->t_start, c->t_run);
 }
 
 static void send_bytes(struct ac__call *c, const struct iovec *iov, int n, bool final)
@@ -190,12 +195,16 @@ static void run_handler(void *arg)
     struct ac__call *c = lookup(h);
     if (!c)
         return; /* ended while queued (deadline, shard stop) */
-    const struct ac_agent_def *def = &c->sh->agents[c->agent].def;
-    if (!def->lazy_json && !build_trees(c)) {
+    struct ac__agent *a = &c->sh->agents[c->agent];
+    if (a->m)
+        c->t_run = ac_cycles();
+    if (!a->def.lazy_json && !build_trees(c)) {
         fail_call(c, 503, "out_of_memory", "no memory for the request's JSON");
         return;
     }
-    def->handler(def->arg, h, &c->req);
+    /* a stall in the handler is reported under the agent's name */
+    ac_shard_callback_name(a->def.name);
+    a->def.handler(a->def.arg, h, &c->req);
 }
 
 /* Copies the body and ids into the call; false when out of memory. */
@@ -235,6 +244,7 @@ void ac__agent_call_start(struct ac__agent_shard *sh, unsigned agent, unsigned o
     uint64_t inflight = atomic_load_explicit(&a->c.inflight, memory_order_relaxed);
     if (a->def.max_concurrency && inflight >= a->def.max_concurrency) {
         AC_AGENT_STAT_ADD(a->c.rejected, 1);
+        ac__agent_metrics_end(a, 503, 0, 0);
         ac__agent_reply_error(sh, origin, ex, mode, 503, 1, "agent_busy",
                               "the agent's concurrency limit is reached");
         return;
@@ -252,6 +262,7 @@ void ac__agent_call_start(struct ac__agent_shard *sh, unsigned agent, unsigned o
         c = NULL;
     }
     if (!c) {
+        ac__agent_metrics_end(a, 503, 0, 0);
         ac__agent_reply_error(sh, origin, ex, mode, 503, 1, "out_of_memory",
                               "no memory for the call");
         return;
@@ -266,6 +277,9 @@ void ac__agent_call_start(struct ac__agent_shard *sh, unsigned agent, unsigned o
     c->mode = mode;
     c->req.agent = a->def.name;
     c->cancel_fn = NULL;
+    c->status = 0;
+    c->t_start = a->m ? ac_cycles() : 0;
+    c->t_run = 0;
     AC_AGENT_STAT_ADD(a->c.calls, 1);
     AC_AGENT_STAT_ADD(a->c.inflight, 1);
     ac_call h = {((uint64_t)c->gen << 32) | ((uint64_t)sh->id << SLOT_BITS) | c->slot};
@@ -275,6 +289,7 @@ void ac__agent_call_start(struct ac__agent_shard *sh, unsigned agent, unsigned o
     int err = ac_spawn(class_prio[a->def.priority], run_handler, (void *)(uintptr_t)h.id);
     if (err) {
         AC_AGENT_STAT_ADD(a->c.rejected, 1);
+        c->status = 503;
         ac__agent_reply_error(sh, origin, ex, mode, 503, 1, "queue_full",
                               err == -EBUSY ? "the agent's priority class queue is full"
                                             : "the call could not be scheduled");
@@ -349,6 +364,7 @@ static int stream_event(struct ac__call *c, const char *event, const char *data,
 static void fail_call(struct ac__call *c, int status, const char *code, const char *msg)
 {
     AC_AGENT_STAT_ADD(counters(c)->errors, 1);
+    c->status = status;
     if (c->req.stream && c->started) {
         char body[1024];
         int n = ac_http_error_body(body, sizeof body, code, msg);
@@ -410,6 +426,7 @@ static void answer_text(struct ac__call *c, const char *out, size_t len)
             return;
         }
         AC_AGENT_STAT_ADD(counters(c)->ok, 1);
+        c->status = 200;
         end_call(c);
         return;
     }
@@ -427,6 +444,7 @@ static void answer_text(struct ac__call *c, const char *out, size_t len)
     iov[2] = (struct iovec){(void *)"}", 1};
     AC_AGENT_STAT_ADD(counters(c)->ok, 1);
     send_bytes(c, iov, 3, true);
+    c->status = 200;
     end_call(c);
 }
 
@@ -513,6 +531,7 @@ int ac_call_stream_end(ac_call h)
     if (stream_event(c, NULL, NULL, 0, true))
         return -ENOMEM;
     AC_AGENT_STAT_ADD(counters(c)->ok, 1);
+    c->status = 200;
     end_call(c);
     return 0;
 }
