@@ -17,6 +17,7 @@
 #define AGENTCORE_RUNTIME_H
 
 #include "agentcore/base.h"
+#include "agentcore/ring.h"
 #include "agentcore/sched.h"
 
 struct ac_heap_stats;
@@ -42,6 +43,12 @@ typedef struct ac_runtime_config {
     int numa_node;      /* ≥ 0: every CPU of that node; -1: not set */
     unsigned shards;    /* 0: one per CPU; fewer uses the first CPUs */
     bool oversubscribe; /* allow more shards than CPUs (round-robin) */
+
+    /* I/O backend: AUTO (the default) takes AC_BACKEND from the
+     * environment, else io_uring, else epoll with one warning naming why
+     * io_uring was refused; IO_URING fails (-EPERM, -ENOSYS, -EOPNOTSUPP)
+     * with an error naming the cause and the fix; EPOLL always works. */
+    enum ac_ring_backend backend;
 
     /* io_uring */
     bool sqpoll;           /* kernel SQ polling thread per shard */
@@ -112,6 +119,9 @@ void ac_runtime_stop(ac_runtime *rt);
 
 /* Frees the runtime. Not while ac_runtime_run is running. */
 void ac_runtime_destroy(ac_runtime *rt);
+
+/* The backend the shards run on (IO_URING or EPOLL, never AUTO). Any thread. */
+enum ac_ring_backend ac_runtime_backend(const ac_runtime *rt);
 
 /* Number of shards. Any thread. */
 unsigned ac_runtime_shard_count(const ac_runtime *rt);
