@@ -12,6 +12,7 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,12 +109,28 @@ static void probe_ring(struct ac_uring_probe *out)
     io_uring_queue_exit(&u);
 }
 
+static void *probe_thread(void *arg)
+{
+    probe_ring(arg);
+    return NULL;
+}
+
 void ac_uring_probe(struct ac_uring_probe *out)
 {
     memset(out, 0, sizeof *out);
     out->sysctl_disabled = read_sysctl();
     out->seccomp_filtered = seccomp_filtered();
-    probe_ring(out);
+    /*
+     * The throw-away ring lives on a thread of its own: tearing a ring
+     * down queues task work to the thread that made it, which interrupts
+     * that thread's next blocking system call with EINTR (seen: a
+     * caller's recv right after ac_runtime_create).
+     */
+    pthread_t t;
+    if (pthread_create(&t, NULL, probe_thread, out) == 0)
+        pthread_join(t, NULL);
+    else
+        probe_ring(out);
     int err = out->setup_err;
     char *d = out->detail;
     size_t dl = sizeof out->detail;
