@@ -86,7 +86,9 @@ static void probe_ring(struct ac_uring_probe *out)
     const uint32_t sets[] = {si | dt | tf, si | coop | tf, coop | tf, 0};
     struct io_uring u;
     int ret = -EINVAL;
+    bool want_sqpoll = out->sqpoll; /* the caller's request, see ac_uring_probe */
 
+    out->sqpoll = false;
     for (size_t i = 0; i < AC_ARRAY_LEN(sets) && ret == -EINVAL; i++) {
         struct io_uring_params p = {.flags = sets[i]};
         ret = io_uring_queue_init_params(8, &u, &p);
@@ -107,6 +109,12 @@ static void probe_ring(struct ac_uring_probe *out)
     probe_buf_ring(&u, out);
     out->registered_fd = io_uring_register_ring_fd(&u) == 1;
     io_uring_queue_exit(&u);
+    if (!want_sqpoll)
+        return;
+    struct io_uring_params sp = {.flags = IORING_SETUP_SQPOLL, .sq_thread_idle = 10};
+    out->sqpoll = io_uring_queue_init_params(8, &u, &sp) == 0;
+    if (out->sqpoll)
+        io_uring_queue_exit(&u);
 }
 
 static void *probe_thread(void *arg)
@@ -115,9 +123,10 @@ static void *probe_thread(void *arg)
     return NULL;
 }
 
-void ac_uring_probe(struct ac_uring_probe *out)
+void ac_uring_probe(struct ac_uring_probe *out, bool with_sqpoll)
 {
     memset(out, 0, sizeof *out);
+    out->sqpoll = with_sqpoll; /* a request until probe_ring answers it */
     out->sysctl_disabled = read_sysctl();
     out->seccomp_filtered = seccomp_filtered();
     /*

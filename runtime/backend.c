@@ -16,13 +16,13 @@ int ac__backend_choose(enum ac_ring_backend want, enum ac_ring_backend *out)
         return 0;
     }
     struct ac_uring_probe p;
-    ac_uring_probe(&p);
+    ac_uring_probe(&p, false);
     if (p.usable) {
         *out = AC_RING_BACKEND_IO_URING;
         return 0;
     }
     if (want == AC_RING_BACKEND_IO_URING) {
-        ac_log_error("runtime: backend io_uring refused (%s): %s; (backend epoll runs here)",
+        ac_log_error("runtime: backend io_uring refused (%s): %s; or choose backend epoll",
                      p.cause, p.detail);
         return p.setup_err ? p.setup_err : -EOPNOTSUPP;
     }

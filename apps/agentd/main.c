@@ -14,6 +14,7 @@
  * close and the shards stop.
  */
 #include "agentcore.h"
+#include "backend.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -133,7 +134,8 @@ static void usage(void)
             "              [--request-timeout-ms MS (10000)] [--idle-timeout-ms MS (60000)]\n"
             "              [--drain-ms MS (5000)] [--max-body BYTES (1048576)]\n"
             "              [--agent-timeout-ms MS (30000)] [--queue-size N (4096 per class)]\n"
-            "              [--memory-limit MIB (per shard; 0: none)] [--quiet]\n");
+            "              [--memory-limit MIB (per shard; 0: none)] [--quiet]\n"
+            "              [--backend auto|io_uring|epoll (auto)] [--capabilities]\n");
     exit(2);
 }
 
@@ -161,6 +163,8 @@ int main(int argc, char **argv)
                                          {"queue-size", required_argument, 0, 'Q'},
                                          {"memory-limit", required_argument, 0, 'm'},
                                          {"quiet", no_argument, 0, 'q'},
+                                         {"backend", required_argument, 0, 'B'},
+                                         {"capabilities", no_argument, 0, 'C'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     ac_runtime_config cfg;
@@ -210,6 +214,12 @@ int main(int argc, char **argv)
         case 'q':
             d.quiet = true;
             break;
+        case 'B':
+            if (agentd_backend_parse(optarg, &cfg) != 0)
+                usage();
+            break;
+        case 'C':
+            return agentd_capabilities_print();
         default:
             usage();
         }
@@ -235,6 +245,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "agentd: %s\n", ac_strerror(err));
         return 1;
     }
+    if (!d.quiet)
+        agentd_capabilities_line(ac_runtime_backend(rt));
     d.nshards = ac_runtime_shard_count(rt);
     if (d.nshards > MAX_SHARDS) {
         fprintf(stderr, "agentd: at most %d shards\n", MAX_SHARDS);

@@ -257,6 +257,7 @@ struct ac_uring_probe {
                                "missing opcode", "setup failed"; NULL if usable */
     char detail[160];       /* one line: the cause with its evidence and the fix */
     uint32_t setup_flags;   /* IORING_SETUP_* accepted (the most capable set) */
+    bool sqpoll;            /* an SQPOLL ring could be made (probed when asked) */
     bool buf_ring;          /* provided-buffer rings (5.19) */
     bool buf_ring_inc;      /* incremental consumption (6.12) */
     bool registered_fd;     /* ring fd registration */
@@ -264,8 +265,12 @@ struct ac_uring_probe {
     unsigned nops;          /* opcodes the kernel reports */
 };
 
-/* Fills *out (never fails: what could not be probed reads as absent). */
-void ac_uring_probe(struct ac_uring_probe *out);
+/*
+ * Fills *out (never fails: what could not be probed reads as absent).
+ * with_sqpoll also tries an SQPOLL ring (a kernel thread for a moment).
+ * Any thread; the throw-away rings live on a short-lived thread of their own.
+ */
+void ac_uring_probe(struct ac_uring_probe *out, bool with_sqpoll);
 
 #ifdef __cplusplus
 }

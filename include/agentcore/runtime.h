@@ -123,6 +123,33 @@ void ac_runtime_destroy(ac_runtime *rt);
 /* The backend the shards run on (IO_URING or EPOLL, never AUTO). Any thread. */
 enum ac_ring_backend ac_runtime_backend(const ac_runtime *rt);
 
+/*
+ * What this host allows agentcore (`agentd --capabilities`): the backend
+ * AUTO picks, what io_uring offers (or why it is refused), resource limits,
+ * NUMA nodes and CPUs. Plain data, so exporters can publish it.
+ */
+struct ac_capabilities {
+    enum ac_ring_backend backend;   /* what AUTO picks here (AC_BACKEND applied) */
+    struct ac_uring_probe uring;    /* io_uring: usable, or the cause; features */
+    uint64_t memlock_cur, memlock_max; /* RLIMIT_MEMLOCK bytes; UINT64_MAX: unlimited */
+    uint64_t nofile_cur, nofile_max;   /* RLIMIT_NOFILE */
+    int numa_nodes;                 /* configured nodes; 0: no NUMA support */
+    unsigned cpus_online, cpus_allowed; /* online; in this process' affinity mask */
+};
+
+/* Probes the host (creates and destroys a few io_uring rings). Any thread. */
+void ac_capabilities_probe(struct ac_capabilities *out);
+
+/*
+ * Writes the report into buf (NUL-terminated, truncated to len): one line
+ * per capability with its value and what agentcore does without it.
+ * Returns the length the whole report needs (as snprintf).
+ */
+size_t ac_capabilities_report(const struct ac_capabilities *c, char *buf, size_t len);
+
+/* One line, "backend=... io_uring=... ...", for start-up logs. */
+void ac_capabilities_summary(const struct ac_capabilities *c, char *buf, size_t len);
+
 /* Number of shards. Any thread. */
 unsigned ac_runtime_shard_count(const ac_runtime *rt);
 

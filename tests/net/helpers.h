@@ -199,7 +199,7 @@ static inline void skip_without_sqpoll(void)
 static inline void skip_without_incremental(void)
 {
     struct ac_uring_probe p;
-    ac_uring_probe(&p);
+    ac_uring_probe(&p, false);
     if (ac_ring_backend_from_env(AC_RING_BACKEND_AUTO) == AC_RING_BACKEND_EPOLL || !p.usable ||
         !p.buf_ring_inc)
         cr_skip_test("incremental buffer consumption needs io_uring on Linux 6.12");

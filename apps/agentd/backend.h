@@ -1,0 +1,16 @@
+/* agentd: --backend, --capabilities and the start-up capability line. */
+#ifndef AGENTD_BACKEND_H
+#define AGENTD_BACKEND_H
+
+#include "agentcore.h"
+
+/* Sets cfg->backend from "auto", "io_uring" or "epoll"; -1 (printed) otherwise. */
+int agentd_backend_parse(const char *arg, ac_runtime_config *cfg);
+
+/* Prints the capability report to stdout; the process exit status. */
+int agentd_capabilities_print(void);
+
+/* Logs one line summing up the capabilities, with the backend in use (at start). */
+void agentd_capabilities_line(enum ac_ring_backend in_use);
+
+#endif
