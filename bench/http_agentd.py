@@ -16,7 +16,10 @@ each run; reports the median and min..max over --runs runs, and ratios
 against nginx and go from the medians. Asserts every answer was a 2xx.
 Stops only the processes it started, by pid.
 
-  bench/http_agentd.py [--runs 5] [--seconds 5] [--quick] [--json]
+  bench/http_agentd.py [--runs 5] [--seconds 5] [--quick] [--json] [--epoll]
+                       [--scenarios healthz,echo] [--conns 64,256]
+
+--epoll adds agentd on the epoll backend (--backend epoll), "agentd-epoll".
 """
 import argparse, json, os, re, shutil, signal, socket, statistics, subprocess, sys
 import tempfile, time, urllib.request
@@ -91,11 +94,16 @@ class Server:
             self.proc.wait()
 
 
-def start_servers(tmp, cpus):
+def start_servers(tmp, cpus, epoll):
     servers = []
     p = free_port()
     cmd = [f"{BIN}/agentd", "--port", str(p), "--quiet"] + (["--cpus", cpus] if cpus else [])
     servers.append(Server("agentd", cmd, p))
+    if epoll:
+        p = free_port()
+        cmd = [f"{BIN}/agentd", "--port", str(p), "--quiet", "--backend", "epoll"] + (
+            ["--cpus", cpus] if cpus else [])
+        servers.append(Server("agentd-epoll", cmd, p))
     p = free_port()
     ncpu = len(os.sched_getaffinity(0))
     conf = open(os.path.join(ROOT, "bench", "baselines", "nginx.conf")).read()
@@ -152,6 +160,9 @@ def main():
     ap.add_argument("--cpus", default="", help="agentd --cpus (default: all)")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--epoll", action="store_true")
+    ap.add_argument("--scenarios", default="healthz,echo")
+    ap.add_argument("--conns", default="64,256")
     a = ap.parse_args()
     if a.quick:
         a.runs, a.seconds = 1, 2
@@ -160,14 +171,15 @@ def main():
     with open(lua, "w") as f:
         f.write('wrk.method = "POST"\nwrk.body = \'%s\'\n'
                 'wrk.headers["Content-Type"] = "application/json"\n' % BODY)
-    scenarios = [("healthz", "/healthz", None), ("echo", "/v1/agents/echo/invoke", lua)]
-    servers = start_servers(tmp, a.cpus)
+    scenarios = [s for s in (("healthz", "/healthz", None), ("echo", "/v1/agents/echo/invoke", lua))
+                 if s[0] in a.scenarios.split(",")]
+    servers = start_servers(tmp, a.cpus, a.epoll)
     res = {}
     try:
         check_answers(servers)
         for run in range(a.runs):
             for sname, path, script in scenarios:
-                for conns in (64, 256):
+                for conns in (int(c) for c in a.conns.split(",")):
                     for s in servers:
                         c0 = cpu_ns(s.pids)
                         reqs, rps, p99, errs = wrk(s.port, path, conns, a.seconds, script)
@@ -201,6 +213,12 @@ def main():
             "rps_vs_nginx": ag["rps"]["median"] / ng["rps"]["median"],
             "p99_vs_nginx": ag["p99_ms"]["median"] / ng["p99_ms"]["median"],
         }
+        if "agentd-epoll" in summary[scen]:
+            ep = summary[scen]["agentd-epoll"]
+            summary[scen]["ratios"]["epoll_cpu_vs_uring"] = (
+                ep["cpu_us_per_req"]["median"] / ag["cpu_us_per_req"]["median"])
+            summary[scen]["ratios"]["epoll_rps_vs_uring"] = (
+                ep["rps"]["median"] / ag["rps"]["median"])
     meta = {"runs": a.runs, "seconds": a.seconds, "cpus": os.cpu_count(),
             "date": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
     if a.json:
@@ -208,9 +226,11 @@ def main():
         return
     for scen, by in summary.items():
         print(f"== {scen}")
-        for name in ("agentd", "nginx", "go"):
+        for name in ("agentd", "agentd-epoll", "nginx", "go"):
+            if name not in by:
+                continue
             m = by[name]
-            print(f"  {name:7s} " + "  ".join(
+            print(f"  {name:12s} " + "  ".join(
                 f"{k} {m[k]['median']:.2f} [{m[k]['min']:.2f}..{m[k]['max']:.2f}]"
                 for k in ("rps", "p99_ms", "cpu_us_per_req")))
         print("  ratios " + "  ".join(f"{k} {v:.2f}" for k, v in by["ratios"].items()))
