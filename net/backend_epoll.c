@@ -18,7 +18,9 @@
  * modified, so a steady connection costs no epoll_ctl. A latch is cleared
  * only by a result that proves the fd drained — -EAGAIN, or a receive or
  * send shorter than asked (the kernel stops a stream recv/send only when
- * the queue or the room ran out) — and set by every edge; so an operation
+ * the queue or the room ran out; not a receive once the peer's FIN was
+ * reported, as the EOF behind the data has no edge of its own left) — and
+ * set by every edge; so an operation
  * waits only when a later edge is certain to come. A latch that is wrongly
  * set costs one -EAGAIN attempt, never a hang. Operations are tried before
  * they wait, so a send with room costs one send(2) and nothing else.
@@ -63,6 +65,7 @@ enum { DIR_NONE, DIR_RD, DIR_WR };
 struct ac__epoll_fd {
     struct ac_op *rd, *wr;    /* waiting operations, FIFO through be_next */
     bool readable, writable;  /* latched readiness: true means "try" */
+    bool hup;                 /* the peer's FIN (or an error) was reported */
     bool nopoll;              /* epoll refuses the fd (regular file): always ready */
     bool again;               /* on ep->again */
 };
@@ -355,8 +358,10 @@ static int attempt_recv(struct ac_ring *r, struct ac_op *op, struct ac__epoll_fd
         ep->bufs[ep->nbufs++] = b; /* nothing received: the buffer goes back */
         return n == 0 ? 0 : -errno;
     }
-    if ((size_t)n < ep->buf_len)
-        f->readable = false; /* the socket's queue is empty */
+    /* A short read emptied the queue — unless the FIN is already in: its
+     * edge came before this read, and the next read (EOF) gets no other. */
+    if ((size_t)n < ep->buf_len && !f->hup)
+        f->readable = false;
     *flags |= IORING_CQE_F_BUFFER | ((uint32_t)b.bid << IORING_CQE_BUFFER_SHIFT);
     return (int)n;
 }
@@ -580,6 +585,8 @@ static void handle_event(struct ac_ring *r, const struct epoll_event *ev)
         return;
     struct ac__epoll_fd *f = &ep->fds[fd];
     uint32_t e = ev->events;
+    if (e & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+        f->hup = true;
     if (e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
         f->readable = true;
         run_waiters(r, f, fd, DIR_RD);
