@@ -34,10 +34,12 @@
  * result; a burst larger than a few results per turn goes on `again` and
  * continues next turn, so one busy fd cannot starve the rest.
  *
- * Receives take a buffer from the stack the buffer pool lends
- * (ac__ring_pbuf_add) only when data is there, and put it back otherwise;
- * an empty stack ends the receive with -ENOBUFS as an empty io_uring
- * buffer ring does. Wake-ups are an eventfd write (ac_ring_fd is the
+ * Receives fill the buffer on top of the stack the buffer pool lends
+ * (ac__ring_pbuf_add), packed as io_uring's incremental consumption packs
+ * them (IORING_CQE_F_BUF_MORE while the buffer keeps room), so small
+ * messages on many connections do not spend a buffer each; an empty stack
+ * ends a receive with -ENOBUFS only when data is waiting, as an empty
+ * io_uring buffer ring does. Wake-ups are an eventfd write (ac_ring_fd is the
  * eventfd), in place of IORING_OP_MSG_RING.
  */
 #include "internal.h"
@@ -61,6 +63,7 @@ enum { DIR_NONE, DIR_RD, DIR_WR };
 #define WAKE_TAG     UINT64_MAX /* epoll data of the eventfd */
 #define BURST        8          /* multishot results per fd per turn */
 #define EVENTS_BATCH 256
+#define PACK_MIN     512 /* a packed buffer with less room left is handed over */
 
 struct ac__epoll_fd {
     struct ac_op *rd, *wr;    /* waiting operations, FIFO through be_next */
@@ -352,17 +355,21 @@ static int attempt_recv(struct ac_ring *r, struct ac_op *op, struct ac__epoll_fd
             return -errno;
         return n == 0 ? 0 : -ENOBUFS;
     }
-    struct ac__epoll_buf b = ep->bufs[--ep->nbufs];
-    ssize_t n = recv(op->fd, b.addr, ep->buf_len, MSG_DONTWAIT);
-    if (n <= 0) {
-        ep->bufs[ep->nbufs++] = b; /* nothing received: the buffer goes back */
-        return n == 0 ? 0 : -errno;
-    }
+    struct ac__epoll_buf *b = &ep->bufs[ep->nbufs - 1];
+    size_t room = ep->buf_len - b->used;
+    ssize_t n = recv(op->fd, b->addr + b->used, room, MSG_DONTWAIT);
+    if (n <= 0)
+        return n == 0 ? 0 : -errno; /* nothing received: the buffer stays */
     /* A short read emptied the queue — unless the FIN is already in: its
      * edge came before this read, and the next read (EOF) gets no other. */
-    if ((size_t)n < ep->buf_len && !f->hup)
+    if ((size_t)n < room && !f->hup)
         f->readable = false;
-    *flags |= IORING_CQE_F_BUFFER | ((uint32_t)b.bid << IORING_CQE_BUFFER_SHIFT);
+    *flags |= IORING_CQE_F_BUFFER | ((uint32_t)b->bid << IORING_CQE_BUFFER_SHIFT);
+    b->used += (uint32_t)n;
+    if (ep->pack && ep->buf_len - b->used >= PACK_MIN)
+        *flags |= IORING_CQE_F_BUF_MORE; /* the next receive goes on filling it */
+    else
+        ep->nbufs--; /* done with it: its last slice owns it */
     return (int)n;
 }
 
@@ -678,8 +685,11 @@ static int ep_pbuf_register(struct ac_ring *r, uint16_t bgid, unsigned count,
                             bool want_incremental, bool *incremental)
 {
     struct ac__epoll *ep = &r->ep;
-    (void)bgid, (void)want_incremental;
-    *incremental = false; /* one receive per buffer: a whole buffer per recv(2) */
+    (void)bgid;
+    /* Packing is ours to do (we pick the buffer): as IOU_PBUF_RING_INC,
+     * consecutive receives fill one buffer, BUF_MORE while it has room. */
+    ep->pack = want_incremental;
+    *incremental = want_incremental;
     ep->bufs = malloc(sizeof *ep->bufs * count);
     if (!ep->bufs)
         return -ENOMEM;
@@ -693,7 +703,7 @@ static void ep_pbuf_add(struct ac_ring *r, void *addr, unsigned len, uint16_t bi
     struct ac__epoll *ep = &r->ep;
     AC_ASSERT(ep->nbufs < ep->bufs_cap);
     ep->buf_len = len;
-    ep->bufs[ep->nbufs++] = (struct ac__epoll_buf){addr, bid};
+    ep->bufs[ep->nbufs++] = (struct ac__epoll_buf){.addr = addr, .bid = bid};
 }
 
 static void ep_pbuf_unregister(struct ac_ring *r, uint16_t bgid)

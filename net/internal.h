@@ -50,7 +50,8 @@ struct ac__epoll_cqe {
     uint32_t flags;
 };
 struct ac__epoll_buf {
-    void *addr;
+    char *addr;
+    uint32_t used; /* bytes already received into it (packing) */
     uint16_t bid;
 };
 struct ac__epoll {
@@ -66,6 +67,7 @@ struct ac__epoll {
     unsigned nagain, again_cap;
     struct ac__epoll_buf *bufs;       /* provided buffers, a stack */
     unsigned nbufs, bufs_cap, buf_len;
+    bool pack;                        /* receives share a buffer (incremental) */
     bool pwait2_missing;              /* epoll_pwait2 is ENOSYS: ms timeouts */
 };
 
