@@ -66,11 +66,11 @@ enum { DIR_NONE, DIR_RD, DIR_WR };
 #define PACK_MIN     512 /* a packed buffer with less room left is handed over */
 
 struct ac__epoll_fd {
-    struct ac_op *rd, *wr;    /* waiting operations, FIFO through be_next */
-    bool readable, writable;  /* latched readiness: true means "try" */
-    bool hup;                 /* the peer's FIN (or an error) was reported */
-    bool nopoll;              /* epoll refuses the fd (regular file): always ready */
-    bool again;               /* on ep->again */
+    struct ac_op *rd, *wr;   /* waiting operations, FIFO through be_next */
+    bool readable, writable; /* latched readiness: true means "try" */
+    bool hup;                /* the peer's FIN (or an error) was reported */
+    bool nopoll;             /* epoll refuses the fd (regular file): always ready */
+    bool again;              /* on ep->again */
 };
 
 /* One row per kind: the readiness it waits for, and one attempt at it. */
@@ -294,8 +294,7 @@ static void start(struct ac_ring *r, struct ac_op *op)
 
 /* ---- attempts, one per kind --------------------------------------------- */
 
-static int attempt_nop(struct ac_ring *r, struct ac_op *op, struct ac__epoll_fd *f,
-                       uint32_t *flags)
+static int attempt_nop(struct ac_ring *r, struct ac_op *op, struct ac__epoll_fd *f, uint32_t *flags)
 {
     (void)r, (void)op, (void)f, (void)flags;
     return 0;
@@ -448,8 +447,8 @@ static int attempt_close(struct ac_ring *r, struct ac_op *op, struct ac__epoll_f
     (void)f, (void)flags;
     cancel_fd_waiters(r, op->fd);
     if (op->fd >= 0 && (unsigned)op->fd < r->ep.nfds)
-        r->ep.fds[op->fd] = (struct ac__epoll_fd){.readable = true, .writable = true,
-                                                  .again = r->ep.fds[op->fd].again};
+        r->ep.fds[op->fd] = (struct ac__epoll_fd){
+            .readable = true, .writable = true, .again = r->ep.fds[op->fd].again};
     return close(op->fd) == 0 ? 0 : -errno;
 }
 
@@ -655,7 +654,8 @@ static int ep_enter(struct ac_ring *r, uint64_t timeout_ns)
     if (ep->pwait2_missing) {
         int ms = -1;
         if (timeout_ns != UINT64_MAX)
-            ms = timeout_ns / 1000000u >= INT_MAX ? INT_MAX : (int)((timeout_ns + 999999u) / 1000000u);
+            ms = timeout_ns / 1000000u >= INT_MAX ? INT_MAX
+                                                  : (int)((timeout_ns + 999999u) / 1000000u);
         n = epoll_wait(ep->epfd, evs, EVENTS_BATCH, ms);
     }
     if (n < 0)
@@ -681,8 +681,8 @@ static unsigned ep_dispatch(struct ac_ring *r)
     return n;
 }
 
-static int ep_pbuf_register(struct ac_ring *r, uint16_t bgid, unsigned count,
-                            bool want_incremental, bool *incremental)
+static int ep_pbuf_register(struct ac_ring *r, uint16_t bgid, unsigned count, bool want_incremental,
+                            bool *incremental)
 {
     struct ac__epoll *ep = &r->ep;
     (void)bgid;

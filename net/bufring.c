@@ -93,8 +93,8 @@ int ac__bufpool_init(struct ac__bufpool *p, struct ac_ring *ring, unsigned count
 
     p->registered = false;
     if (want_registered) {
-        err = ac__ring_buffers_register(ring, ac_bufgroup_base(p->group),
-                                        ac_bufgroup_size(p->group));
+        err =
+            ac__ring_buffers_register(ring, ac_bufgroup_base(p->group), ac_bufgroup_size(p->group));
         if (err == 0)
             p->registered = true;
         else

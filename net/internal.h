@@ -55,20 +55,20 @@ struct ac__epoll_buf {
     uint16_t bid;
 };
 struct ac__epoll {
-    int epfd, efd;                    /* the epoll set; eventfd for wake-ups */
-    struct ac__epoll_fd *fds;         /* indexed by fd */
-    unsigned nfds;                    /* capacity of fds */
-    struct ac_op *sq_head, *sq_tail;  /* submitted, started at the next enter */
+    int epfd, efd;                   /* the epoll set; eventfd for wake-ups */
+    struct ac__epoll_fd *fds;        /* indexed by fd */
+    unsigned nfds;                   /* capacity of fds */
+    struct ac_op *sq_head, *sq_tail; /* submitted, started at the next enter */
     unsigned nqueued;
-    unsigned nwaiting;                /* operations in the fds' wait lists */
-    struct ac__epoll_cqe *cq;         /* completions not yet dispatched (ring) */
+    unsigned nwaiting;        /* operations in the fds' wait lists */
+    struct ac__epoll_cqe *cq; /* completions not yet dispatched (ring) */
     unsigned cq_head, cq_tail, cq_cap;
-    int *again;                       /* fds with a multishot op cut short */
+    int *again; /* fds with a multishot op cut short */
     unsigned nagain, again_cap;
-    struct ac__epoll_buf *bufs;       /* provided buffers, a stack */
+    struct ac__epoll_buf *bufs; /* provided buffers, a stack */
     unsigned nbufs, bufs_cap, buf_len;
-    bool pack;                        /* receives share a buffer (incremental) */
-    bool pwait2_missing;              /* epoll_pwait2 is ENOSYS: ms timeouts */
+    bool pack;           /* receives share a buffer (incremental) */
+    bool pwait2_missing; /* epoll_pwait2 is ENOSYS: ms timeouts */
 };
 
 struct ac_ring {
@@ -217,7 +217,7 @@ struct ac_tcp_conn {
     uint64_t idle_ns, last_rx_ns;
     ac_tcp_close_fn close_cb;
     void *close_arg;
-    LIST_ENTRY(ac_tcp_conn) link;          /* net->conns */
+    LIST_ENTRY(ac_tcp_conn) link;        /* net->conns */
     STAILQ_ENTRY(ac_tcp_conn) wait_link; /* net->waiters */
 };
 
@@ -231,7 +231,7 @@ struct ac_tcp_server {
     ac_tcp_accept_fn cb;
     void *arg;
     struct ac_op accept_op, cancel_op;
-    struct ac_timer retry; /* re-arm after a resource error (EMFILE) */
+    struct ac_timer retry;          /* re-arm after a resource error (EMFILE) */
     LIST_ENTRY(ac_tcp_server) link; /* net->servers */
 };
 
@@ -239,9 +239,9 @@ struct ac_net {
     struct ac_ring *ring;
     struct ac_net_config cfg;
     struct ac__bufpool pool;
-    LIST_HEAD(, ac_tcp_conn) conns;      /* every connection not yet freed */
+    LIST_HEAD(, ac_tcp_conn) conns; /* every connection not yet freed */
     LIST_HEAD(, ac_tcp_server) servers;
-    unsigned nservers;                   /* not yet freed */
+    unsigned nservers;                  /* not yet freed */
     STAILQ_HEAD(, ac_tcp_conn) waiters; /* parked for buffers, FIFO */
     STAILQ_HEAD(, ac__wreq) wreq_free;  /* used as a stack */
     struct ac_net_stats stats;

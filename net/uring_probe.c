@@ -49,10 +49,14 @@ static const struct {
     uint8_t op;
     const char *name, *since;
 } needed[] = {
-    {IORING_OP_MSG_RING, "MSG_RING", "5.18"}, {IORING_OP_ACCEPT, "ACCEPT", "5.5"},
-    {IORING_OP_RECV, "RECV", "5.6"},          {IORING_OP_SEND, "SEND", "5.6"},
-    {IORING_OP_SENDMSG, "SENDMSG", "5.3"},    {IORING_OP_CONNECT, "CONNECT", "5.5"},
-    {IORING_OP_CLOSE, "CLOSE", "5.6"},        {IORING_OP_SHUTDOWN, "SHUTDOWN", "5.11"},
+    {IORING_OP_MSG_RING, "MSG_RING", "5.18"},
+    {IORING_OP_ACCEPT, "ACCEPT", "5.5"},
+    {IORING_OP_RECV, "RECV", "5.6"},
+    {IORING_OP_SEND, "SEND", "5.6"},
+    {IORING_OP_SENDMSG, "SENDMSG", "5.3"},
+    {IORING_OP_CONNECT, "CONNECT", "5.5"},
+    {IORING_OP_CLOSE, "CLOSE", "5.6"},
+    {IORING_OP_SHUTDOWN, "SHUTDOWN", "5.11"},
     {IORING_OP_ASYNC_CANCEL, "ASYNC_CANCEL", "5.5"},
     {IORING_OP_READ, "READ", "5.6"},
 };
@@ -63,8 +67,8 @@ static void probe_buf_ring(struct io_uring *u, struct ac_uring_probe *out)
     void *br = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (br == MAP_FAILED)
         return;
-    struct io_uring_buf_reg reg = {.ring_addr = (uint64_t)(uintptr_t)br, .ring_entries = 8,
-                                   .bgid = 1};
+    struct io_uring_buf_reg reg = {
+        .ring_addr = (uint64_t)(uintptr_t)br, .ring_entries = 8, .bgid = 1};
     reg.pad = IOU_PBUF_RING_INC;
     if (io_uring_register_buf_ring(u, &reg, 0) == 0) {
         out->buf_ring = out->buf_ring_inc = true;
@@ -176,8 +180,9 @@ void ac_uring_probe(struct ac_uring_probe *out, bool with_sqpoll)
         }
         if (!out->cause && !out->buf_ring) {
             out->cause = "old kernel";
-            snprintf(d, dl, "io_uring lacks provided-buffer rings (Linux 5.19); "
-                            "fix: a newer kernel");
+            snprintf(d, dl,
+                     "io_uring lacks provided-buffer rings (Linux 5.19); "
+                     "fix: a newer kernel");
         }
     }
     out->usable = out->cause == NULL;

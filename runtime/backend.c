@@ -22,8 +22,8 @@ int ac__backend_choose(enum ac_ring_backend want, enum ac_ring_backend *out)
         return 0;
     }
     if (want == AC_RING_BACKEND_IO_URING) {
-        ac_log_error("runtime: backend io_uring refused (%s): %s; or choose backend epoll",
-                     p.cause, p.detail);
+        ac_log_error("runtime: backend io_uring refused (%s): %s; or choose backend epoll", p.cause,
+                     p.detail);
         return p.setup_err ? p.setup_err : -EOPNOTSUPP;
     }
     ac_log_warn("runtime: io_uring unavailable (%s): %s; running on epoll", p.cause, p.detail);

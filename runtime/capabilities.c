@@ -124,8 +124,7 @@ size_t ac_capabilities_report(const struct ac_capabilities *c, char *buf, size_t
     put_limit(&vo, c->nofile_max, false);
     put(&o, "%-15s %-38s %s\n", "open files", v,
         "bounds connections per process; past it accepts back off and retry");
-    put(&o, "%-15s %-38d %s\n", "NUMA nodes", c->numa_nodes,
-        "0 or 1: every heap on one node");
+    put(&o, "%-15s %-38d %s\n", "NUMA nodes", c->numa_nodes, "0 or 1: every heap on one node");
     vo.used = 0;
     put(&vo, "%u online, %u allowed", c->cpus_online, c->cpus_allowed);
     put(&o, "%-15s %-38s %s\n", "CPUs", v, "one shard per allowed CPU by default");
@@ -142,6 +141,6 @@ void ac_capabilities_summary(const struct ac_capabilities *c, char *buf, size_t 
              yn(u->buf_ring), yn(u->op[IORING_OP_MSG_RING]), yn(u->op[IORING_OP_SEND_ZC]),
              yn(u->sqpoll),
              c->memlock_cur == UINT64_MAX ? 0ull : (unsigned long long)(c->memlock_cur >> 10),
-             c->nofile_cur == UINT64_MAX ? 0ull : (unsigned long long)c->nofile_cur,
-             c->numa_nodes, c->cpus_allowed, c->cpus_online);
+             c->nofile_cur == UINT64_MAX ? 0ull : (unsigned long long)c->nofile_cur, c->numa_nodes,
+             c->cpus_allowed, c->cpus_online);
 }

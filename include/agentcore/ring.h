@@ -112,19 +112,19 @@ enum ac_ring_backend {
 
 struct ac_ring_config {
     enum ac_ring_backend backend; /* default AUTO */
-    unsigned entries;        /* SQ size (power of two; default 256) */
-    bool sqpoll;             /* kernel SQ polling thread */
-    unsigned sqpoll_idle_ms; /* its idle time before sleeping (default 100) */
-    int sqpoll_cpu;          /* pin it there; -1: not pinned */
-    bool no_defer_taskrun;   /* refuse DEFER_TASKRUN even if the kernel has it */
-    bool multi_thread;       /* several threads submit (under the caller's lock):
-                                no SINGLE_ISSUER, no DEFER_TASKRUN, no SQPOLL */
+    unsigned entries;             /* SQ size (power of two; default 256) */
+    bool sqpoll;                  /* kernel SQ polling thread */
+    unsigned sqpoll_idle_ms;      /* its idle time before sleeping (default 100) */
+    int sqpoll_cpu;               /* pin it there; -1: not pinned */
+    bool no_defer_taskrun;        /* refuse DEFER_TASKRUN even if the kernel has it */
+    bool multi_thread;            /* several threads submit (under the caller's lock):
+                                     no SINGLE_ISSUER, no DEFER_TASKRUN, no SQPOLL */
 };
 
 /* What the kernel gave us, probed once at ring creation (all off on epoll). */
 struct ac_ring_features {
     enum ac_ring_backend backend; /* IO_URING or EPOLL: the one in use */
-    uint32_t setup_flags; /* IORING_SETUP_* in effect */
+    uint32_t setup_flags;         /* IORING_SETUP_* in effect */
     bool single_issuer, defer_taskrun, coop_taskrun, sqpoll, registered_fd;
     bool ext_arg;  /* timeout in the same io_uring_enter as the wait */
     bool msg_ring; /* IORING_OP_MSG_RING (cross-ring wake-ups) */
@@ -249,20 +249,20 @@ enum ac_ring_backend ac_ring_backend_from_env(enum ac_ring_backend b);
  * --capabilities` name the one found.
  */
 struct ac_uring_probe {
-    int setup_err;          /* 0, or -errno of io_uring_setup */
-    int sysctl_disabled;    /* /proc/sys/kernel/io_uring_disabled, -1: absent */
-    bool seccomp_filtered;  /* /proc/self/status says Seccomp: 2 */
-    bool usable;            /* every operation the seam needs is there */
-    const char *cause;      /* why not usable: "seccomp", "sysctl", "old kernel",
-                               "missing opcode", "setup failed"; NULL if usable */
-    char detail[160];       /* one line: the cause with its evidence and the fix */
-    uint32_t setup_flags;   /* IORING_SETUP_* accepted (the most capable set) */
-    bool sqpoll;            /* an SQPOLL ring could be made (probed when asked) */
-    bool buf_ring;          /* provided-buffer rings (5.19) */
-    bool buf_ring_inc;      /* incremental consumption (6.12) */
-    bool registered_fd;     /* ring fd registration */
-    bool op[64];            /* op[IORING_OP_x] */
-    unsigned nops;          /* opcodes the kernel reports */
+    int setup_err;         /* 0, or -errno of io_uring_setup */
+    int sysctl_disabled;   /* /proc/sys/kernel/io_uring_disabled, -1: absent */
+    bool seccomp_filtered; /* /proc/self/status says Seccomp: 2 */
+    bool usable;           /* every operation the seam needs is there */
+    const char *cause;     /* why not usable: "seccomp", "sysctl", "old kernel",
+                              "missing opcode", "setup failed"; NULL if usable */
+    char detail[160];      /* one line: the cause with its evidence and the fix */
+    uint32_t setup_flags;  /* IORING_SETUP_* accepted (the most capable set) */
+    bool sqpoll;           /* an SQPOLL ring could be made (probed when asked) */
+    bool buf_ring;         /* provided-buffer rings (5.19) */
+    bool buf_ring_inc;     /* incremental consumption (6.12) */
+    bool registered_fd;    /* ring fd registration */
+    bool op[64];           /* op[IORING_OP_x] */
+    unsigned nops;         /* opcodes the kernel reports */
 };
 
 /*

@@ -129,11 +129,11 @@ enum ac_ring_backend ac_runtime_backend(const ac_runtime *rt);
  * NUMA nodes and CPUs. Plain data, so exporters can publish it.
  */
 struct ac_capabilities {
-    enum ac_ring_backend backend;   /* what AUTO picks here (AC_BACKEND applied) */
-    struct ac_uring_probe uring;    /* io_uring: usable, or the cause; features */
-    uint64_t memlock_cur, memlock_max; /* RLIMIT_MEMLOCK bytes; UINT64_MAX: unlimited */
-    uint64_t nofile_cur, nofile_max;   /* RLIMIT_NOFILE */
-    int numa_nodes;                 /* configured nodes; 0: no NUMA support */
+    enum ac_ring_backend backend;       /* what AUTO picks here (AC_BACKEND applied) */
+    struct ac_uring_probe uring;        /* io_uring: usable, or the cause; features */
+    uint64_t memlock_cur, memlock_max;  /* RLIMIT_MEMLOCK bytes; UINT64_MAX: unlimited */
+    uint64_t nofile_cur, nofile_max;    /* RLIMIT_NOFILE */
+    int numa_nodes;                     /* configured nodes; 0: no NUMA support */
     unsigned cpus_online, cpus_allowed; /* online; in this process' affinity mask */
 };
 

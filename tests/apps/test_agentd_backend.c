@@ -97,8 +97,8 @@ static int reap(struct child *c, bool stop)
 static void get_healthz(uint16_t port, char *buf, size_t cap)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct sockaddr_in a = {
+        .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     struct timeval tv = {.tv_sec = 10};
     cr_assert_geq(fd, 0);
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
@@ -142,8 +142,7 @@ Test(apps_agentd_backend, auto_falls_back_to_epoll_under_seccomp_and_serves_http
 
 Test(apps_agentd_backend, io_uring_backend_refuses_to_start_under_seccomp, .timeout = 60)
 {
-    static const char *const args[] = {"--port", "0", "--cpus", "0", "--backend", "io_uring",
-                                       NULL};
+    static const char *const args[] = {"--port", "0", "--cpus", "0", "--backend", "io_uring", NULL};
     struct child c;
     static char out[4096], err[8192];
     spawn(&c, args);

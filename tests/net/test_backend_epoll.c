@@ -120,7 +120,9 @@ Test(net_backend_epoll, send_waits_for_room_after_a_short_send, .timeout = 30)
     setsockopt(srv, SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
     setsockopt(cli, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
 
-    struct tx t = {.op = {.complete = on_send, .kind = AC_OP_SEND, .fd = srv,
+    struct tx t = {.op = {.complete = on_send,
+                          .kind = AC_OP_SEND,
+                          .fd = srv,
                           .u.send = {.buf = big, .len = sizeof big, .fixed_index = -1}}};
     cr_assert_eq(ac_ring_submit(r, &t.op), 0);
     cr_assert_eq(ac_ring_enter(r, 0), 0);
