@@ -53,6 +53,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 /* op->be_state: where the operation is, plus connect's phase. */
@@ -300,35 +301,34 @@ static int attempt_nop(struct ac_ring *r, struct ac_op *op, struct ac__epoll_fd 
     return 0;
 }
 
-/* read/write may meet blocking fds (a signalfd, a pipe): ask poll first. */
-static bool fd_ready(struct ac__epoll_fd *f, int fd, short events)
+/*
+ * read/write may meet blocking fds (a signalfd, a pipe): poll first, so
+ * the call cannot block. One function for both directions (preadv2 and
+ * pwritev2 with offset -1 use the file position, like read/write).
+ */
+static int rw(struct ac__epoll_fd *f, const struct ac_op *op, bool out)
 {
-    struct pollfd p = {.fd = fd, .events = events};
-    return f->nopoll || poll(&p, 1, 0) > 0;
+    struct pollfd p = {.fd = op->fd, .events = out ? POLLOUT : POLLIN};
+    if (!f->nopoll && poll(&p, 1, 0) <= 0)
+        return -EAGAIN;
+    struct iovec iov = {.iov_base = op->u.rw.buf, .iov_len = op->u.rw.len};
+    off_t off = op->u.rw.off == (uint64_t)-1 ? -1 : (off_t)op->u.rw.off;
+    ssize_t n = out ? pwritev2(op->fd, &iov, 1, off, 0) : preadv2(op->fd, &iov, 1, off, 0);
+    return n < 0 ? -errno : (int)n;
 }
 
 static int attempt_read(struct ac_ring *r, struct ac_op *op, struct ac__epoll_fd *f,
                         uint32_t *flags)
 {
     (void)r, (void)flags;
-    if (!fd_ready(f, op->fd, POLLIN))
-        return -EAGAIN;
-    ssize_t n = op->u.rw.off == (uint64_t)-1
-                    ? read(op->fd, op->u.rw.buf, op->u.rw.len)
-                    : pread(op->fd, op->u.rw.buf, op->u.rw.len, (off_t)op->u.rw.off);
-    return n < 0 ? -errno : (int)n;
+    return rw(f, op, false);
 }
 
 static int attempt_write(struct ac_ring *r, struct ac_op *op, struct ac__epoll_fd *f,
                          uint32_t *flags)
 {
     (void)r, (void)flags;
-    if (!fd_ready(f, op->fd, POLLOUT))
-        return -EAGAIN;
-    ssize_t n = op->u.rw.off == (uint64_t)-1
-                    ? write(op->fd, op->u.rw.buf, op->u.rw.len)
-                    : pwrite(op->fd, op->u.rw.buf, op->u.rw.len, (off_t)op->u.rw.off);
-    return n < 0 ? -errno : (int)n;
+    return rw(f, op, true);
 }
 
 /* As io_uring's: non-blocking accepted sockets (see ring_ops.c). */
