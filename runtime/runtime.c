@@ -212,8 +212,15 @@ int ac_runtime_run(ac_runtime *rt)
     ac__tasks_fini(rt);
     if (rt->nshards)
         ac__signals_close(&rt->shards[0]);
-    for (unsigned i = 0; i < rt->nshards; i++) {
+    /* Under ext_lock: a non-shard thread waking a shard (ac_runtime_stop
+     * from another thread) reads the fd under it, so it never writes to
+     * a closed fd whose number may already be reused (an eventfd write
+     * on the epoll backend would land in another file). */
+    pthread_mutex_lock(&rt->ext_lock);
+    for (unsigned i = 0; i < rt->nshards; i++)
         atomic_store_explicit(&rt->shards[i].ring_fd, -1, memory_order_relaxed);
+    pthread_mutex_unlock(&rt->ext_lock);
+    for (unsigned i = 0; i < rt->nshards; i++) {
         ac_ring_destroy(rt->shards[i].ring);
         rt->shards[i].ring = NULL;
     }
