@@ -1,21 +1,13 @@
 /*
- * agentd's backend options: `--backend auto|io_uring|epoll` and
- * `--capabilities` (print what this host allows, then exit), and the one
- * capability line at start.
+ * agentd's capability report: `--capabilities` (print what this host
+ * allows, then exit; cli.c) and the one capability line at start. The
+ * backend itself is chosen by --backend / scheduler.io_backend (cli.c,
+ * keys.c) through ac_runtime_config.backend.
  */
 #include "backend.h"
 
 #include <stdio.h>
 #include <stdlib.h>
-
-int agentd_backend_parse(const char *arg, ac_runtime_config *cfg)
-{
-    if (ac_ring_backend_parse(arg, &cfg->backend) != 0) {
-        fprintf(stderr, "agentd: --backend %s: expected auto, io_uring or epoll\n", arg);
-        return -1;
-    }
-    return 0;
-}
 
 int agentd_capabilities_print(void)
 {

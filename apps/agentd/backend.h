@@ -1,11 +1,8 @@
-/* agentd: --backend, --capabilities and the start-up capability line. */
+/* agentd: the --capabilities report and the start-up capability line. */
 #ifndef AGENTD_BACKEND_H
 #define AGENTD_BACKEND_H
 
 #include "agentcore.h"
-
-/* Sets cfg->backend from "auto", "io_uring" or "epoll"; -1 (printed) otherwise. */
-int agentd_backend_parse(const char *arg, ac_runtime_config *cfg);
 
 /* Prints the capability report to stdout; the process exit status. */
 int agentd_capabilities_print(void);
