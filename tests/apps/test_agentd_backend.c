@@ -171,3 +171,33 @@ Test(apps_agentd_backend, capabilities_report_names_seccomp, .timeout = 60)
     cr_assert_not_null(strstr(out, "seccomp"), "report: %s", out);
     cr_assert_not_null(strstr(out, "RLIMIT_MEMLOCK"), "report: %s", out);
 }
+
+/* scheduler.io_backend reaches the runtime: epoll chosen outright, no fallback warning. */
+Test(apps_agentd_backend, config_key_io_backend_epoll_runs_on_epoll_without_a_warning,
+     .timeout = 60)
+{
+    char path[] = "/tmp/agentd-backend-XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    static const char yaml[] = "scheduler:\n  io_backend: epoll\n";
+    cr_assert_eq(write(fd, yaml, sizeof yaml - 1), (ssize_t)sizeof yaml - 1);
+    close(fd);
+    const char *const args[] = {"--config", path, "--port", "0", "--cpus", "0", NULL};
+    struct child c;
+    static char out[4096], err[8192], resp[4096];
+    spawn(&c, args);
+    slurp(c.out, out, sizeof out, 10000, "\n");
+    const char *p = strstr(out, "127.0.0.1:");
+    if (p)
+        get_healthz((uint16_t)atoi(p + 10), resp, sizeof resp);
+    int status = reap(&c, true);
+    slurp(c.err, err, sizeof err, 1000, NULL);
+    close(c.out);
+    close(c.err);
+    unlink(path);
+    cr_assert_not_null(p, "agentd did not listen; stderr: %s", err);
+    cr_assert_eq(status, 0);
+    cr_assert(strncmp(resp, "HTTP/1.1 200", 12) == 0, "answer: %s", resp);
+    cr_assert_not_null(strstr(err, "backend=epoll"), "stderr: %s", err);
+    cr_assert_null(strstr(err, "io_uring unavailable"), "chosen, not a fallback: %s", err);
+}
