@@ -115,7 +115,7 @@ static bool key_io_backend(struct load *ld, const yaml_node_t *v, const char *pa
     if (!yaml_in_str(&ld->in, v, path, &s))
         return false;
     if (ac_ring_backend_parse(s, &ld->c->io_backend)) {
-        yaml_in_error(&ld->in, v, 0, path, "'%s' is not auto, io_uring or epoll", s);
+        yaml_in_error(&ld->in, v, 0, path, "expected auto, io_uring or epoll, not '%s'", s);
         return false;
     }
     return true;
