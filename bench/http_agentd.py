@@ -97,7 +97,7 @@ class Server:
 def start_servers(tmp, cpus, epoll):
     servers = []
     p = free_port()
-    cmd = [f"{BIN}/agentd", "--port", str(p), "--quiet"] + (["--cpus", cpus] if cpus else [])
+    cmd = [f"{BIN}/agentd", "--port", str(p), "--admin-port", "0", "--quiet"] + (["--cpus", cpus] if cpus else [])
     servers.append(Server("agentd", cmd, p))
     if epoll:
         p = free_port()
@@ -144,6 +144,15 @@ def wrk(port, path, conns, seconds, lua):
     return reqs, rps, p99, errs.group(1) if errs else ""
 
 
+def post_lua(tmp):
+    """A wrk script that POSTs BODY as JSON; returns its path (in tmp)."""
+    lua = os.path.join(tmp, "post.lua")
+    with open(lua, "w") as f:
+        f.write('wrk.method = "POST"\nwrk.body = \'%s\'\n'
+                'wrk.headers["Content-Type"] = "application/json"\n' % BODY)
+    return lua
+
+
 def check_answers(servers):
     for s in servers:
         req = urllib.request.Request(f"http://127.0.0.1:{s.port}/v1/agents/echo/invoke",
@@ -167,10 +176,7 @@ def main():
     if a.quick:
         a.runs, a.seconds = 1, 2
     tmp = tempfile.mkdtemp(prefix="ac-http-bench-")
-    lua = os.path.join(tmp, "post.lua")
-    with open(lua, "w") as f:
-        f.write('wrk.method = "POST"\nwrk.body = \'%s\'\n'
-                'wrk.headers["Content-Type"] = "application/json"\n' % BODY)
+    lua = post_lua(tmp)
     scenarios = [s for s in (("healthz", "/healthz", None), ("echo", "/v1/agents/echo/invoke", lua))
                  if s[0] in a.scenarios.split(",")]
     servers = start_servers(tmp, a.cpus, a.epoll)

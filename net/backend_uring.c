@@ -139,6 +139,7 @@ static struct io_uring_sqe *get_sqe(struct ac_ring *r)
     if (AC_UNLIKELY(!sqe)) {
         /* SQ full: hand what is queued to the kernel and try once more. */
         int n = io_uring_submit(&r->uring);
+        r->stats.sq_full++;
         r->stats.enters++;
         if (n > 0)
             r->stats.submitted += (uint64_t)n;
@@ -303,6 +304,13 @@ static void uring_buffers_unregister(struct ac_ring *r)
     io_uring_unregister_buffers(&r->uring);
 }
 
+static void uring_stats(const struct ac_ring *r, struct ac_ring_stats *out)
+{
+    /* the kernel's own count of completions it dropped (no CQ room) */
+    const unsigned *koverflow = r->uring.cq.koverflow;
+    out->cq_overflows = koverflow ? __atomic_load_n(koverflow, __ATOMIC_RELAXED) : 0;
+}
+
 const struct ac__backend ac__backend_uring = {
     .name = "io_uring",
     .create = uring_create,
@@ -313,6 +321,7 @@ const struct ac__backend ac__backend_uring = {
     .submit_wake = uring_submit_wake,
     .enter = uring_enter,
     .dispatch = uring_dispatch,
+    .stats = uring_stats,
     .pbuf_register = uring_pbuf_register,
     .pbuf_add = uring_pbuf_add,
     .pbuf_unregister = uring_pbuf_unregister,

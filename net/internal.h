@@ -29,6 +29,8 @@ struct ac__backend {
     int (*submit_wake)(struct ac_ring *r, int target_fd);
     int (*enter)(struct ac_ring *r, uint64_t timeout_ns);
     unsigned (*dispatch)(struct ac_ring *r);
+    /* Optional: fills the counters only the backend knows (cq_overflows). */
+    void (*stats)(const struct ac_ring *r, struct ac_ring_stats *out);
     /* Provided buffers: one group per ring, `count` buffers (a power of 2). */
     int (*pbuf_register)(struct ac_ring *r, uint16_t bgid, unsigned count, bool want_incremental,
                          bool *incremental);
@@ -194,6 +196,7 @@ struct ac_tcp_conn {
     int fd;
     uint8_t state;
     uint8_t inflight;  /* operations whose last CQE has not arrived */
+    uint8_t cause;     /* enum ac_close_cause: the first reason to close seen */
     bool reading;      /* ac_tcp_read_start called, no EOF/error yet */
     bool recv_armed;   /* a receive is in the kernel */
     bool paused;       /* output above high water: no receive armed */

@@ -138,7 +138,10 @@ int ac_ring_submit(struct ac_ring *r, struct ac_op *op)
     AC_ASSERT(op->kind < AC_OP_KIND_COUNT);
     if (AC_UNLIKELY(!ac_ring_supports(r, op->kind)))
         return -EOPNOTSUPP;
-    return r->be->submit(r, op);
+    int err = r->be->submit(r, op);
+    if (err == 0)
+        r->stats.ops_inflight++;
+    return err;
 }
 
 int ac_ring_submit_wake(struct ac_ring *r, int target_fd)
@@ -159,6 +162,8 @@ unsigned ac_ring_dispatch(struct ac_ring *r)
 void ac__ring_complete(struct ac_ring *r, struct ac_op *op, int res, uint32_t flags)
 {
     unsigned kind = op->kind; /* the callback may free op */
+    if (!(flags & IORING_CQE_F_MORE))
+        r->stats.ops_inflight--; /* its last completion (multishot and SEND_ZC post several) */
     op->complete(op, res, flags);
     if (r->after_cb)
         r->after_cb(r->after_cb_arg, ac_op_kind_name(kind));
@@ -174,6 +179,8 @@ void ac_ring_set_callback_hook(struct ac_ring *r, void (*after_cb)(void *arg, co
 void ac_ring_stats(const struct ac_ring *r, struct ac_ring_stats *out)
 {
     *out = r->stats;
+    if (r->be->stats)
+        r->be->stats(r, out); /* counters only the backend knows */
 }
 
 int ac__ring_pbuf_register(struct ac_ring *r, uint16_t bgid, unsigned count, bool want_incremental,

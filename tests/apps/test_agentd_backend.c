@@ -93,8 +93,8 @@ static int reap(struct child *c, bool stop)
     return -1;
 }
 
-/* GET /healthz over a real TCP connection; the whole answer into buf. */
-static void get_healthz(uint16_t port, char *buf, size_t cap)
+/* GET `path` over a real TCP connection; the whole answer into buf. */
+static void get(uint16_t port, const char *path, char *buf, size_t cap)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {
@@ -103,8 +103,10 @@ static void get_healthz(uint16_t port, char *buf, size_t cap)
     cr_assert_geq(fd, 0);
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0, "%s", strerror(errno));
-    static const char req[] = "GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
-    cr_assert_eq(write(fd, req, sizeof req - 1), (ssize_t)sizeof req - 1);
+    char req[256];
+    int n =
+        snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", path);
+    cr_assert_eq(write(fd, req, (size_t)n), (ssize_t)n);
     size_t len = 0;
     ssize_t k;
     while (len < cap - 1 && (k = read(fd, buf + len, cap - 1 - len)) > 0)
@@ -115,9 +117,9 @@ static void get_healthz(uint16_t port, char *buf, size_t cap)
 
 Test(apps_agentd_backend, auto_falls_back_to_epoll_under_seccomp_and_serves_http, .timeout = 60)
 {
-    static const char *const args[] = {"--port", "0", "--cpus", "0", NULL};
+    static const char *const args[] = {"--port", "0", "--admin-port", "0", "--cpus", "0", NULL};
     struct child c;
-    static char out[4096], err[8192], resp[4096];
+    static char out[4096], err[8192], resp[4096], metrics[65536];
     spawn(&c, args);
     slurp(c.out, out, sizeof out, 10000, "\n");
     const char *p = strstr(out, "127.0.0.1:");
@@ -126,7 +128,10 @@ Test(apps_agentd_backend, auto_falls_back_to_epoll_under_seccomp_and_serves_http
         slurp(c.err, err, sizeof err, 1000, NULL);
         cr_assert_fail("agentd did not listen; stdout: %s stderr: %s", out, err);
     }
-    get_healthz((uint16_t)atoi(p + 10), resp, sizeof resp);
+    get((uint16_t)atoi(p + 10), "/healthz", resp, sizeof resp);
+    const char *admin = strstr(p + 10, "127.0.0.1:");
+    if (admin)
+        get((uint16_t)atoi(admin + 10), "/metrics", metrics, sizeof metrics);
     cr_assert_eq(reap(&c, true), 0, "clean stop");
     slurp(c.err, err, sizeof err, 1000, NULL);
     close(c.out);
@@ -138,6 +143,9 @@ Test(apps_agentd_backend, auto_falls_back_to_epoll_under_seccomp_and_serves_http
     cr_assert_null(strstr(warn + 1, "io_uring unavailable"), "one warning line; stderr: %s", err);
     cr_assert_not_null(strstr(err, "running on epoll"), "stderr: %s", err);
     cr_assert_not_null(strstr(err, "backend=epoll"), "the start line names it; stderr: %s", err);
+    cr_assert_not_null(admin, "admin URL in: %s", out);
+    cr_assert_not_null(strstr(metrics, "agentcore_backend_info{backend=\"epoll\"} 1"),
+                       "/metrics: %.2000s", metrics);
 }
 
 Test(apps_agentd_backend, io_uring_backend_refuses_to_start_under_seccomp, .timeout = 60)
@@ -182,14 +190,15 @@ Test(apps_agentd_backend, config_key_io_backend_epoll_runs_on_epoll_without_a_wa
     static const char yaml[] = "scheduler:\n  io_backend: epoll\n";
     cr_assert_eq(write(fd, yaml, sizeof yaml - 1), (ssize_t)sizeof yaml - 1);
     close(fd);
-    const char *const args[] = {"--config", path, "--port", "0", "--cpus", "0", NULL};
+    const char *const args[] = {"--config", path,     "--port", "0", "--admin-port",
+                                "0",        "--cpus", "0",      NULL};
     struct child c;
     static char out[4096], err[8192], resp[4096];
     spawn(&c, args);
     slurp(c.out, out, sizeof out, 10000, "\n");
     const char *p = strstr(out, "127.0.0.1:");
     if (p)
-        get_healthz((uint16_t)atoi(p + 10), resp, sizeof resp);
+        get((uint16_t)atoi(p + 10), "/healthz", resp, sizeof resp);
     int status = reap(&c, true);
     slurp(c.err, err, sizeof err, 1000, NULL);
     close(c.out);

@@ -1,0 +1,1 @@
+ac_test(runtime/admin admin LABELS concurrency)
