@@ -15,11 +15,12 @@ scenario the median and min..max over --runs of server CPU per request
 
   bench/http_metrics.py [--runs 5] [--seconds 5] [--quick] [--json]
 """
-import argparse, json, os, re, shutil, statistics, subprocess, sys, tempfile, threading, time
+import os, re, shutil, sys, tempfile, threading
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from http_agentd import BIN, Server, cpu_ns, free_port, post_lua, wrk  # noqa: E402
+from http_agentd import (BIN, Server, bench_args, cpu_ns, free_port, on_off,  # noqa: E402
+                         post_lua, print_on_off, report_head, wrk)
 
 
 def admin_port(proc_out):
@@ -55,15 +56,7 @@ class Scraper(threading.Thread):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--runs", type=int, default=5)
-    ap.add_argument("--seconds", type=int, default=5)
-    ap.add_argument("--cpus", default="")
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--json", action="store_true")
-    a = ap.parse_args()
-    if a.quick:
-        a.runs, a.seconds = 2, 2
+    a = bench_args(2)
     tmp = tempfile.mkdtemp(prefix="ac-metrics-bench-")
     lua = post_lua(tmp)
     scenarios = [("healthz", "/healthz", None), ("echo", "/v1/agents/echo/invoke", lua)]
@@ -101,30 +94,11 @@ def main():
         for s in servers.values():
             s.stop()
         shutil.rmtree(tmp, ignore_errors=True)
-    summary = {}
-    for scen, by in res.items():
-        summary[scen] = {mode: {k: {"median": statistics.median(v), "min": min(v), "max": max(v)}
-                                for k, v in r.items()} for mode, r in by.items()}
-        on, off = summary[scen]["on"], summary[scen]["off"]
-        summary[scen]["on_vs_off"] = {
-            "cpu": on["cpu_us_per_req"]["median"] / off["cpu_us_per_req"]["median"],
-            "rps": on["rps"]["median"] / off["rps"]["median"]}
-    meta = {"runs": a.runs, "seconds": a.seconds, "cpus": os.cpu_count(),
-            "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
-            "loadavg_before": load0, "loadavg_after": os.getloadavg()}
-    if a.json:
-        print(json.dumps({"meta": meta, "results": summary}, indent=1))
-        return
-    print(f"load average before {load0[0]:.2f} {load0[1]:.2f} {load0[2]:.2f}, "
-          f"after {meta['loadavg_after'][0]:.2f}")
-    for scen, by in summary.items():
-        print(f"== {scen} (64 conns)")
-        for mode in ("on", "off"):
-            m = by[mode]
-            print(f"  metrics {mode:3s} " + "  ".join(
-                f"{k} {m[k]['median']:.3f} [{m[k]['min']:.3f}..{m[k]['max']:.3f}]"
-                for k in ("cpu_us_per_req", "rps", "p99_ms")))
-        print(f"  on/off  cpu {by['on_vs_off']['cpu']:.3f}  rps {by['on_vs_off']['rps']:.3f}")
+    summary = {scen: on_off(by) for scen, by in res.items()}
+    if report_head(a, load0, summary):
+        for scen, by in summary.items():
+            print(f"== {scen} (64 conns)")
+            print_on_off("metrics", by)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 /* agentd's admin listener and metrics (ops.h). */
 #include "ops.h"
+#include "alerts.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@ static struct {
     ac_metrics *metrics;
     ac_admin *admin;
     const struct agentd_config *conf;
+    struct agentd_alerts *alerts;
     char url[96];
 } ops = {.host = "127.0.0.1", .port = 9090};
 
@@ -79,6 +81,12 @@ int agentd_ops_create(ac_runtime *rt, ac_agent_host *host)
     cfg.port = (uint16_t)ops.port;
     cfg.metrics = ops.metrics;
     err = ac_admin_create(rt, &cfg, &ops.admin);
+    if (!err && ops.conf->pprof_enabled)
+        err = ac_admin_pprof_enable(ops.admin);
+    /* alert rules read the metrics: without them there is nothing to evaluate */
+    if (!err && ops.metrics)
+        err = agentd_alerts_create(ops.conf->rules, ops.conf->nrules, ops.metrics, ops.admin,
+                                   &ops.alerts);
     if (err)
         return err;
     bool v6 = strchr(ops.host, ':') != NULL;
@@ -96,26 +104,37 @@ void agentd_ops_print_routes(void)
 {
     const char *b = ops.url;
     if (ops.metrics)
-        printf("  GET  %s/metrics\n  GET  %s/metrics.json\n  GET  %s/debug/shards\n", b, b, b);
+        printf("  GET  %s/dashboard\n  GET  %s/metrics\n  GET  %s/metrics.json\n"
+               "  GET  %s/alerts\n  GET  %s/debug/shards\n",
+               b, b, b, b, b);
     else
         printf("  (metrics off: --no-metrics)\n");
+    if (ops.conf->pprof_enabled)
+        printf("  GET  %s/debug/pprof/profile?seconds=30\n", b);
     printf("  GET  %s/debug/pprof/heap\n  GET  %s/healthz\n  GET  %s/ (every admin route)\n", b,
            b, b);
 }
 
 int agentd_ops_shard_start(unsigned shard, ac_net *net)
 {
-    return ac_admin_shard_start(ops.admin, shard, net);
+    int err = ac_admin_shard_start(ops.admin, shard, net);
+    if (!err && ops.alerts)
+        err = agentd_alerts_shard_start(ops.alerts, shard);
+    return err;
 }
 
 void agentd_ops_shard_stop(unsigned shard, uint64_t deadline_ns)
 {
+    if (ops.alerts)
+        agentd_alerts_shard_stop(ops.alerts, shard);
     if (ops.admin)
         ac_admin_shard_stop(ops.admin, shard, deadline_ns);
 }
 
 void agentd_ops_destroy(void)
 {
+    agentd_alerts_destroy(ops.alerts);
+    ops.alerts = NULL;
     ac_admin_destroy(ops.admin);
     ac_metrics_destroy(ops.metrics);
     ops.admin = NULL;

@@ -115,6 +115,16 @@ uint16_t ac_admin_port(const ac_admin *a);
 /* The host it binds. */
 const char *ac_admin_host(const ac_admin *a);
 
+/*
+ * Adds GET /debug/pprof/profile?seconds=N (1..60, default 30): a CPU
+ * profile of the whole process in pprof format (gperftools; read it with
+ * `google-pprof --text PROGRAM PROFILE`), answered after N seconds without
+ * blocking the admin shard. One profile at a time per process: another
+ * request meanwhile gets 409. Programs that call this load libprofiler.
+ * Returns as ac_admin_route. Non-shard thread, before the runtime runs.
+ */
+AC_MUST_USE int ac_admin_pprof_enable(ac_admin *a);
+
 /* Frees the admin listener; after ac_runtime_run returned. */
 void ac_admin_destroy(ac_admin *a);
 

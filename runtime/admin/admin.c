@@ -232,5 +232,6 @@ void ac_admin_shard_stop(ac_admin *a, unsigned shard, uint64_t deadline_ns)
     if (shard != a->cfg.shard || !a->http)
         return;
     ac_shard_hold_stop();
+    ac__admin_pages_stop(); /* a profile in progress is answered now */
     ac_http_server_stop(a->http, deadline_ns, admin_stopped, a);
 }

@@ -41,4 +41,9 @@ struct ac_admin_request {
 /* routes.c: the built-in routes. */
 AC_MUST_USE int ac__admin_builtin_routes(struct ac_admin *a);
 
+/* pages.c: GET /dashboard (built in when metrics are on); and the admin
+ * shard's stop, which ends a CPU profile in progress. */
+int ac__admin_dashboard_add(ac_admin *a);
+void ac__admin_pages_stop(void);
+
 #endif

@@ -280,6 +280,8 @@ int ac__admin_builtin_routes(struct ac_admin *a)
             err = ac_admin_route(a, "GET", "/metrics.json", metrics_json, a);
         if (!err)
             err = ac_admin_route(a, "GET", "/debug/shards", debug_shards, a);
+        if (!err) /* the page reads /metrics.json */
+            err = ac__admin_dashboard_add(a);
     }
     return err;
 }

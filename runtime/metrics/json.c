@@ -81,6 +81,23 @@ static json_t *quantiles(const struct ac_hist *h)
                      ac_hist_quantile(h, 0.90) / 1e9, "p99", ac_hist_quantile(h, 0.99) / 1e9);
 }
 
+/* A histogram as cumulative buckets ({"le": seconds or "+Inf", "count"}),
+ * for clients that take quantiles of the difference of two scrapes (the
+ * dashboard's p50/p99 of the last second). */
+static json_t *cumulative_buckets(const struct ac_hist *h)
+{
+    json_t *a = json_array();
+    json_int_t c = 0;
+    for (unsigned i = 0; i < AC_HIST_BUCKETS; i++) {
+        c += (json_int_t)h->bucket[i];
+        json_array_append_new(
+            a, json_pack("{s:f, s:I}", "le", (double)ac_hist_bound_ns(i) / 1e9, "count", c));
+    }
+    c += (json_int_t)h->bucket[AC_HIST_BUCKETS];
+    json_array_append_new(a, json_pack("{s:s, s:I}", "le", "+Inf", "count", c));
+    return a;
+}
+
 /* agents[name] (created on first use). */
 static json_t *agent_entry(json_t *agents, const struct ac__sample *s)
 {
@@ -209,6 +226,7 @@ static void summarize(const struct ac__sref *v, size_t n, unsigned nshards, json
     json_object_set_new(root, "totals", totals);
     json_object_set_new(root, "agents", agents);
     json_object_set_new(root, "latency_seconds", quantiles(&all));
+    json_object_set_new(root, "latency_buckets", cumulative_buckets(&all));
 }
 
 int ac_metrics_render_json(const ac_metrics_scrape *sc, char **out, size_t *len)
