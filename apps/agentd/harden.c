@@ -4,6 +4,7 @@
 #include "privs.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -109,6 +110,20 @@ int agentd_harden_settings(struct agentd_settings *s, unsigned nshards)
         return ac_http_conn_budget_create(
             H.max_conns ? (unsigned)H.max_conns : agentd_default_max_conns(), &s->http.budget);
     return 0;
+}
+
+unsigned agentd_harden_shards_guess(const ac_runtime_config *rt)
+{
+    static unsigned list[4096];
+    unsigned n = 0;
+    cpu_set_t set;
+    if (rt->cpus && ac_cpulist_parse(rt->cpus, list, 4096, &n) == 0 && n)
+        return rt->shards && rt->shards < n ? rt->shards : n;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+        n = (unsigned)CPU_COUNT(&set);
+    else
+        n = 1;
+    return rt->shards ? rt->shards : n;
 }
 
 int agentd_harden_drop(void)

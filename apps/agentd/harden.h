@@ -26,6 +26,9 @@ void agentd_harden_parse(int *argc, char **argv);
  */
 int agentd_harden_settings(struct agentd_settings *s, unsigned nshards);
 
+/* The shards a runtime made from `rt` will have (for defaults before it exists). */
+unsigned agentd_harden_shards_guess(const ac_runtime_config *rt);
+
 /* Drops root to --user once every shard has bound (logs a warning as root
  * without one). 0 or -errno. Any shard thread, once. */
 int agentd_harden_drop(void);

@@ -15,6 +15,7 @@
  * READY=1 once every shard serves and STOPPING=1 when draining begins.
  */
 #include "agentcore.h"
+#include "backend.h"
 #include "harden.h"
 #include "notify.h"
 #include "ops.h"
@@ -147,7 +148,11 @@ static void shard_stop(void *arg, unsigned id)
  * count, which is known only once the runtime resolved its CPUs. */
 static int runtime_create(struct agentd *d, ac_runtime **rt)
 {
-    int err = ac_runtime_create(&d->set.rt, rt);
+    /* the machine-derived defaults with the expected shard count: usually
+     * right, so the runtime is not created twice */
+    int err = agentd_harden_settings(&d->set, agentd_harden_shards_guess(&d->set.rt));
+    if (!err)
+        err = ac_runtime_create(&d->set.rt, rt);
     if (err)
         return err;
     d->nshards = ac_runtime_shard_count(*rt);
@@ -195,6 +200,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "agentd: %s\n", ac_strerror(err));
         return 1;
     }
+    if (!d.quiet)
+        agentd_capabilities_line(ac_runtime_backend(rt));
     if (d.nshards > MAX_SHARDS) {
         fprintf(stderr, "agentd: at most %d shards\n", MAX_SHARDS);
         ac_runtime_destroy(rt);
