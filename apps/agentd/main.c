@@ -14,6 +14,7 @@
  * close and the shards stop.
  */
 #include "agentcore.h"
+#include "locks.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -63,7 +64,9 @@ static void print_urls(struct agentd *d)
     printf("agentd: listening on %s (%u shards)\n", base, d->nshards);
     if (!d->quiet) {
         printf("  GET  %s/healthz\n  GET  %s/readyz\n  GET  %s/v1/agents\n", base, base, base);
-        printf("  POST %s/v1/agents/{echo,sleep,compute,stream,session-counter}/invoke\n", base);
+        printf("  POST %s/v1/agents/{echo,sleep,compute,stream,session-counter,"
+               "exclusive-counter}/invoke\n",
+               base);
     }
     fflush(stdout);
 }
@@ -83,6 +86,11 @@ static void shard_start(void *arg, unsigned id)
     err = ac_net_create(&d->net_cfg, &st->net);
     if (err) {
         fail(d, id, "net", err);
+        return;
+    }
+    err = agentd_locks_shard_start(id, st->net);
+    if (err) {
+        fail(d, id, "locks", err);
         return;
     }
     err = ac_agent_http_start(d->host, st->net, &d->tcp_cfg, &d->http_cfg, &st->http);
@@ -111,11 +119,12 @@ static void http_stopped(void *arg, ac_http_server *s)
     ac_net_stop(st->net, ac_now_ns() + 100000000ull, net_stopped, st);
 }
 
-static void shard_stop(void *arg, unsigned id)
+/* After the shard's locks closed (their connections use the net). */
+static void shard_stop_serving(void *arg)
 {
-    struct agentd *d = arg;
-    struct shard_state *st = &d->shard[id];
-    ac_shard_hold_stop();
+    struct shard_state *st = arg;
+    struct agentd *d = st->d;
+    unsigned id = st->id;
     if (st->http)
         ac_http_server_stop(st->http, ac_now_ns() + d->drain_ns, http_stopped, st);
     else if (st->net)
@@ -126,14 +135,25 @@ static void shard_stop(void *arg, unsigned id)
     }
 }
 
+static void shard_stop(void *arg, unsigned id)
+{
+    struct agentd *d = arg;
+    struct shard_state *st = &d->shard[id];
+    st->d = d;
+    st->id = id;
+    ac_shard_hold_stop();
+    agentd_locks_shard_stop(id, shard_stop_serving, st);
+}
+
 static void usage(void)
 {
-    fprintf(stderr,
-            "usage: agentd [--port N (8080; 0: any)] [--host A (127.0.0.1)] [--cpus LIST]\n"
-            "              [--request-timeout-ms MS (10000)] [--idle-timeout-ms MS (60000)]\n"
-            "              [--drain-ms MS (5000)] [--max-body BYTES (1048576)]\n"
-            "              [--agent-timeout-ms MS (30000)] [--queue-size N (4096 per class)]\n"
-            "              [--memory-limit MIB (per shard; 0: none)] [--quiet]\n");
+    fprintf(
+        stderr,
+        "usage: agentd [--port N (8080; 0: any)] [--host A (127.0.0.1)] [--cpus LIST]\n"
+        "              [--request-timeout-ms MS (10000)] [--idle-timeout-ms MS (60000)]\n"
+        "              [--drain-ms MS (5000)] [--max-body BYTES (1048576)]\n"
+        "              [--agent-timeout-ms MS (30000)] [--queue-size N (4096 per class)]\n"
+        "              [--memory-limit MIB (per shard; 0: none)] [--quiet]\n" AGENTD_LOCK_USAGE);
     exit(2);
 }
 
@@ -162,6 +182,7 @@ int main(int argc, char **argv)
                                          {"memory-limit", required_argument, 0, 'm'},
                                          {"quiet", no_argument, 0, 'q'},
                                          {"help", no_argument, 0, 'h'},
+                                         AGENTD_LOCK_OPTIONS,
                                          {0, 0, 0, 0}};
     ac_runtime_config cfg;
     ac_runtime *rt;
@@ -169,6 +190,7 @@ int main(int argc, char **argv)
     unsigned long long port = 8080;
 
     ac_runtime_config_init(&cfg);
+    agentd_locks_init();
     ac_net_config_init(&d.net_cfg);
     ac_http_server_config_init(&d.http_cfg);
     d.tcp_cfg = (struct ac_tcp_server_config){.host = "127.0.0.1"};
@@ -211,7 +233,8 @@ int main(int argc, char **argv)
             d.quiet = true;
             break;
         default:
-            usage();
+            if (agentd_locks_option(o, optarg) <= 0)
+                usage();
         }
     }
     if (!d.http_cfg.request_timeout_ns || !d.http_cfg.limits.max_body)
@@ -246,6 +269,8 @@ int main(int argc, char **argv)
         &d.host);
     if (!err)
         err = ac_agent_register_builtins(d.host);
+    if (!err)
+        err = agentd_locks_register(d.host, d.nshards);
     if (err) {
         fprintf(stderr, "agentd: agents: %s\n", ac_strerror(err));
         return 1;
