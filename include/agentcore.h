@@ -13,5 +13,6 @@
 #include "agentcore/runtime.h"
 #include "agentcore/sched.h"
 #include "agentcore/timer.h"
+#include "agentcore/version.h"
 
 #endif
