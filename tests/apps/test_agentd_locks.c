@@ -112,7 +112,7 @@ static void *worker_main(void *arg)
         json_t *out = json_object_get(root, "output");
         w->got[w->ok].count = json_integer_value(json_object_get(out, "count"));
         w->got[w->ok].fence = json_integer_value(json_object_get(out, "fence"));
-        w->got[w->ok].shard = (int)json_integer_value(json_object_get(out, "shard"));
+        w->got[w->ok].shard = (int)json_integer_value(json_object_get(root, "shard"));
         w->ok++;
         json_decref(root);
     }
