@@ -10,12 +10,15 @@
  *   lock(1)      try-acquire + release, AC_DLOCK_REDIS on node 1
  *   redlock(3)   try-acquire + release, Redlock over the three nodes
  *   redlock(3) frozen  the same with node 3 stopped (SIGSTOP) for the run
- * one operation at a time, each timed with the monotonic clock; a round
+ * one operation at a time, each timed with the monotonic clock (with
+ * --pin the servers run on CPU 1 and the client — our shard or
+ * redis-benchmark — on CPU 0, so both sides of a comparison are placed
+ * alike; without it the scheduler places them); a round
  * gives p50 and p99 per scenario, and the report is the median (and
  * spread) of those over --runs rounds. Every acquire must be granted
  * (checked), so a broken lock cannot look fast.
  *
- *   bench_dlock [--runs N] [--quick] [--json] [--ops N]
+ *   bench_dlock [--runs N] [--quick] [--json] [--ops N] [--pin]
  */
 #include "agentcore.h"
 #include "harness.h"
@@ -38,6 +41,7 @@
 #define MAX_OPS 200000
 
 static uint16_t port_of[NODES];
+static bool pin; /* --pin */
 static pid_t pid_of[NODES];
 
 static uint16_t free_port(void)
@@ -75,6 +79,10 @@ static void redis_start(unsigned i)
     if (pid_of[i] == 0) {
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         freopen("/dev/null", "w", stdout);
+        if (pin)
+            execlp("taskset", "taskset", "-c", "1", "redis-server", "--port", port, "--bind",
+                   "127.0.0.1", "--save", "", "--appendonly", "no", "--loglevel", "warning",
+                   "--dir", "/tmp", (char *)NULL);
         execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1", "--save", "",
                "--appendonly", "no", "--loglevel", "warning", "--dir", "/tmp", (char *)NULL);
         _exit(127);
@@ -125,8 +133,11 @@ static void resp_done(void *arg, int res, const struct ac_resp_reply *rep)
 {
     struct run *r = arg;
     r->total_us[r->done] = (double)(ac_now_ns() - r->t0) / 1000.0;
-    if (res || rep->type == AC_RESP_ERROR)
+    if (res || rep->type == AC_RESP_ERROR) {
+        fprintf(stderr, "bench_dlock: resp op %u: %s\n", r->done,
+                res ? ac_strerror(res) : rep->str);
         r->failed++;
+    }
     r->done++;
     step(r);
 }
@@ -135,8 +146,11 @@ static void released(void *arg, int res)
 {
     struct run *r = arg;
     uint64_t now = ac_now_ns();
-    if (res)
+    if (res) {
+        fprintf(stderr, "bench_dlock: scenario %d op %u: release: %s\n", (int)r->s, r->done,
+                ac_strerror(res));
         r->failed++;
+    }
     r->rel_us[r->done] = (double)(now - r->t_acq) / 1000.0;
     r->total_us[r->done] = (double)(now - r->t0) / 1000.0;
     r->done++;
@@ -149,6 +163,8 @@ static void acquired(void *arg, int res, ac_dlock_lease *l)
     r->t_acq = ac_now_ns();
     r->acq_us[r->done] = (double)(r->t_acq - r->t0) / 1000.0;
     if (res) {
+        fprintf(stderr, "bench_dlock: scenario %d op %u: acquire: %s\n", (int)r->s, r->done,
+                ac_strerror(res));
         r->failed++;
         r->done = r->ops; /* a refused grant ends the run: the check fails */
         atomic_store(&r->finished, true);
@@ -193,6 +209,7 @@ static void shard_start(void *arg, unsigned id)
         goto out;
     ac_resp_config_init(&rc);
     rc.port = port_of[0];
+    rc.command_timeout_ns = 2000000000ull;
     err = ac_resp_client_create(B.net, &rc, &B.resp);
     if (err)
         goto out;
@@ -202,6 +219,9 @@ static void shard_start(void *arg, unsigned id)
         c.nodes[i] = nodes[i];
     }
     c.node_count = 1;
+    /* a loaded 2-CPU machine can delay a live node past the default 50 ms;
+     * the frozen-node run must be decided by the quorum, not by timeouts */
+    c.node_timeout_ns = 2000000000ull;
     err = ac_dlock_create(B.net, &c, &B.one);
     if (err)
         goto out;
@@ -247,8 +267,8 @@ static void raw_round(unsigned ops, double *p50, double *p99)
 {
     char cmd[256], line[512];
     snprintf(cmd, sizeof cmd,
-             "redis-benchmark -h 127.0.0.1 -p %u -c 1 -n %u --csv SET bench:rb tok NX PX 30000",
-             port_of[0], ops);
+             "%sredis-benchmark -h 127.0.0.1 -p %u -c 1 -n %u --csv SET bench:rb tok NX PX 30000",
+             pin ? "taskset -c 0 " : "", port_of[0], ops);
     FILE *f = popen(cmd, "r");
     AC_BENCH_CHECK(f);
     bool got = false;
@@ -282,8 +302,10 @@ int main(int argc, char **argv)
     for (; k < argc; k++) {
         if (strcmp(argv[k], "--ops") == 0 && k + 1 < argc)
             ops = (unsigned)atoi(argv[++k]);
+        else if (strcmp(argv[k], "--pin") == 0)
+            pin = true;
         else {
-            fprintf(stderr, "usage: bench_dlock [--runs N] [--quick] [--json] [--ops N]\n");
+            fprintf(stderr, "usage: bench_dlock [--runs N] [--quick] [--json] [--ops N] [--pin]\n");
             return 2;
         }
     }
@@ -296,6 +318,8 @@ int main(int argc, char **argv)
     ac_runtime_config cfg;
     ac_runtime_config_init(&cfg);
     cfg.shards = 1;
+    if (pin)
+        cfg.cpus = "0"; /* the servers on CPU 1, the client (ours or redis-benchmark) on CPU 0 */
     cfg.handle_signals = false;
     cfg.on_shard_start = shard_start;
     AC_BENCH_CHECK(ac_runtime_create(&cfg, &B.rt) == 0);

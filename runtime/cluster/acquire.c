@@ -14,7 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static void attempt_start(struct ac_dlock_lease *l);
+static int attempt_start(struct ac_dlock_lease *l);
 
 static void record_latency(struct ac_dlock *d, uint64_t ns)
 {
@@ -62,8 +62,8 @@ static void retry_fire(struct ac_timer *t, void *arg)
     struct ac_dlock_lease *l = arg;
     if (l->d->closing)
         finish(l, -ECANCELED);
-    else
-        attempt_start(l);
+    else if (attempt_start(l) != 0)
+        finish(l, -ENOMEM);
 }
 
 /* The attempt failed with `err`: undo, then retry or give up. */
@@ -167,20 +167,20 @@ static void acquire_answer(struct fanout *f, unsigned node, int res, const struc
     }
 }
 
-static void attempt_start(struct ac_dlock_lease *l)
+/* Starts an attempt. Returns 0 or -ENOMEM (nothing sent). */
+static int attempt_start(struct ac_dlock_lease *l)
 {
     struct ac_dlock *d = l->d;
     struct fanout *f = ac__fanout_new(l, acquire_answer);
-    if (!f) {
-        finish(l, -ENOMEM);
-        return;
-    }
+    if (!f)
+        return -ENOMEM;
     l->attempt = f;
     l->attempt0 = f->t0;
     l->info.attempts++;
     d->stats.attempts++;
     ac__fanout_send(f, d->type == AC_DLOCK_REDIS ? SCRIPT_ACQ_ONE : SCRIPT_ACQ_QUORUM,
                     ac__all_nodes(d), l->ttl_ms);
+    return 0;
 }
 
 static void deadline_fire(struct ac_timer *t, void *arg)
@@ -246,6 +246,12 @@ int ac_dlock_acquire(ac_dlock *d, const char *name, const struct ac_dlock_acquir
     l->lost_cb = o->on_lost;
     l->lost_arg = o->lost_arg;
     l->started = ac_now_ns();
+    /* the first attempt goes out now: its answers, even refusals from
+     * nodes known down, come later (fanout.c), never inside this call */
+    if (attempt_start(l) != 0) {
+        ac_free(l);
+        return -ENOMEM;
+    }
     /* listed from the start, so close finds acquires in progress too */
     l->listed = true;
     l->next = d->leases;
@@ -255,9 +261,6 @@ int ac_dlock_acquire(ac_dlock *d, const char *name, const struct ac_dlock_acquir
     d->busy++;
     if (l->deadline)
         AC_ASSERT(ac_timer_start_at(&l->deadline_timer, l->deadline, deadline_fire, l) == 0);
-    /* the first attempt starts on the next loop turn: the callback never
-     * runs inside this call, even when every node is known down */
-    AC_ASSERT(ac_timer_start(&l->retry_timer, 0, retry_fire, l) == 0);
     return 0;
 }
 

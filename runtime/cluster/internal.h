@@ -72,6 +72,12 @@ struct fanout {
     uint64_t value; /* ACQ: highest fence seen; FENCE: the fence stored */
     uint32_t asked, ok_mask, no_mask, fail_mask; /* bit per node */
     struct fanout_slot slot[AC_DLOCK_MAX_NODES];
+    /* requests a client refused at once (node down): answered from a
+     * timer on the next turn, so no decision — and no user callback —
+     * ever runs inside the call that sent them */
+    struct ac_timer refused_timer;
+    uint32_t refused_mask;
+    int refused_err[AC_DLOCK_MAX_NODES];
 };
 
 struct ac_dlock_lease {
@@ -114,9 +120,9 @@ struct fanout *ac__fanout_new(struct ac_dlock_lease *l, fanout_answer_fn answer)
 /*
  * Sends script `s` (keys: the lease's lock and fence keys; args: token
  * and `arg`) to every node of `mask`. Answers — also for requests that
- * could not be queued — come through f->answer after every request was
- * sent, so a decision never precedes a send. The fanout frees itself
- * after its last answer.
+ * could not be queued, which come on the next loop turn — arrive through
+ * f->answer, never inside this call. The fanout frees itself after its
+ * last answer.
  */
 void ac__fanout_send(struct fanout *f, int script, uint32_t mask, const char *arg);
 /*

@@ -155,25 +155,19 @@ static void release_answer(struct fanout *f, unsigned node, int res, const struc
         release_done(l, 0);
     } else if (f->no + f->failed > f->sent - d->quorum) {
         f->decided = true;
-        release_done(l, -ESTALE);
+        release_done(l, f->no ? -ESTALE : -EHOSTDOWN);
     }
 }
 
-/* From a timer, so the callback never runs inside ac_dlock_release (even
- * when every node refuses at once). */
-static void release_start(struct ac_timer *t, void *arg)
+/* No memory for the fanout: answered from a timer (never inside the call). */
+static void release_nomem(struct ac_timer *t, void *arg)
 {
     (void)t;
     struct ac_dlock_lease *l = arg;
     struct ac_dlock *d = l->d;
-    struct fanout *f = ac__fanout_new(l, release_answer);
     d->busy--;
-    if (!f) {
-        release_done(l, -ESTALE); /* the keys expire with their TTL */
-        ac__dlock_maybe_closed(d);
-        return;
-    }
-    ac__fanout_send(f, SCRIPT_RELEASE, ac__all_nodes(d), "0");
+    release_done(l, -ENOMEM); /* the keys expire with their TTL */
+    ac__dlock_maybe_closed(d);
 }
 
 void ac_dlock_release(ac_dlock_lease *l, ac_dlock_released_fn cb, void *arg)
@@ -188,8 +182,13 @@ void ac_dlock_release(ac_dlock_lease *l, ac_dlock_released_fn cb, void *arg)
     ac__lease_unlist(l);
     l->rel_cb = cb;
     l->rel_arg = arg;
-    d->busy++; /* until the fanout exists */
-    AC_ASSERT(ac_timer_start(&l->retry_timer, 0, release_start, l) == 0);
+    struct fanout *f = ac__fanout_new(l, release_answer);
+    if (!f) {
+        d->busy++; /* until the timer answers */
+        AC_ASSERT(ac_timer_start(&l->retry_timer, 0, release_nomem, l) == 0);
+        return;
+    }
+    ac__fanout_send(f, SCRIPT_RELEASE, ac__all_nodes(d), "0");
 }
 
 uint64_t ac_dlock_lease_fence(const ac_dlock_lease *l)
