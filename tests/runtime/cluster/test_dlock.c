@@ -628,3 +628,52 @@ Test(runtime_cluster_dlock, locks_work_again_after_a_redis_restart, .timeout = 6
     cr_assert_eq(a.rel_res, 0);
     env_stop(&e);
 }
+
+Test(runtime_cluster_dlock, redlock_fences_keep_rising_when_nodes_restart_empty, .timeout = 60)
+{
+    static struct env e;
+    static struct op a;
+    env_start(&e, NODES, 1, AC_DLOCK_REDLOCK);
+    env_dlocks(&e);
+    uint64_t last = 0;
+    /* each round one node comes back with no data (fence counter 0): the
+     * max over a quorum still sees the last grant's fence */
+    for (unsigned round = 0; round < 2 * NODES; round++) {
+        for (int i = 0; i < 3; i++) {
+            op_init(&a, &e, 0, "restarts");
+            a.o.retry_count = 1000;
+            a.o.deadline_ns = ac_now_ns() + 10000000000ull;
+            acquire(&a);
+            cr_assert_eq(a.res, 0, "round %u: %s", round, ac_strerror(a.res));
+            cr_assert_gt(a.fence, last, "round %u: fence %llu after %llu", round,
+                         (unsigned long long)a.fence, (unsigned long long)last);
+            last = a.fence;
+            release(&a);
+        }
+        unsigned victim = round % NODES;
+        redis_kill(&e.rs[victim]);
+        redis_start(&e.rs[victim]); /* same port, empty */
+    }
+    env_stop(&e);
+}
+
+Test(runtime_cluster_dlock, close_releases_held_leases, .timeout = 60)
+{
+    static struct env e;
+    static struct op a;
+    env_start(&e, 1, 1, AC_DLOCK_REDIS);
+    env_dlocks(&e);
+    op_init(&a, &e, 0, "left-held");
+    acquire(&a);
+    cr_assert_eq(a.res, 0);
+    cr_assert(key_exists(&e.rs[0], "ac:lock:left-held"));
+    tsh_run(&e.sh, 0, close_on_shard, &e);
+    for (unsigned i = 0; i < 10000 && atomic_load(&e.closed) < 1; i++)
+        usleep(1000);
+    cr_assert_eq(atomic_load(&e.closed), 1, "close called back");
+    e.d[0] = NULL;
+    cr_assert(!key_exists(&e.rs[0], "ac:lock:left-held"), "the close released it on Redis");
+    cr_assert(!atomic_load(&a.lost), "no lost callback from a close");
+    tsh_stop(&e.sh);
+    redis_kill(&e.rs[0]);
+}
