@@ -677,3 +677,34 @@ Test(runtime_cluster_dlock, close_releases_held_leases, .timeout = 60)
     tsh_stop(&e.sh);
     redis_kill(&e.rs[0]);
 }
+
+Test(runtime_cluster_dlock, redlock_deadline_ends_an_acquire_stuck_on_frozen_nodes, .timeout = 60)
+{
+    static struct env e;
+    static struct op a;
+    env_start(&e, NODES, 1, AC_DLOCK_REDLOCK);
+    e.cfg.node_timeout_ns = 60000000000ull; /* only the deadline can end it */
+    env_dlocks(&e);
+    op_init(&a, &e, 0, "stuck");
+    acquire(&a);
+    cr_assert_eq(a.res, 0);
+    release(&a);
+    redis_freeze(&e.rs[0]);
+    redis_freeze(&e.rs[1]);
+    op_init(&a, &e, 0, "stuck");
+    a.o.deadline_ns = ac_now_ns() + 200000000ull;
+    acquire(&a);
+    cr_assert_eq(a.res, -ETIMEDOUT, "got %s", ac_strerror(a.res));
+    cr_assert_null(a.l);
+    cr_assert_geq(a.cb_at, a.o.deadline_ns, "ended by the deadline timer, not before it");
+    redis_thaw(&e.rs[0]);
+    redis_thaw(&e.rs[1]);
+    /* once they answer, the undone attempt leaves no lock behind: a new
+     * acquire is granted at once */
+    op_init(&a, &e, 0, "stuck");
+    a.o.retry_count = 0;
+    acquire(&a);
+    cr_assert_eq(a.res, 0, "%s", ac_strerror(a.res));
+    release(&a);
+    env_stop(&e);
+}
