@@ -100,13 +100,10 @@ static void note_decision(struct ac_dlock_lease *l, struct fanout *f)
 static void fence_answer(struct fanout *f, unsigned node, int res, const struct ac_resp_reply *r)
 {
     struct ac_dlock_lease *l = f->l;
-    struct ac_dlock *d = l->d;
-    ac__fanout_tally(f, node, res, r, 1, 1);
-    if (f->decided)
-        return;
-    if (f->ok >= d->quorum) {
-        f->decided = true;
-        int64_t left = ac__dlock_validity(d, l->ttl_ns, l->attempt0, ac_now_ns());
+    int64_t left;
+    switch (ac__fanout_vote(f, node, res, r, 1, 1)) {
+    case FANOUT_WON:
+        left = ac__dlock_validity(l->d, l->ttl_ns, l->attempt0, ac_now_ns());
         if (left <= 0) {
             attempt_failed(l, f, -EHOSTDOWN);
             return;
@@ -114,9 +111,10 @@ static void fence_answer(struct fanout *f, unsigned node, int res, const struct 
         l->fence = f->value;
         l->valid_until = ac_now_ns() + (uint64_t)left;
         finish(l, 0);
-    } else if (f->no + f->failed > f->sent - d->quorum) {
-        f->decided = true;
+        return;
+    case FANOUT_LOST:
         attempt_failed(l, f, f->no ? -EBUSY : -EHOSTDOWN);
+        return;
     }
 }
 
@@ -140,30 +138,27 @@ static void acquire_answer(struct fanout *f, unsigned node, int res, const struc
     struct ac_dlock_lease *l = f->l;
     struct ac_dlock *d = l->d;
     bool one = d->type == AC_DLOCK_REDIS;
-    if (ac__fanout_tally(f, node, res, r, one ? 1 : 0, INT64_MAX) &&
-        (uint64_t)r->integer > f->value)
-        f->value = (uint64_t)r->integer;
-    if (f->decided)
-        return;
-    if (f->ok >= d->quorum) {
-        f->decided = true;
+    int64_t left;
+    switch (ac__fanout_vote(f, node, res, r, one ? 1 : 0, INT64_MAX)) {
+    case FANOUT_WON:
         note_decision(l, f);
-        int64_t left = ac__dlock_validity(d, l->ttl_ns, l->attempt0, ac_now_ns());
+        left = ac__dlock_validity(d, l->ttl_ns, l->attempt0, ac_now_ns());
         if (left <= 0) {
             attempt_failed(l, f, -EHOSTDOWN);
         } else if (one) {
-            l->fence = f->value;
+            l->fence = f->max_seen; /* the INCR done with the grant */
             l->valid_until = ac_now_ns() + (uint64_t)left;
             finish(l, 0);
         } else {
-            start_fence(l, f->ok_mask, f->value + 1);
+            start_fence(l, f->ok_mask, f->max_seen + 1);
         }
-    } else if (f->no + f->failed > f->sent - d->quorum) {
-        f->decided = true;
+        return;
+    case FANOUT_LOST:
         note_decision(l, f);
         if (f->no)
             d->stats.contended++;
         attempt_failed(l, f, f->no ? -EBUSY : -EHOSTDOWN);
+        return;
     }
 }
 

@@ -89,15 +89,16 @@ void ac__fanout_send(struct fanout *f, int script, uint32_t mask, const char *ar
         AC_ASSERT(ac_timer_start(&f->refused_timer, 0, refused_fire, f) == 0);
 }
 
-bool ac__fanout_tally(struct fanout *f, unsigned node, int res, const struct ac_resp_reply *r,
-                      long long ok_min, long long ok_max)
+int ac__fanout_vote(struct fanout *f, unsigned node, int res, const struct ac_resp_reply *r,
+                    long long ok_min, long long ok_max)
 {
+    struct ac_dlock *d = f->l->d;
     if (res == 0 && r->type == AC_RESP_INTEGER && r->integer >= ok_min && r->integer <= ok_max) {
         f->ok++;
         f->ok_mask |= 1u << node;
-        return true;
-    }
-    if (res == 0 && r->type == AC_RESP_INTEGER) {
+        if ((uint64_t)r->integer > f->max_seen)
+            f->max_seen = (uint64_t)r->integer;
+    } else if (res == 0 && r->type == AC_RESP_INTEGER) {
         f->no++;
         f->no_mask |= 1u << node;
     } else {
@@ -106,7 +107,17 @@ bool ac__fanout_tally(struct fanout *f, unsigned node, int res, const struct ac_
         f->failed++;
         f->fail_mask |= 1u << node;
     }
-    return false;
+    if (f->decided)
+        return FANOUT_OPEN;
+    if (f->ok >= d->quorum) {
+        f->decided = true;
+        return FANOUT_WON;
+    }
+    if (f->no + f->failed > f->sent - d->quorum) {
+        f->decided = true;
+        return FANOUT_LOST;
+    }
+    return FANOUT_OPEN;
 }
 
 static void cleanup_answer(struct fanout *f, unsigned node, int res, const struct ac_resp_reply *r)

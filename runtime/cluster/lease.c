@@ -81,15 +81,13 @@ static void renew_answer(struct fanout *f, unsigned node, int res, const struct 
 {
     struct ac_dlock_lease *l = f->l;
     struct ac_dlock *d = l->d;
-    ac__fanout_tally(f, node, res, r, 1, 1);
-    if (f->decided)
-        return;
-    if (f->ok >= d->quorum) {
-        f->decided = true;
+    int64_t left;
+    switch (ac__fanout_vote(f, node, res, r, 1, 1)) {
+    case FANOUT_WON:
         l->renewal = NULL;
         if (l->state != L_HELD)
             return;
-        int64_t left = ac__dlock_validity(d, l->ttl_ns, f->t0, ac_now_ns());
+        left = ac__dlock_validity(d, l->ttl_ns, f->t0, ac_now_ns());
         if (left <= 0)
             return; /* too slow to count; the expiry timer decides */
         l->renew_err = 0;
@@ -99,8 +97,8 @@ static void renew_answer(struct fanout *f, unsigned node, int res, const struct 
         AC_ASSERT(ac_timer_start_at(&l->expire_timer, l->valid_until, expire_fire, l) == 0);
         d->stats.renewals++;
         renew_later(l, l->ttl_ns / 3);
-    } else if (f->no + f->failed > f->sent - d->quorum) {
-        f->decided = true;
+        return;
+    case FANOUT_LOST:
         l->renewal = NULL;
         if (f->no) {
             lose(l, -ESTALE); /* gone or someone else's on a quorum */
@@ -109,6 +107,7 @@ static void renew_answer(struct fanout *f, unsigned node, int res, const struct 
             l->renew_err = -EHOSTDOWN;
             renew_later(l, d->retry_delay_ns);
         }
+        return;
     }
 }
 
@@ -145,17 +144,13 @@ static void release_done(struct ac_dlock_lease *l, int res)
 
 static void release_answer(struct fanout *f, unsigned node, int res, const struct ac_resp_reply *r)
 {
-    struct ac_dlock_lease *l = f->l;
-    struct ac_dlock *d = l->d;
-    ac__fanout_tally(f, node, res, r, 1, 1);
-    if (f->decided)
+    switch (ac__fanout_vote(f, node, res, r, 1, 1)) {
+    case FANOUT_WON:
+        release_done(f->l, 0);
         return;
-    if (f->ok >= d->quorum) {
-        f->decided = true;
-        release_done(l, 0);
-    } else if (f->no + f->failed > f->sent - d->quorum) {
-        f->decided = true;
-        release_done(l, f->no ? -ESTALE : -EHOSTDOWN);
+    case FANOUT_LOST:
+        release_done(f->l, f->no ? -ESTALE : -EHOSTDOWN);
+        return;
     }
 }
 
