@@ -37,6 +37,11 @@ static void finish(struct ac_dlock_lease *l, int res)
         ac_timer_cancel(&l->retry_timer);
     l->attempt = NULL;
     d->busy--;
+    if (res == 0 && d->closing) {
+        /* granted while closing: nobody may hold it past the close */
+        ac__dlock_cleanup(l, ac__all_nodes(d));
+        res = -ECANCELED;
+    }
     if (res == 0) {
         l->state = L_HELD;
         d->stats.acquires++;

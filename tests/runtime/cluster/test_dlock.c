@@ -711,3 +711,32 @@ Test(runtime_cluster_dlock, redlock_deadline_ends_an_acquire_stuck_on_frozen_nod
     release(&a);
     env_stop(&e);
 }
+
+static void acquire_then_close(void *arg)
+{
+    struct op *p = arg;
+    acquire_on_shard(p);
+    ac_dlock_close(p->e->d[ac_shard_id()], closed, p->e);
+}
+
+Test(runtime_cluster_dlock, close_fails_an_acquire_in_flight_and_leaves_no_lock, .timeout = 60)
+{
+    static struct env e;
+    static struct op a;
+    env_start(&e, NODES, 1, AC_DLOCK_REDLOCK);
+    env_dlocks(&e);
+    op_init(&a, &e, 0, "closing");
+    tsh_run(&e.sh, 0, acquire_then_close, &a);
+    TSH_WAIT(&a.done, 10000, "the acquire called back");
+    cr_assert_eq(a.submit, 0);
+    cr_assert_eq(a.res, -ECANCELED, "got %s", ac_strerror(a.res));
+    for (unsigned i = 0; i < 10000 && atomic_load(&e.closed) < 1; i++)
+        usleep(1000);
+    cr_assert_eq(atomic_load(&e.closed), 1, "close called back");
+    e.d[0] = NULL;
+    for (unsigned n = 0; n < NODES; n++)
+        cr_assert(!key_exists(&e.rs[n], "ac:lock:closing"), "node %u holds no lock", n);
+    tsh_stop(&e.sh);
+    for (unsigned n = 0; n < NODES; n++)
+        redis_kill(&e.rs[n]);
+}
