@@ -92,6 +92,7 @@ static void end_call(struct ac__call *c)
     c->cancel_fn = NULL;
     c->next_free = sh->free_call;
     sh->free_call = c->slot;
+    sh->live_calls--;
     AC_AGENT_STAT_ADD(counters(c)->inflight, (uint64_t)-1);
 }
 
@@ -148,6 +149,13 @@ void ac__agent_call_start(struct ac__agent_shard *sh, unsigned agent, unsigned o
         json_decref(req->root);
         return;
     }
+    if (sh->host->cfg.max_in_flight && sh->live_calls >= sh->host->cfg.max_in_flight) {
+        AC_AGENT_STAT_ADD(a->c.rejected, 1);
+        ac__agent_reply_error(sh, origin, ex, mode, 503, 1, "server_busy",
+                              "the shard's limit of calls in flight is reached");
+        json_decref(req->root);
+        return;
+    }
     c = slot_alloc(sh);
     if (!c) {
         ac__agent_reply_error(sh, origin, ex, mode, 503, 1, "out_of_memory",
@@ -156,6 +164,7 @@ void ac__agent_call_start(struct ac__agent_shard *sh, unsigned agent, unsigned o
         return;
     }
     c->live = true;
+    sh->live_calls++;
     c->started = c->chunked = false;
     c->sh = sh;
     c->agent = agent;
