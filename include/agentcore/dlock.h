@@ -42,6 +42,7 @@
 #define AGENTCORE_DLOCK_H
 
 #include "agentcore/base.h"
+#include "agentcore/hist.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -183,9 +184,6 @@ void ac_dlock_lease_info(const ac_dlock_lease *l, struct ac_dlock_grant_info *ou
 
 /* ---- statistics --------------------------------------------------------- */
 
-/* Acquire latency buckets: bucket i counts latencies < 2^i µs (and ≥ 2^(i-1)). */
-#define AC_DLOCK_LAT_BUCKETS 24
-
 /* Plain counters of one shard's ac_dlock (read on its shard). */
 struct ac_dlock_stats {
     uint64_t acquires;  /* granted */
@@ -194,11 +192,10 @@ struct ac_dlock_stats {
     uint64_t failures;  /* acquires that ended without a grant */
     uint64_t timeouts;  /* of those: the deadline passed */
     uint64_t releases;
-    uint64_t renewals;                      /* successful watchdog renewals */
-    uint64_t lost;                          /* leases lost */
-    uint64_t held;                          /* leases held now (not lost, not released) */
-    uint64_t latency_count, latency_sum_ns; /* granted acquires */
-    uint64_t latency[AC_DLOCK_LAT_BUCKETS]; /* their latency histogram */
+    uint64_t renewals;      /* successful watchdog renewals */
+    uint64_t lost;          /* leases lost */
+    uint64_t held;          /* leases held now (not lost, not released) */
+    struct ac_hist latency; /* of granted acquires (hist.h) */
 };
 
 void ac_dlock_stats(const ac_dlock *d, struct ac_dlock_stats *out);

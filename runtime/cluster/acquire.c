@@ -16,17 +16,6 @@
 
 static int attempt_start(struct ac_dlock_lease *l);
 
-static void record_latency(struct ac_dlock *d, uint64_t ns)
-{
-    uint64_t us = ns / 1000;
-    unsigned b = 0;
-    while (b < AC_DLOCK_LAT_BUCKETS - 1 && us >= (1ull << b))
-        b++;
-    d->stats.latency[b]++;
-    d->stats.latency_count++;
-    d->stats.latency_sum_ns += ns;
-}
-
 /* Ends the acquire: a grant (res 0) or a failure; the callback runs once. */
 static void finish(struct ac_dlock_lease *l, int res)
 {
@@ -47,7 +36,7 @@ static void finish(struct ac_dlock_lease *l, int res)
         d->busy++; /* until its holder releases it: close waits for that */
         d->stats.acquires++;
         d->stats.held++;
-        record_latency(d, ac_now_ns() - l->started);
+        ac_hist_record(&d->stats.latency, ac_now_ns() - l->started);
         ac__lease_hold(l);
         l->acq_cb(l->acq_arg, 0, l);
         return;

@@ -17,7 +17,7 @@
 
 struct agentd {
     pid_t pid;
-    uint16_t port;
+    uint16_t port, admin_port;
 };
 
 /* Starts agentd with `extra` arguments; its first stdout line names the port. */
@@ -51,6 +51,8 @@ static void agentd_start(struct agentd *d, const char *const *extra)
     const char *p = strstr(line, "127.0.0.1:");
     cr_assert_not_null(p, "unexpected first line: %s", line);
     d->port = (uint16_t)atoi(p + 10);
+    const char *a = strstr(line, "admin on http://127.0.0.1:");
+    d->admin_port = a ? (uint16_t)atoi(a + 26) : 0;
 }
 
 /* SIGTERM and the exit status (bounded: 15 s, then SIGKILL). */
@@ -254,6 +256,34 @@ Test(apps_agentd_locks, yaml_distributed_lock_section_drives_the_locks, .timeout
         snprintf(want, sizeof want, "\"count\":%d", i);
         cr_assert_not_null(strstr(r.body, want), "%s", r.body);
     }
+    hc_close(&c);
+    /* the admin listener: the lock metrics and /debug/locks */
+    cr_assert_gt(d.admin_port, 0);
+    /* /metrics is larger than the test client's buffer: curl and grep */
+    char cmd[256], line[256];
+    snprintf(cmd, sizeof cmd,
+             "curl -s --max-time 10 http://127.0.0.1:%u/metrics | grep "
+             "-e '^agentcore_lock_acquires_total' -e '^agentcore_lock_acquire_seconds_count'",
+             d.admin_port);
+    FILE *f = popen(cmd, "r");
+    cr_assert_not_null(f);
+    double acquires = 0, timed = 0;
+    while (fgets(line, sizeof line, f)) {
+        const char *v = strchr(line, ' ');
+        if (v && strncmp(line, "agentcore_lock_acquires_total", 29) == 0)
+            acquires += atof(v);
+        else if (v)
+            timed += atof(v);
+    }
+    pclose(f);
+    cr_assert_eq(acquires, 3, "acquires over the shards: %g", acquires);
+    cr_assert_eq(timed, 3, "acquire latencies in the histogram: %g", timed);
+    cr_assert(hc_open(&c, d.admin_port));
+    cr_assert(hc_sends(&c, "GET /debug/locks HTTP/1.1\r\nHost: t\r\n\r\n"));
+    cr_assert(hc_read(&c, &r, false));
+    cr_assert_eq(r.status, 200);
+    cr_assert_not_null(strstr(r.body, "\"locks\":[]"), "nothing held now: %s", r.body);
+    cr_assert_not_null(strstr(r.body, "\"shards_missing\":0"), "%s", r.body);
     hc_close(&c);
     redisReply *ttl = redis_do(&rs, "GET ac:counter:yaml");
     cr_assert_str_eq(ttl->str, "3");

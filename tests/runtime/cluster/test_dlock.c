@@ -244,7 +244,7 @@ Test(runtime_cluster_dlock, single_node_fences_increase_and_held_lock_is_busy, .
     cr_assert_eq(st.failures, 1);
     cr_assert_eq(st.releases, 3);
     cr_assert_eq(st.held, 0);
-    cr_assert_eq(st.latency_count, 3);
+    cr_assert_eq(st.latency.count, 3);
     env_stop(&e);
 }
 
