@@ -151,6 +151,11 @@ static void recv_complete(struct ac_op *op, int res, uint32_t flags)
             c->recv_op.kind == AC_OP_RECV_MULTI)
             net->stats.recv_rearms++; /* a multishot ended under us: re-arm (maybe parked) */
         ac__conn_arm_recv(c);
+        /* A receive woken from the waiters that ends without a buffer (end
+         * of stream, error, cancel) will return none to wake the next
+         * waiter: pass the wake on (net.c, "Parking"). */
+        if (!(flags & IORING_CQE_F_BUFFER) && res <= 0)
+            ac__net_bufs_returned(net);
         ac__conn_op_done(c);
     }
 }

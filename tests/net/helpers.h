@@ -54,6 +54,7 @@
 enum tsrv_mode {
     TSRV_ECHO,            /* echo every slice back */
     TSRV_WRITE_AND_CLOSE, /* on first data: queue a large write, then close at once */
+    TSRV_HOLD_FIRST,      /* echo, but keep the first slice received (tsrv_release_held) */
 };
 
 struct tsrv {
@@ -73,6 +74,8 @@ struct tsrv {
     /* per shard, written on that shard */
     uint64_t write_cancelled[TSRV_MAX_SHARDS], closes[TSRV_MAX_SHARDS];
     int run_err;
+    struct ac_slice held; /* TSRV_HOLD_FIRST, shard 0 */
+    bool holding, held_once;
 };
 
 static char tsrv_big[4 << 20]; /* read-only payload for TSRV_WRITE_AND_CLOSE */
@@ -106,6 +109,12 @@ static void tsrv_read(void *arg, ac_tcp_conn *c, int res, const struct ac_slice 
     if (res > 0 && t->mode == TSRV_WRITE_AND_CLOSE) {
         if (ac_tcp_write(c, tsrv_big, sizeof tsrv_big, tsrv_write_done, t) == 0)
             ac_tcp_close(c, tsrv_closed, t);
+        return;
+    }
+    if (res > 0 && t->mode == TSRV_HOLD_FIRST && !t->held_once) {
+        ac_slice_hold(s); /* its buffer stays out of the ring */
+        t->held = *s;
+        t->holding = t->held_once = true;
         return;
     }
     if (res > 0) {
@@ -273,6 +282,20 @@ static inline void tsrv_live_stats(struct tsrv *t, struct ac_net_stats *out)
         usleep(500);
     cr_assert(atomic_load(&q.done), "stats query timed out");
     *out = q.out;
+}
+
+static void release_held_run(void *arg)
+{
+    struct tsrv *t = arg;
+    if (t->holding)
+        ac_slice_release(&t->held);
+    t->holding = false;
+}
+
+/* TSRV_HOLD_FIRST: gives the held buffer back (on shard 0). */
+static inline void tsrv_release_held(struct tsrv *t)
+{
+    cr_assert_eq(ac_runtime_submit(t->rt, 0, release_held_run, t), 0);
 }
 
 static inline int connect_to(uint16_t port)
