@@ -3,6 +3,7 @@
 #define AGENTCORE_H
 
 #include "agentcore/base.h"
+#include "agentcore/fault.h"
 #include "agentcore/agent.h"
 #include "agentcore/alert.h"
 #include "agentcore/http.h"

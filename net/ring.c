@@ -181,6 +181,10 @@ int ac_ring_submit(struct ac_ring *r, struct ac_op *op)
     const struct ac_op_desc *d = &ac__op_table[op->kind];
     if (AC_UNLIKELY(!r->feat.op[d->opcode] || (r->masked_kinds & (1ull << op->kind))))
         return -EOPNOTSUPP;
+#ifdef AC_FAULTS
+    if (ac__ring_fault_submit(r, op))
+        return 0;
+#endif
     struct io_uring_sqe *sqe = get_sqe(r);
     if (!sqe)
         return -EBUSY;
@@ -208,6 +212,10 @@ int ac_ring_enter(struct ac_ring *r, uint64_t timeout_ns)
     struct io_uring *u = &r->uring;
     unsigned queued = io_uring_sq_ready(u);
     int ret;
+#ifdef AC_FAULTS
+    if (r->fault_n)
+        timeout_ns = 0; /* failed operations complete on the next dispatch */
+#endif
 
     if (timeout_ns == 0) {
         bool taskrun = IO_URING_READ_ONCE(*u->sq.kflags) & IORING_SQ_TASKRUN;
@@ -242,6 +250,9 @@ unsigned ac_ring_dispatch(struct ac_ring *r)
     struct io_uring_cqe *cqe;
     unsigned n = 0;
 
+#ifdef AC_FAULTS
+    n += ac__ring_fault_dispatch(r);
+#endif
     /*
      * Advance the CQ head once per CQE, before the callback: a callback may
      * submit and enter recursively (e.g. a full SQ flush) and must see a

@@ -305,9 +305,14 @@ static void idle_check(struct ac_timer *t, void *arg)
             return;
     }
     c->net->stats.idle_timeouts++;
+    ac__conn_fail(c, -ETIMEDOUT);
+}
+
+void ac__conn_fail(struct ac_tcp_conn *c, int err)
+{
     if (c->reading) {
         c->reading = false;
-        c->read_cb(c->read_arg, c, -ETIMEDOUT, NULL);
+        c->read_cb(c->read_arg, c, err, NULL);
     }
     if (c->state == AC_CONN_OPEN)
         ac_tcp_close(c, c->close_cb, c->close_arg);

@@ -1,0 +1,4 @@
+# The fault-injection runs: only in the `faults` preset (AC_FAULTS, ASan).
+if(AC_FAULTS)
+  ac_test(faults echo LABELS faults)
+endif()
