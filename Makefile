@@ -2,10 +2,13 @@
 #   make run     install deps, build release, start agentd (foreground, :8080)
 #   make test    install deps, build and test release, asan and tsan presets
 #   make bench   build release and run the benchmark suite (bench/run.sh)
+#   make faults  the fault-injection preset (ASan + AC_FAULTS) and its tests
+#   make fuzz    build the libFuzzer targets, run each FUZZ_SECONDS (60)
+#   make soak    mixed load against agentd for DURATION seconds (600)
 JOBS ?= $(shell nproc)
 CTEST = ctest --output-on-failure -j$(JOBS) --timeout 300
 
-.PHONY: all deps deps-test deps-bench build run test test-release test-clang test-asan test-tsan bench clean
+.PHONY: all deps deps-test deps-bench build run test test-release test-clang test-asan test-tsan bench clean faults fuzz soak
 
 all: build
 
@@ -23,7 +26,7 @@ build: deps
 run: build
 	./build/bin/agentd
 
-test: deps-test test-release test-clang test-asan test-tsan
+test: deps-test test-release test-clang test-asan test-tsan faults
 
 test-release: build
 	cd build && $(CTEST)
@@ -46,8 +49,15 @@ test-tsan: deps-test
 	cmake --build --preset tsan -j$(JOBS)
 	cd build-tsan && $(CTEST) -L concurrency
 
+# Fault injection: only the library and the two workload tests are built
+# (labelled "faults"); the other tests run in the asan preset already.
+faults: deps-test
+	cmake --preset faults >/dev/null
+	cmake --build --preset faults -j$(JOBS) --target test_faults_echo test_faults_http
+	cd build-faults && $(CTEST) -L faults
+
 bench: deps-bench build
 	bench/run.sh
 
 clean:
-	rm -rf build build-debug build-asan build-tsan build-clang
+	rm -rf build build-debug build-asan build-tsan build-clang build-faults build-fuzz

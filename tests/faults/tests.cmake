@@ -2,3 +2,6 @@
 if(AC_FAULTS)
   ac_test(faults echo LABELS faults)
 endif()
+if(AC_FAULTS)
+  ac_test(faults http LABELS faults)
+endif()
