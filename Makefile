@@ -5,6 +5,7 @@
 #   make faults  the fault-injection preset (ASan + AC_FAULTS) and its tests
 #   make fuzz    build the libFuzzer targets, run each FUZZ_SECONDS (60)
 #   make soak    mixed load against agentd for DURATION seconds (600)
+SHELL := /bin/bash
 JOBS ?= $(shell nproc)
 CTEST = ctest --output-on-failure -j$(JOBS) --timeout 300
 
@@ -55,6 +56,29 @@ faults: deps-test
 	cmake --preset faults >/dev/null
 	cmake --build --preset faults -j$(JOBS) --target test_faults_echo test_faults_http
 	cd build-faults && $(CTEST) -L faults
+
+# libFuzzer (clang, ASan+UBSan, every library with coverage): each target
+# runs FUZZ_SECONDS from its seed corpus; a crash stops it with the input
+# saved under build-fuzz/artifacts/ (make it a regression test).
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS = http:tests/fuzz/corpus/http:tests/net/http/corpus config:tests/fuzz/corpus/config:configs
+fuzz: deps-test
+	CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DAC_SANITIZE=address -DAC_FUZZ=ON >/dev/null
+	cmake --build build-fuzz -j$(JOBS) --target fuzz_http fuzz_config
+	mkdir -p build-fuzz/artifacts
+	set -e; for spec in $(FUZZ_TARGETS); do \
+	    t=$${spec%%:*}; seeds=$$(echo $${spec#*:} | tr : ' '); mkdir -p build-fuzz/corpus/$$t; \
+	    echo "== fuzz_$$t: $(FUZZ_SECONDS) s"; \
+	    build-fuzz/bin/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	        -artifact_prefix=build-fuzz/artifacts/$$t- build-fuzz/corpus/$$t $$seeds 2>&1 | \
+	        grep -E '^(==|INFO: seed|#[0-9]+ *DONE|Done|stat::number_of_executed_units|SUMMARY|artifact_prefix)|ERROR' ; \
+	    test $${PIPESTATUS[0]} -eq 0; \
+	done
+
+# Soak: mixed load with churn against a release agentd (bench/soak.py).
+DURATION ?= 600
+soak: build
+	bench/soak.py --duration $(DURATION)
 
 bench: deps-bench build
 	bench/run.sh
