@@ -16,6 +16,7 @@
  */
 #include "agentcore.h"
 #include "notify.h"
+#include "malloc_tune.h"
 #include "startup.h"
 
 #include <stdatomic.h>
@@ -156,6 +157,7 @@ int main(int argc, char **argv)
         agentd_config_close(&conf);
         return err;
     }
+    agentd_malloc_tune();
     d.conf = &conf;
     d.quiet = cli.quiet;
     agentd_settings_from_config(&conf, &d.set);
