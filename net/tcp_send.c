@@ -227,6 +227,8 @@ static void send_complete(struct ac_op *op, int res, uint32_t flags)
          * would leave a hole in it (seen under fault injection: echoes
          * with bytes missing). The connection fails. */
         bool open = c->state == AC_CONN_OPEN;
+        if (open && c->cause == AC_CLOSE_LOCAL)
+            c->cause = AC_CLOSE_ERROR;
         ac__send_fail_all(c, open ? res : -ECANCELED);
         if (open)
             ac__conn_fail(c, res);

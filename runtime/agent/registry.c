@@ -113,6 +113,13 @@ int ac_agent_host_shard_start(ac_agent_host *h, unsigned shard)
         STAILQ_INIT(&sh->outbox[t]);
     for (unsigned i = 0; i < h->ndefs; i++)
         sh->agents[i].def = h->defs[i];
+    if (ac__agent_metrics_init(sh)) {
+        ac__agent_metrics_fini(sh);
+        free(sh->agents);
+        free(sh->outbox);
+        free(sh);
+        return -ENOMEM;
+    }
     current = sh;
     /* release: another shard summing counters sees an initialised copy */
     atomic_store_explicit(&h->shards[shard], sh, memory_order_release);
@@ -129,6 +136,9 @@ void ac_agent_host_shard_stop(ac_agent_host *h, unsigned shard)
     atomic_fetch_sub_explicit(&h->started, 1, memory_order_relaxed);
     ac__agent_calls_close(sh);
     ac__agent_sessions_close(sh);
+    current = NULL; /* before the metrics go: a late scrape finds no agents here */
+    ac__agent_metrics_fini(sh);
+    current = sh;
     ac_timer_cancel(&sh->out_timer);
     for (unsigned t = 0; t < h->cfg.shards; t++) {
         struct ac__post *p;
