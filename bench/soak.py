@@ -28,22 +28,9 @@ back to their steady level, or RSS did not come back.
 import argparse, json, os, random, socket, statistics, subprocess, sys, threading, time
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def rss_kb(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from http_agentd import free_port  # noqa: E402  (the bench scripts' helpers)
+from net_idle import rss_kib as rss_kb  # noqa: E402
 
 
 def nfds(pid):
