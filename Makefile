@@ -57,21 +57,30 @@ faults: deps-test
 	cmake --build --preset faults -j$(JOBS) --target test_faults_echo test_faults_http
 	cd build-faults && $(CTEST) -L faults
 
-# libFuzzer (clang, ASan+UBSan, every library with coverage): each target
-# runs FUZZ_SECONDS from its seed corpus; a crash stops it with the input
-# saved under build-fuzz/artifacts/ (make it a regression test).
+# libFuzzer: fuzz_http (request path end to end) and fuzz_config (agentd's
+# YAML loader) from build-fuzz (clang, ASan+UBSan, every library with
+# coverage), plus the older harnesses of the normal build: fuzz_http_parse
+# (the parser alone) and fuzz_agent_request (the envelope scan vs jansson).
+# Each runs FUZZ_SECONDS from its seed corpus (binary:seed dirs); a crash
+# stops it with the input under build-fuzz/artifacts/ (make it a
+# regression test).
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS = http:tests/fuzz/corpus/http:tests/net/http/corpus config:tests/fuzz/corpus/config:configs
+FUZZ_RUNS = build-fuzz/bin/fuzz_http:tests/fuzz/corpus/http:tests/net/http/corpus \
+            build-fuzz/bin/fuzz_config:tests/fuzz/corpus/config:configs \
+            build/tests/fuzz_http_parse:tests/net/http/corpus \
+            build/tests/fuzz_agent_request:tests/runtime/agent/corpus
 fuzz: deps-test
 	CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DAC_SANITIZE=address -DAC_FUZZ=ON >/dev/null
 	cmake --build build-fuzz -j$(JOBS) --target fuzz_http fuzz_config
+	cmake --preset release >/dev/null
+	cmake --build --preset release -j$(JOBS) --target fuzz_http_parse fuzz_agent_request
 	mkdir -p build-fuzz/artifacts
-	set -e; for spec in $(FUZZ_TARGETS); do \
-	    t=$${spec%%:*}; seeds=$$(echo $${spec#*:} | tr : ' '); mkdir -p build-fuzz/corpus/$$t; \
-	    echo "== fuzz_$$t: $(FUZZ_SECONDS) s"; \
-	    build-fuzz/bin/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	set -e; for spec in $(FUZZ_RUNS); do \
+	    bin=$${spec%%:*}; t=$$(basename $$bin); seeds=$$(echo $${spec#*:} | tr : ' '); \
+	    mkdir -p build-fuzz/corpus/$$t; echo "== $$t: $(FUZZ_SECONDS) s"; \
+	    $$bin -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
 	        -artifact_prefix=build-fuzz/artifacts/$$t- build-fuzz/corpus/$$t $$seeds 2>&1 | \
-	        grep -E '^(==|INFO: seed|#[0-9]+ *DONE|Done|stat::number_of_executed_units|SUMMARY|artifact_prefix)|ERROR' ; \
+	        grep -E '^(INFO: seed|Done|stat::number_of_executed_units|SUMMARY|artifact_prefix)|ERROR' ; \
 	    test $${PIPESTATUS[0]} -eq 0; \
 	done
 
