@@ -1,8 +1,13 @@
 /*
  * Fault injection at the ring (agentcore/fault.h; AC_FAULTS builds only).
  *
+ * Both hooks sit in ring.c's backend-independent functions (ac_ring_submit,
+ * ac_ring_enter, ac_ring_dispatch), so the io_uring and the epoll backend
+ * get the same faults; completions go through ac__ring_complete as the
+ * backends' own do.
+ *
  * Faithful failures only: an operation chosen to fail is never handed to
- * the kernel (or backend) at all, so nothing happened that its error would
+ * the backend (the kernel) at all, so nothing happened that its error would
  * hide — no bytes taken from a socket, none sent — and it completes once,
  * as a final CQE without flags, on the ring's next dispatch. That is what
  * the kernel does when it fails an operation, multishot ones included.
@@ -66,7 +71,7 @@ unsigned ac__ring_fault_dispatch(struct ac_ring *r)
     memcpy(q, r->fault_q, n * sizeof q[0]);
     r->fault_n = 0;
     for (unsigned i = 0; i < n; i++)
-        q[i].op->complete(q[i].op, q[i].res, 0);
+        ac__ring_complete(r, q[i].op, q[i].res, 0);
     return n;
 }
 
