@@ -18,7 +18,8 @@ Once a second it samples agentd's RSS (/proc/PID/status VmRSS) and open fds
 phase (the first 20 % is warm-up and left out) per minute.
 
 Then a spike: --spike-workers threads post 256 KiB echo bodies for
---spike-seconds; afterwards the load stops and RSS must come back to within
+--spike-seconds (a 503 with Retry-After is a defined answer there — the
+memory budget or admission shedding — counted apart, not an error); afterwards the load stops and RSS must come back to within
 20 % of its pre-spike level (the median of the last 5 samples before the
 spike) within 60 s. Exit status 1 when errors > 0, the fds did not come
 back to their steady level, or RSS did not come back.
@@ -84,6 +85,7 @@ class Conn:
         for l in lines[1:]:
             k, _, v = l.partition(b":")
             hdr[k.strip().lower()] = v.strip()
+        self.hdr = hdr
         if b"content-length" in hdr:
             return status, self.read_n(int(hdr[b"content-length"]))
         if hdr.get(b"transfer-encoding", b"").lower() == b"chunked":
@@ -124,7 +126,7 @@ def mix(rng, sessions):
 class Stats:
     def __init__(self):
         self.lock = threading.Lock()
-        self.requests = self.conns = self.errors = 0
+        self.requests = self.conns = self.errors = self.shed = 0
         self.first_errors = []
 
     def error(self, what):
@@ -134,7 +136,7 @@ class Stats:
                 self.first_errors.append(what)
 
 
-def worker(port, end, seed, stats, sessions, raw_fn=None):
+def worker(port, end, seed, stats, sessions, raw_fn=None, allow_shed=False):
     rng = random.Random(seed)
     while time.monotonic() < end:
         try:
@@ -151,7 +153,10 @@ def worker(port, end, seed, stats, sessions, raw_fn=None):
                 raw = raw_fn(rng) if raw_fn else mix(rng, sessions)
                 status, _ = c.request(raw)
                 n += 1
-                if status != 200:
+                if status == 503 and allow_shed and b"retry-after" in c.hdr:
+                    with stats.lock:
+                        stats.shed += 1  # the memory budget or admission said no: defined
+                elif status != 200:
                     stats.error(f"status {status} for {raw[:40]!r}")
         except (OSError, ValueError, ConnectionError) as e:
             stats.error(f"{type(e).__name__}: {e}")
@@ -162,9 +167,10 @@ def worker(port, end, seed, stats, sessions, raw_fn=None):
             stats.conns += 1
 
 
-def run_load(port, seconds, workers, stats, sessions, raw_fn=None):
+def run_load(port, seconds, workers, stats, sessions, raw_fn=None, allow_shed=False):
     end = time.monotonic() + seconds
-    ts = [threading.Thread(target=worker, args=(port, end, i * 7919 + 1, stats, sessions, raw_fn))
+    ts = [threading.Thread(target=worker,
+                           args=(port, end, i * 7919 + 1, stats, sessions, raw_fn, allow_shed))
           for i in range(workers)]
     for t in ts:
         t.start()
@@ -222,7 +228,7 @@ def main():
         big = "x" * (256 << 10)
         spike_stats = Stats()
         run_load(port, a.spike_seconds, a.spike_workers, spike_stats, a.sessions,
-                 lambda rng: post("/v1/agents/echo/invoke", json.dumps({"input": big})))
+                 lambda rng: post("/v1/agents/echo/invoke", json.dumps({"input": big})), True)
         peak = max(r for t, r, _ in samples if t >= steady_end) if samples[-1][0] >= steady_end else rss_kb(proc.pid)
         peak = max(peak, rss_kb(proc.pid))
         spike_end = time.monotonic()
@@ -250,7 +256,8 @@ def main():
         "rss_kb_start": samples[0][1], "rss_kb_steady_end": pre,
         "rss_slope_kb_per_min": round(rss_slope, 1), "fds_slope_per_min": round(fd_slope, 3),
         "fds_steady": fds_steady, "fds_after": fds_after,
-        "spike_requests": spike_stats.requests, "spike_errors": spike_stats.errors,
+        "spike_requests": spike_stats.requests, "spike_shed_503": spike_stats.shed,
+        "spike_errors": spike_stats.errors,
         "spike_first_errors": spike_stats.first_errors, "rss_kb_peak": peak,
         "rss_kb_after": rss_after, "rss_back_within_20pct_after_s":
             None if back_after is None else round(back_after, 1),
