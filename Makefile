@@ -2,10 +2,14 @@
 #   make run     install deps, build release, start agentd (foreground, :8080)
 #   make test    install deps, build and test release, asan and tsan presets
 #   make bench   build release and run the benchmark suite (bench/run.sh)
+#   make faults  the fault-injection preset (ASan + AC_FAULTS) and its tests
+#   make fuzz    build the libFuzzer targets, run each FUZZ_SECONDS (60)
+#   make soak    mixed load against agentd for DURATION seconds (600)
+SHELL := /bin/bash
 JOBS ?= $(shell nproc)
 CTEST = ctest --output-on-failure -j$(JOBS) --timeout 300
 
-.PHONY: all deps deps-test deps-bench build run test test-release test-clang test-asan test-tsan bench clean
+.PHONY: all deps deps-test deps-bench build run test test-release test-clang test-asan test-tsan bench clean faults fuzz soak
 
 all: build
 
@@ -23,7 +27,7 @@ build: deps
 run: build
 	./build/bin/agentd
 
-test: deps-test test-release test-clang test-asan test-tsan
+test: deps-test test-release test-clang test-asan test-tsan faults
 
 test-release: build
 	cd build && $(CTEST)
@@ -46,8 +50,47 @@ test-tsan: deps-test
 	cmake --build --preset tsan -j$(JOBS)
 	cd build-tsan && $(CTEST) -L concurrency
 
+# Fault injection: only the library and the two workload tests are built
+# (labelled "faults"); the other tests run in the asan preset already.
+faults: deps-test
+	cmake --preset faults >/dev/null
+	cmake --build --preset faults -j$(JOBS) --target test_faults_echo test_faults_http
+	cd build-faults && $(CTEST) -L faults
+
+# libFuzzer: fuzz_http (request path end to end) and fuzz_config (agentd's
+# YAML loader) from build-fuzz (clang, ASan+UBSan, every library with
+# coverage), plus the older harnesses of the normal build: fuzz_http_parse
+# (the parser alone) and fuzz_agent_request (the envelope scan vs jansson).
+# Each runs FUZZ_SECONDS from its seed corpus (binary:seed dirs); a crash
+# stops it with the input under build-fuzz/artifacts/ (make it a
+# regression test).
+FUZZ_SECONDS ?= 60
+FUZZ_RUNS = build-fuzz/bin/fuzz_http:tests/fuzz/corpus/http:tests/net/http/corpus \
+            build-fuzz/bin/fuzz_config:tests/fuzz/corpus/config:configs \
+            build/tests/fuzz_http_parse:tests/net/http/corpus \
+            build/tests/fuzz_agent_request:tests/runtime/agent/corpus
+fuzz: deps-test
+	CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DAC_SANITIZE=address -DAC_FUZZ=ON >/dev/null
+	cmake --build build-fuzz -j$(JOBS) --target fuzz_http fuzz_config
+	cmake --preset release >/dev/null
+	cmake --build --preset release -j$(JOBS) --target fuzz_http_parse fuzz_agent_request
+	mkdir -p build-fuzz/artifacts
+	set -e; for spec in $(FUZZ_RUNS); do \
+	    bin=$${spec%%:*}; t=$$(basename $$bin); seeds=$$(echo $${spec#*:} | tr : ' '); \
+	    mkdir -p build-fuzz/corpus/$$t; echo "== $$t: $(FUZZ_SECONDS) s"; \
+	    $$bin -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	        -artifact_prefix=build-fuzz/artifacts/$$t- build-fuzz/corpus/$$t $$seeds 2>&1 | \
+	        grep -E '^(INFO: seed|Done|stat::number_of_executed_units|SUMMARY|artifact_prefix)|ERROR' ; \
+	    test $${PIPESTATUS[0]} -eq 0; \
+	done
+
+# Soak: mixed load with churn against a release agentd (bench/soak.py).
+DURATION ?= 600
+soak: build
+	bench/soak.py --duration $(DURATION)
+
 bench: deps-bench build
 	bench/run.sh
 
 clean:
-	rm -rf build build-debug build-asan build-tsan build-clang
+	rm -rf build build-debug build-asan build-tsan build-clang build-faults build-fuzz

@@ -4,6 +4,7 @@
 
 #include "agentcore/base.h"
 #include "agentcore/admin.h"
+#include "agentcore/fault.h"
 #include "agentcore/agent.h"
 #include "agentcore/alert.h"
 #include "agentcore/dlock.h"

@@ -10,6 +10,7 @@
  * unmapped. All of this runs on the owning thread only.
  */
 #include "internal.h"
+#include "agentcore/fault.h"
 
 #include <string.h>
 
@@ -158,6 +159,10 @@ bool ac__slab_refill(ac_heap *h, unsigned cls)
     /* Frees from other threads may refill a slab of this class. */
     if (ac_heap_reclaim(h) && k->cur->free)
         return true;
+#ifdef AC_FAULTS
+    if (ac_fault_hit(AC_FAULT_ALLOC))
+        return false; /* as if the pages could not be mapped */
+#endif
     struct ac__slab *s = slab_new(h, cls);
     if (!s)
         return false;

@@ -10,6 +10,13 @@
 #include <liburing.h>
 #include <sys/uio.h>
 
+#ifdef AC_FAULTS
+struct ac__ring_fault {
+    struct ac_op *op;
+    int res;
+};
+#endif
+
 /* ---- the seam: one const table of operations per backend ---- */
 
 /*
@@ -91,7 +98,19 @@ struct ac_ring {
     void *after_cb_arg;
     uint64_t kinds;        /* bit k: the backend performs kind k */
     uint64_t masked_kinds; /* ac_ring_mask_kinds */
+#ifdef AC_FAULTS
+    struct ac__ring_fault fault_q[64]; /* failed at submit, completed at dispatch */
+    unsigned fault_n;
+#endif
 };
+
+#ifdef AC_FAULTS
+/* ring_fault.c: true when op was chosen to fail (it completes on the next
+ * dispatch); may shorten a send. */
+bool ac__ring_fault_submit(struct ac_ring *r, struct ac_op *op);
+/* Completes the failed operations queued so far; returns how many. */
+unsigned ac__ring_fault_dispatch(struct ac_ring *r);
+#endif
 
 /* Runs op's callback for one completion, then the callback hook. */
 void ac__ring_complete(struct ac_ring *r, struct ac_op *op, int res, uint32_t flags);
@@ -275,6 +294,9 @@ void ac__conn_arm_recv(struct ac_tcp_conn *c);
 AC_MUST_USE int ac__conn_submit(struct ac_tcp_conn *c, struct ac_op *op);
 /* An operation of c ended (its last CQE): may finish a close. */
 void ac__conn_op_done(struct ac_tcp_conn *c);
+/* The connection cannot go on (idle timeout, failed send): tells a reader
+ * (read callback with err), then closes unless the reader did. */
+void ac__conn_fail(struct ac_tcp_conn *c, int err);
 /* Backpressure: stop receiving while output is above high water / read again. */
 void ac__conn_pause(struct ac_tcp_conn *c);
 void ac__conn_resume(struct ac_tcp_conn *c);

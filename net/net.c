@@ -5,8 +5,13 @@
  * Parking: a receive that finds the ring empty ends with -ENOBUFS. Its
  * data stays in the socket, so nothing is lost; the connection waits in a
  * FIFO and is re-armed when buffers come back — at most as many waiters as
- * buffers returned, so a returning buffer never wakes thousands of
- * connections to fight over it.
+ * buffers are free, so a returning buffer never wakes thousands of
+ * connections to fight over it. That budget counts on each woken receive
+ * either taking a buffer (whose return wakes the next waiter) or ending
+ * without one, which passes the wake on (tcp_conn.c): a parked connection
+ * whose peer only closed reads its end of stream without a buffer, and
+ * when that did not pass the wake on, buffers sat free in the ring while
+ * connections with data stayed parked for good.
  */
 #include "internal.h"
 
@@ -135,6 +140,8 @@ void ac__net_bufs_returned(struct ac_net *net)
      * stall seen with 64 connections on 4 buffers). A waiter that still
      * finds no room gets -ENOBUFS and parks again.
      */
+    if (STAILQ_EMPTY(&net->waiters) || net->pool.avail == 0)
+        return;
     unsigned budget = net->pool.incremental ? UINT_MAX : net->pool.avail;
     unsigned n = 0;
     struct ac_tcp_conn *c;

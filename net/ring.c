@@ -138,6 +138,12 @@ int ac_ring_submit(struct ac_ring *r, struct ac_op *op)
     AC_ASSERT(op->kind < AC_OP_KIND_COUNT);
     if (AC_UNLIKELY(!ac_ring_supports(r, op->kind)))
         return -EOPNOTSUPP;
+#ifdef AC_FAULTS
+    if (ac__ring_fault_submit(r, op)) {
+        r->stats.ops_inflight++; /* it completes through ac__ring_complete */
+        return 0;
+    }
+#endif
     int err = r->be->submit(r, op);
     if (err == 0)
         r->stats.ops_inflight++;
@@ -151,12 +157,22 @@ int ac_ring_submit_wake(struct ac_ring *r, int target_fd)
 
 int ac_ring_enter(struct ac_ring *r, uint64_t timeout_ns)
 {
+#ifdef AC_FAULTS
+    if (r->fault_n)
+        timeout_ns = 0; /* failed operations complete on the next dispatch */
+#endif
     return r->be->enter(r, timeout_ns);
 }
 
 unsigned ac_ring_dispatch(struct ac_ring *r)
 {
+#ifdef AC_FAULTS
+    /* Operations failed at submission complete first, on either backend. */
+    unsigned n = ac__ring_fault_dispatch(r);
+    return n + r->be->dispatch(r);
+#else
     return r->be->dispatch(r);
+#endif
 }
 
 void ac__ring_complete(struct ac_ring *r, struct ac_op *op, int res, uint32_t flags)

@@ -153,6 +153,11 @@ static void recv_complete(struct ac_op *op, int res, uint32_t flags)
             c->recv_op.kind == AC_OP_RECV_MULTI)
             net->stats.recv_rearms++; /* a multishot ended under us: re-arm (maybe parked) */
         ac__conn_arm_recv(c);
+        /* A receive woken from the waiters that ends without a buffer (end
+         * of stream, error, cancel) will return none to wake the next
+         * waiter: pass the wake on (net.c, "Parking"). */
+        if (!(flags & IORING_CQE_F_BUFFER) && res <= 0)
+            ac__net_bufs_returned(net);
         ac__conn_op_done(c);
     }
 }
@@ -305,9 +310,14 @@ static void idle_check(struct ac_timer *t, void *arg)
     c->net->stats.idle_timeouts++;
     if (c->cause == AC_CLOSE_LOCAL)
         c->cause = AC_CLOSE_IDLE;
+    ac__conn_fail(c, -ETIMEDOUT);
+}
+
+void ac__conn_fail(struct ac_tcp_conn *c, int err)
+{
     if (c->reading) {
         c->reading = false;
-        c->read_cb(c->read_arg, c, -ETIMEDOUT, NULL);
+        c->read_cb(c->read_arg, c, err, NULL);
     }
     if (c->state == AC_CONN_OPEN)
         ac_tcp_close(c, c->close_cb, c->close_arg);

@@ -222,10 +222,16 @@ static void send_complete(struct ac_op *op, int res, uint32_t flags)
          * -EAGAIN: the writes stay queued and go out again below, never
          * failed (failing them lost echoed bytes under load). */
     } else {
-        /* After a close the error is the close's doing (rule 5). */
-        if (c->state == AC_CONN_OPEN && c->cause == AC_CLOSE_LOCAL)
+        /* After a close the error is the close's doing (rule 5). Else the
+         * queued bytes are lost, so the stream cannot go on: later writes
+         * would leave a hole in it (seen under fault injection: echoes
+         * with bytes missing). The connection fails. */
+        bool open = c->state == AC_CONN_OPEN;
+        if (open && c->cause == AC_CLOSE_LOCAL)
             c->cause = AC_CLOSE_ERROR;
-        ac__send_fail_all(c, c->state == AC_CONN_OPEN ? res : -ECANCELED);
+        ac__send_fail_all(c, open ? res : -ECANCELED);
+        if (open)
+            ac__conn_fail(c, res);
     }
     c->send_busy = false;
     if (c->state == AC_CONN_OPEN) {

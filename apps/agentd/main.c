@@ -19,6 +19,7 @@
 #include "harden.h"
 #include "locks.h"
 #include "notify.h"
+#include "malloc_tune.h"
 #include "ops.h"
 #include "startup.h"
 
@@ -199,6 +200,7 @@ int main(int argc, char **argv)
         agentd_config_close(&conf);
         return err;
     }
+    agentd_malloc_tune();
     d.conf = &conf;
     agentd_ops_configure(&conf);
     d.quiet = cli.quiet;

@@ -204,7 +204,10 @@ void ac_tcp_server_close(ac_tcp_server *s);
 /*
  * res > 0: `s` holds res bytes (rule 3). res == 0: the peer shut down its
  * side (end of stream; writing is still allowed). res < 0: -errno (e.g.
- * -ECONNRESET). After res ≤ 0 reading has stopped.
+ * -ECONNRESET). After res ≤ 0 reading has stopped. A send that fails
+ * (anything but a retry) loses the queued bytes, so the connection fails:
+ * its writes complete with the error, a reader gets it here, and the
+ * connection is closed unless the reader closes it (as on -ETIMEDOUT).
  */
 typedef void (*ac_tcp_read_fn)(void *arg, ac_tcp_conn *c, int res, const struct ac_slice *s);
 /* Write completion (rule 5); may be NULL where ac_tcp_write takes one. */

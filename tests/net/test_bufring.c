@@ -105,3 +105,81 @@ Test(net_bufring, parked_connections_all_wake_when_one_packed_buffer_returns, .t
     cr_assert_eq(TSRV_SUM(&t, bytes_out), n);
     AC_TEST_PATH_TAKEN(TSRV_SUM(&t, bufs_waits) > 0, "a connection parked for buffers");
 }
+
+/* Waits until shard 0 has parked `n` connections in all (bufs_waits). */
+static void wait_parked(struct tsrv *t, uint64_t n)
+{
+    struct ac_net_stats st;
+    for (unsigned i = 0; i < 20000; i++) {
+        tsrv_live_stats(t, &st);
+        if (st.bufs_waits >= n)
+            return;
+        usleep(500);
+    }
+    cr_assert_fail("only %lu of %lu connections parked", (unsigned long)st.bufs_waits,
+                   (unsigned long)n);
+}
+
+/*
+ * Regression (the whole_buffer test's timeout under load): a returned
+ * buffer woke only as many parked connections as buffers were free,
+ * counting on each woken receive to take one and, once echoed, return it
+ * and wake the next. A woken connection whose peer had only closed reads
+ * its end of stream without taking a buffer, so the chain stopped: the
+ * buffers sat in the ring while connections with data stayed parked for
+ * good (seen: avail 4 of 4, 8 parked, one with 10,948 bytes queued). Here
+ * four half-closed connections park ahead of one with data, behind the
+ * only buffer; when it returns, the one with data must still be served.
+ */
+Test(net_bufring, a_woken_connection_at_end_of_stream_passes_the_wake_on, .timeout = 60)
+{
+    struct tsrv t;
+    tsrv_init(&t, 1);
+    t.ncfg.buf_count = 1;
+    t.ncfg.buf_size = 4096;
+    t.ncfg.no_incremental = true;
+    t.mode = TSRV_HOLD_FIRST;
+    tsrv_start(&t);
+
+    int holder = connect_to(t.port);
+    cr_assert_eq(send(holder, "h", 1, MSG_NOSIGNAL), 1);
+    struct ac_net_stats st;
+    for (unsigned i = 0; i < 20000; i++) {
+        tsrv_live_stats(&t, &st);
+        if (st.bytes_in == 1)
+            break;
+        usleep(500);
+    }
+    cr_assert_eq(st.bytes_in, 1, "the server holds the only buffer");
+
+    int eof[4];
+    for (unsigned i = 0; i < 4; i++) {
+        eof[i] = connect_to(t.port);
+        cr_assert_eq(shutdown(eof[i], SHUT_WR), 0);
+    }
+    wait_parked(&t, 4);
+    int data = connect_to(t.port);
+    char msg[100], back[100];
+    for (size_t i = 0; i < sizeof msg; i++)
+        msg[i] = (char)pattern(7, i);
+    cr_assert_eq(send(data, msg, sizeof msg, MSG_NOSIGNAL), (ssize_t)sizeof msg);
+    wait_parked(&t, 5);
+
+    tsrv_release_held(&t);
+    size_t got = 0;
+    while (got < sizeof back) {
+        ssize_t r = recv(data, back + got, sizeof back - got, 0); /* SO_RCVTIMEO: 10 s */
+        cr_assert_gt(r, 0, "echo after the buffer came back: %zd (%s) after %zu bytes", r,
+                     r < 0 ? strerror(errno) : "end of stream", got);
+        got += (size_t)r;
+    }
+    cr_assert(memcmp(back, msg, sizeof msg) == 0, "the echo matches what was sent");
+    for (unsigned i = 0; i < 4; i++) {
+        char c;
+        cr_assert_eq(recv(eof[i], &c, 1, 0), 0, "half-closed connection %u was answered with its end", i);
+        close(eof[i]);
+    }
+    close(data);
+    close(holder);
+    tsrv_stop(&t);
+}
