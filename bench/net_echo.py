@@ -113,7 +113,9 @@ def main():
                              "msgs_per_s_max": max(col[0]), "p50_us": med[name][1],
                              "p99_us": med[name][2], "cpu_ns_per_msg": med[name][3],
                              "cpu_ns_min": min(col[3]), "cpu_ns_max": max(col[3]),
-                             "runs": len(v)})
+                             "runs": len(v),
+                             "samples": {"msgs_per_s": list(col[0]), "p99_us": list(col[2]),
+                                         "cpu_ns_per_msg": list(col[3])}})
             for i, name in enumerate(acs):
                 row = rows[-len(servers) + i]
                 row["cpu_vs_epoll"] = med[name][3] / med["epoll-echo"][3]

@@ -1,0 +1,222 @@
+"""The benchmark suite's steps: which program runs, with which flags in the
+full and the quick suite, how its JSON becomes results.json entries, which
+subjects are agentcore's and which are the baselines it is compared with.
+
+Adding a benchmark is one Step(...) in STEPS (see bench/suite/README.md):
+a C program on bench/harness.{h,c} needs only `rules` (regexes that split
+its scenario names into case and subject); a Python driver needs a parser
+that yields Entry tuples.
+"""
+import json, os, re, shutil
+from collections import namedtuple
+
+ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+BIN = os.path.join(ROOT, "build", "bin")
+
+# One measured series. case: what is measured (shared by a subject and its
+# baselines); subject: who was measured; metric/unit; better: "lower" or
+# "higher"; samples: raw samples in the order measured; params: numbers
+# plots use (conns, depth...).
+Entry = namedtuple("Entry", "case subject metric better samples params")
+
+# CPUs used when pinning: server (and baseline servers) on the last CPU,
+# clients on CPU 0, so that on 2 CPUs they never share one.
+SERVER_CPU = str(max(os.sched_getaffinity(0)))
+CLIENT_CPU = str(min(os.sched_getaffinity(0)))
+
+
+class Step:
+    """name: results.json "step"; argv(quick) -> command; est: (quick, full)
+    seconds for the ETA before a first measurement; ours: subjects that are
+    agentcore; expect: baselines that must be present (else a trust
+    warning); needs: programs that must exist (else the step is skipped);
+    pinning: {"server","client","baseline"} CPU lists (None: not pinned);
+    quick: run in QUICK=1 too; rules / parse: see the module comment;
+    group: the plot and table it belongs to; env: extra environment."""
+
+    def __init__(self, name, argv, est, ours, expect=(), needs=(), pinning=None, quick=True,
+                 rules=(), parse=None, group=None, env=None, better=None):
+        self.name, self.argv, self.est, self.ours, self.expect = name, argv, est, ours, expect
+        self.needs, self.quick, self.rules, self.group = needs, quick, rules, group or name
+        self.pinning = pinning or {"server": None, "client": None, "baseline": None}
+        self.parse = parse or self.parse_harness
+        self.env, self.better = env or {}, better or {}
+
+    def missing(self):
+        """The first program this step needs that is not there, or None."""
+        for n in self.needs:
+            path = n if os.path.isabs(n) else os.path.join(ROOT, n)
+            if not (os.path.exists(path) or shutil.which(n)):
+                return n
+        return None
+
+    def parse_harness(self, doc):
+        """Entries from a bench/harness.c --json object: every result with
+        samples; ac_bench_value lines are derived numbers and skipped (the
+        suite computes its own ratios)."""
+        for r in doc["results"]:
+            if "median" not in r:
+                continue
+            case, subject = r["scenario"], "agentcore"
+            for rx, c, s in self.rules:
+                m = re.match(rx, r["scenario"])
+                if m:
+                    case, subject = m.expand(c), m.expand(s)
+                    break
+            yield Entry(case, subject, r["metric"], better_of(r["metric"], self.better),
+                        r.get("samples") or [r["median"]], {})
+
+
+def better_of(metric, overrides):
+    """Whether lower or higher is better for a metric, from its unit."""
+    if metric in overrides:
+        return overrides[metric]
+    m = metric.lower()
+    return "higher" if ("/s" in m or m in ("x", "gb/s") or "per_s" in m or m == "rps") else "lower"
+
+
+def harness(prog, quick_args=("--quick",), full_args=()):
+    """argv for a bench/harness.c program."""
+    return lambda quick: [os.path.join(BIN, prog), "--json"] + list(
+        quick_args if quick else full_args)
+
+
+def py(script, quick_args, full_args):
+    return lambda quick: ["python3", os.path.join(ROOT, "bench", script), "--json"] + list(
+        quick_args if quick else full_args)
+
+
+def parse_net_echo(doc):
+    names = {"msgs_per_s": ("msg/s", "higher"), "p99_us": ("p99 us", "lower"),
+             "cpu_ns_per_msg": ("server CPU ns/msg", "lower")}
+    for row in doc["rows"]:
+        samples = row.get("samples", {})
+        for k, (metric, better) in names.items():
+            yield Entry(f"echo {row['conns']} conns, depth {row['depth']}", row["server"], metric,
+                        better, samples.get(k) or [row[k]],
+                        {"conns": row["conns"], "depth": row["depth"]})
+
+
+HTTP_METRICS = {"rps": ("req/s", "higher"), "p99_ms": ("p99 ms", "lower"),
+                "cpu_us_per_req": ("server CPU us/req", "lower")}
+
+
+def parse_http(doc):
+    """http_agentd.py: {scenario: {server: {measure: {median, samples}}}}."""
+    for scen, by in doc["results"].items():
+        conns = int(re.search(r"c(\d+)", scen).group(1)) if re.search(r"c(\d+)", scen) else 0
+        for server, ms in by.items():
+            if server == "ratios":
+                continue
+            for k, (metric, better) in HTTP_METRICS.items():
+                if k in ms:
+                    yield Entry(scen, server, metric, better,
+                                ms[k].get("samples") or [ms[k]["median"]], {"conns": conns})
+
+
+def parse_on_off(label):
+    """http_metrics.py and the like: {scenario: {"on": .., "off": ..}}."""
+    def parse(doc):
+        for scen, by in doc["results"].items():
+            for mode in ("on", "off"):
+                for k, (metric, better) in HTTP_METRICS.items():
+                    if k in by.get(mode, {}):
+                        yield Entry(scen, f"{label} {mode}", metric, better,
+                                    by[mode][k].get("samples") or [by[mode][k]["median"]], {})
+    return parse
+
+
+def parse_net_idle(doc):
+    yield Entry(f"{doc['conns']} idle connections", "ac-echo", "RSS bytes/conn", "lower",
+                [doc["bytes_per_conn"]], {"conns": doc["conns"]})
+
+
+def http_available_args():
+    """--epoll for net_echo.py where the epoll backend exists (wip/epoll)."""
+    src = open(os.path.join(ROOT, "bench", "net_echo.py")).read()
+    return ["--epoll"] if "--epoll" in src else []
+
+
+PIN_NET = {"server": SERVER_CPU, "client": CLIENT_CPU, "baseline": SERVER_CPU}
+PIN_HTTP_ENV = {"AC_BENCH_SERVER_CPUS": SERVER_CPU, "AC_BENCH_CLIENT_CPUS": CLIENT_CPU}
+STEAL_RULES = [(r"^(.*), stealing (on)$", r"\1", r"stealing \2"),
+               (r"^(.*), stealing (off)$", r"\1", r"stealing \2")]
+
+STEPS = [
+    Step("runtime", harness("bench_runtime"), (12, 40), ours={"agentcore"},
+         expect=("mutex+condvar", "clock_nanosleep"),
+         rules=[(r"^round trip, shard msg \(target asleep\) (p\d+)$", r"round trip \1", "agentcore"),
+                (r"^round trip, mutex\+condvar baseline (p\d+)$", r"round trip \1", "mutex+condvar"),
+                (r"^one-way, shard 0 -> shard 1$", "one-way messages", "agentcore"),
+                (r"^one-way, mutex\+condvar queue baseline$", "one-way messages", "mutex+condvar"),
+                (r"^timer lateness, wheel (p\d+)$", r"timer lateness \1", "agentcore"),
+                (r"^timer lateness, clock_nanosleep baseline (p\d+)$", r"timer lateness \1",
+                 "clock_nanosleep")],
+         group="runtime"),
+    Step("mem", harness("bench_mem"), (20, 60), ours={"agentcore"},
+         expect=("glibc", "jemalloc", "mimalloc"),
+         rules=[(r"^(.*): (agentcore|glibc|jemalloc|mimalloc)$", r"\1", r"\2"),
+                (r"^(.*): handoff alone \(no allocator\)$", r"\1 handoff floor", "none")]),
+    Step("sched_spawn", harness("bench_sched_spawn"), (2, 10), ours={"agentcore"},
+         expect=("pthread pool",),
+         rules=[(r"^sched ac_spawn, batch 256$", "spawn, batch 256", "agentcore"),
+                (r"^pthread pool, .*$", "spawn, batch 256", "pthread pool")],
+         group="spawn"),
+    Step("sched_deque", harness("bench_sched_deque"), (1, 5), ours={"agentcore"}),
+    Step("sched_steal", harness("bench_sched_steal"), (1, 5), ours={"stealing on"},
+         expect=("stealing off",), rules=STEAL_RULES, group="steal"),
+    Step("runtime_steal", harness("bench_runtime_steal"), (2, 10), ours={"stealing on"},
+         expect=("stealing off",), rules=STEAL_RULES + [(r"^speed-up.*$", r"\g<0>", "ratio")],
+         group="steal"),
+    Step("http_parser", harness("bench_http"), (1, 5), ours={"ac_http_parser"},
+         expect=("libhttp-parser",),
+         rules=[(r"^(.*): ac_http_parser$", r"\1", "ac_http_parser"),
+                (r"^(.*): libhttp-parser alone \(baseline\)$", r"\1", "libhttp-parser")]),
+    Step("net_zc", harness("bench_net_zc"), (2, 10), ours={"zc"},
+         rules=[(r"^(\d+ KiB) (\S+)$", r"\1", r"\2")]),
+    Step("net_echo", lambda q: py("net_echo.py", ["--runs", "3", "--seconds", "0.3", "--conns",
+                                                  "1,128", "--depths", "1"],
+                                  ["--runs", "5", "--seconds", "1", "--conns", "1,16,128,1024",
+                                   "--depths", "1,8"])(q) + http_available_args(),
+         (25, 200), ours={"ac-echo", "ac-echo@epoll"}, expect=("epoll-echo", "uring-echo"),
+         needs=("build/bin/ac-echo", "build/bin/epoll-echo", "build/bin/uring-echo",
+                "build/bin/ac-loadgen"),
+         pinning=PIN_NET, parse=parse_net_echo, group="echo"),
+    Step("net_idle", py("net_idle.py", ["--conns", "1000"], ["--conns", "10000"]), (3, 15),
+         ours={"ac-echo"}, pinning={"server": SERVER_CPU, "client": None, "baseline": None},
+         needs=("build/bin/ac-echo",), parse=parse_net_idle),
+    Step("http", py("http_agentd.py", ["--runs", "3", "--seconds", "1", "--conns", "64"],
+                    ["--runs", "5", "--seconds", "3", "--conns", "16,64,256"]),
+         (35, 330), ours={"agentd"},
+         expect=("nginx", "go") + (("h2o",) if shutil.which("h2o") else ()),
+         needs=("build/bin/agentd", "wrk", "nginx", "go"),
+         pinning={"server": SERVER_CPU, "client": CLIENT_CPU, "baseline": SERVER_CPU},
+         env=PIN_HTTP_ENV, parse=parse_http),
+    Step("http_metrics", py("http_metrics.py", ["--runs", "3", "--seconds", "2"],
+                            ["--runs", "5", "--seconds", "3"]),
+         (30, 70), ours={"metrics on"}, expect=("metrics off",), quick=False,
+         needs=("build/bin/agentd", "wrk"),
+         pinning={"server": SERVER_CPU, "client": CLIENT_CPU, "baseline": SERVER_CPU},
+         env=PIN_HTTP_ENV, parse=parse_on_off("metrics")),
+    # Lock benchmarks (wip/locks): bench_dlock against redis-benchmark's raw round trip.
+    Step("dlock", harness("bench_dlock", ("--quick", "--pin"), ("--pin",)), (15, 60),
+         ours={"agentcore"}, expect=("redis-benchmark",),
+         needs=("build/bin/bench_dlock", "redis-server", "redis-benchmark"),
+         pinning={"server": SERVER_CPU, "client": CLIENT_CPU, "baseline": CLIENT_CPU},
+         rules=[(r"^raw redis-benchmark SET NX PX (p\d+)$", r"SET NX PX \1", "redis-benchmark"),
+                (r"^resp client SET NX PX (p\d+)$", r"SET NX PX \1", "agentcore")],
+         group="lock"),
+]
+
+
+def load(stdout):
+    """The JSON object a program printed (the last line that parses)."""
+    try:
+        return json.loads(stdout)
+    except ValueError:
+        for line in reversed(stdout.strip().splitlines()):
+            try:
+                return json.loads(line)
+            except ValueError:
+                continue
+    raise ValueError("no JSON object in the output")
