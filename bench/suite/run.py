@@ -103,6 +103,15 @@ def normalise(step, doc):
     return out
 
 
+def cpu_list(text):
+    """The CPUs of a list such as 0-2,5."""
+    cpus = []
+    for part in text.split(","):
+        lo, _, hi = part.partition("-")
+        cpus += range(int(lo), int(hi or lo) + 1)
+    return cpus
+
+
 def trust(facts, steps_out, benchmarks):
     """The reasons a result may not be trusted, as {kind, step, id, detail}."""
     w = []
@@ -113,14 +122,17 @@ def trust(facts, steps_out, benchmarks):
     for s in steps_out:
         pin = s["pinning"]
         if s["status"] == "skipped":
-            w.append({"kind": "baseline_missing", "step": s["name"], "id": None,
+            # A program of this tree not built is not a missing baseline.
+            kind = "not_built" if s["error"].startswith("build/") else "baseline_missing"
+            w.append({"kind": kind, "step": s["name"], "id": None,
                       "detail": f"step skipped: {s['error']}"})
         if s["status"] == "failed":
             w.append({"kind": "failed", "step": s["name"], "id": None, "detail": s["error"]})
-        if pin["client"] is not None and pin["server"] is not None and set(
-                pin["client"].split(",")) & set(pin["server"].split(",")):
+        if s["status"] == "ok" and pin["server"] is not None and (pin["client"] is None or set(
+                cpu_list(pin["client"])) & set(cpu_list(pin["server"]))):
             w.append({"kind": "shared_cpu", "step": s["name"], "id": None,
-                      "detail": f"client and server share CPU {pin['client']}"})
+                      "detail": f"client (CPUs {pin['client'] or 'any'}) and server (CPUs "
+                                f"{pin['server']}) may share a CPU"})
         for miss in s.get("missing_baselines", []):
             w.append({"kind": "baseline_missing", "step": s["name"], "id": None,
                       "detail": f"baseline {miss} missing"})
@@ -147,7 +159,7 @@ def main():
     os.makedirs(logdir, exist_ok=True)
     facts = machine.facts()
     steps = [s for s in STEPS if (not only or s.name in only) and (s.quick or not a.quick)]
-    est = [s.est[0] if a.quick else s.est[1] for s in steps]
+    est = [0 if s.missing() else s.est[0] if a.quick else s.est[1] for s in steps]
     print(f"bench: {len(steps)} steps ({'quick' if a.quick else 'full'}), "
           f"{len(facts['cpus_usable'])} CPUs, load {facts['loadavg_start'][0]:.1f}, "
           f"estimate {fmt_s(sum(est))}", flush=True)

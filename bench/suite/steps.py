@@ -126,6 +126,19 @@ def parse_on_off(label):
     return parse
 
 
+def parse_http_steal(doc):
+    """http_steal.py (wip/perf): {"this/cpus 0": {...}, "this/cpus 0-1": {...}}:
+    one session's compute calls on 2 shards (stealing) against 1 shard."""
+    for key, ms in doc["results"].items():
+        build, cpus = key.split("/cpus ")
+        subject = ("2 shards (stealing)" if "-" in cpus else "1 shard") + (
+            "" if build == "this" else f" ({build})")
+        for k, (metric, better) in HTTP_METRICS.items():
+            if k in ms:
+                yield Entry("compute, one session", subject, metric, better,
+                            ms[k].get("samples") or [ms[k]["median"]], {})
+
+
 def parse_net_idle(doc):
     yield Entry(f"{doc['conns']} idle connections", "ac-echo", "RSS bytes/conn", "lower",
                 [doc["bytes_per_conn"]], {"conns": doc["conns"]})
@@ -172,7 +185,8 @@ STEPS = [
          expect=("libhttp-parser",),
          rules=[(r"^(.*): ac_http_parser$", r"\1", "ac_http_parser"),
                 (r"^(.*): libhttp-parser alone \(baseline\)$", r"\1", "libhttp-parser")]),
-    Step("net_zc", harness("bench_net_zc"), (2, 10), ours={"zc"},
+    Step("net_zc", harness("bench_net_zc", ("--runs", "3", "--seconds", "0.1")), (4, 20),
+         ours={"zc"},
          rules=[(r"^(\d+ KiB) (\S+)$", r"\1", r"\2")]),
     Step("net_echo", lambda q: py("net_echo.py", ["--runs", "3", "--seconds", "0.3", "--conns",
                                                   "1,128", "--depths", "1"],
@@ -198,6 +212,13 @@ STEPS = [
          needs=("build/bin/agentd", "wrk"),
          pinning={"server": SERVER_CPU, "client": CLIENT_CPU, "baseline": SERVER_CPU},
          env=PIN_HTTP_ENV, parse=parse_on_off("metrics")),
+    # Stealing end to end through HTTP (wip/perf): agentd on CPUs 0-1 against CPU 0 alone.
+    Step("http_steal", py("http_steal.py", ["--runs", "3", "--seconds", "1"],
+                          ["--runs", "5", "--seconds", "3"]),
+         (12, 60), ours={"2 shards (stealing)"}, expect=("1 shard",),
+         needs=("bench/http_steal.py", "build/bin/agentd", "wrk"),
+         pinning={"server": "0-1", "client": None, "baseline": "0"},
+         parse=parse_http_steal, group="steal"),
     # Lock benchmarks (wip/locks): bench_dlock against redis-benchmark's raw round trip.
     Step("dlock", harness("bench_dlock", ("--quick", "--pin"), ("--pin",)), (15, 60),
          ours={"agentcore"}, expect=("redis-benchmark",),
