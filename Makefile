@@ -55,6 +55,7 @@ test-tsan: deps-test
 test-bench: build
 	bench/suite/run.py --quick --out build/bench-ci/results.json
 	bench/suite/check.py build/bench-ci/results.json
+	bench/suite/compare.py build/bench-ci/results.json build/bench-ci/results.json >/dev/null
 
 BENCH_FLAGS = $(if $(filter 1,$(QUICK)),--quick)
 bench: deps-bench build

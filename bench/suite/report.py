@@ -53,6 +53,8 @@ def section(res, plots_rel):
         if pin["server"] is not None or pin["client"] is not None:
             out.append(f"Pinned: server CPU {pin['server']}, client CPU {pin['client']}, "
                        f"baselines CPU {pin['baseline']}.")
+        elif s.get("pin_note"):
+            out.append(f"Pinned: {s['pin_note']}.")
         if not rows:
             out.append("")
             continue

@@ -174,6 +174,7 @@ def main():
         print(f"[{i + 1}/{len(steps)}] {step.name:14s} elapsed {fmt_s(time.monotonic() - t_start)}"
               f"  left ~{fmt_s(left)}", flush=True)
         rec = {"name": step.name, "group": step.group, "pinning": step.pinning,
+               "pin_note": step.pin_note,
                "argv": None, "status": "ok", "error": None, "seconds": 0.0,
                "ours": sorted(step.ours), "expected_baselines": list(step.expect)}
         miss = step.missing()

@@ -32,15 +32,17 @@ class Step:
     warning); needs: programs that must exist (else the step is skipped);
     pinning: {"server","client","baseline"} CPU lists (None: not pinned);
     quick: run in QUICK=1 too; rules / parse: see the module comment;
-    group: the plot and table it belongs to; env: extra environment."""
+    group: the plot and table it belongs to; env: extra environment;
+    pin_note: where an in-process program pins its own threads."""
 
     def __init__(self, name, argv, est, ours, expect=(), needs=(), pinning=None, quick=True,
-                 rules=(), parse=None, group=None, env=None, better=None):
+                 rules=(), parse=None, group=None, env=None, better=None, pin_note=None):
         self.name, self.argv, self.est, self.ours, self.expect = name, argv, est, ours, expect
         self.needs, self.quick, self.rules, self.group = needs, quick, rules, group or name
         self.pinning = pinning or {"server": None, "client": None, "baseline": None}
         self.parse = parse or self.parse_harness
         self.env, self.better = env or {}, better or {}
+        self.pin_note = pin_note
 
     def missing(self):
         """The first program this step needs that is not there, or None."""
@@ -156,7 +158,9 @@ STEAL_RULES = [(r"^(.*), stealing (on)$", r"\1", r"stealing \2"),
                (r"^(.*), stealing (off)$", r"\1", r"stealing \2")]
 
 STEPS = [
-    Step("runtime", harness("bench_runtime"), (12, 40), ours={"agentcore"},
+    Step("runtime", harness("bench_runtime"), (12, 40),
+         pin_note="shards and the baseline threads on CPUs 0 and 1 (bench_runtime.c)",
+         ours={"agentcore"},
          expect=("mutex+condvar", "clock_nanosleep"),
          rules=[(r"^round trip, shard msg \(target asleep\) (p\d+)$", r"round trip \1", "agentcore"),
                 (r"^round trip, mutex\+condvar baseline (p\d+)$", r"round trip \1", "mutex+condvar"),
@@ -166,27 +170,39 @@ STEPS = [
                 (r"^timer lateness, clock_nanosleep baseline (p\d+)$", r"timer lateness \1",
                  "clock_nanosleep")],
          group="runtime"),
-    Step("mem", harness("bench_mem"), (20, 60), ours={"agentcore"},
+    Step("mem", harness("bench_mem"), (20, 60),
+         pin_note="threads pinned to CPUs 0 and 1, the same for every allocator",
+         ours={"agentcore"},
          expect=("glibc", "jemalloc", "mimalloc"),
          rules=[(r"^(.*): (agentcore|glibc|jemalloc|mimalloc)$", r"\1", r"\2"),
                 (r"^(.*): handoff alone \(no allocator\)$", r"\1 handoff floor", "none")]),
-    Step("sched_spawn", harness("bench_sched_spawn"), (2, 10), ours={"agentcore"},
+    Step("sched_spawn", harness("bench_sched_spawn"), (2, 10),
+         pin_note="submitter on CPU 0, pool workers on every CPU",
+         ours={"agentcore"},
          expect=("pthread pool",),
          rules=[(r"^sched ac_spawn, batch 256$", "spawn, batch 256", "agentcore"),
                 (r"^pthread pool, .*$", "spawn, batch 256", "pthread pool")],
          group="spawn"),
-    Step("sched_deque", harness("bench_sched_deque"), (1, 5), ours={"agentcore"}),
-    Step("sched_steal", harness("bench_sched_steal"), (1, 5), ours={"stealing on"},
+    Step("sched_deque", harness("bench_sched_deque"), (1, 5),
+         pin_note="owner on CPU 0, thief on CPU 1",
+         ours={"agentcore"}),
+    Step("sched_steal", harness("bench_sched_steal"), (1, 5),
+         pin_note="two shards, CPUs 0 and 1",
+         ours={"stealing on"},
          expect=("stealing off",), rules=STEAL_RULES, group="steal"),
-    Step("runtime_steal", harness("bench_runtime_steal"), (2, 10), ours={"stealing on"},
+    Step("runtime_steal", harness("bench_runtime_steal"), (2, 10),
+         pin_note="runtime shards on CPUs 0 and 1",
+         ours={"stealing on"},
          expect=("stealing off",), rules=STEAL_RULES + [(r"^speed-up.*$", r"\g<0>", "ratio")],
          group="steal"),
-    Step("http_parser", harness("bench_http"), (1, 5), ours={"ac_http_parser"},
+    Step("http_parser", harness("bench_http"), (1, 5),
+         pin_note="CPU 0, both parsers",
+         ours={"ac_http_parser"},
          expect=("libhttp-parser",),
          rules=[(r"^(.*): ac_http_parser$", r"\1", "ac_http_parser"),
                 (r"^(.*): libhttp-parser alone \(baseline\)$", r"\1", "libhttp-parser")]),
     Step("net_zc", harness("bench_net_zc", ("--runs", "3", "--seconds", "0.1")), (4, 20),
-         ours={"zc"},
+         pin_note="sender on CPU 0, sink shard on CPU 1", ours={"zc"},
          rules=[(r"^(\d+ KiB) (\S+)$", r"\1", r"\2")]),
     Step("net_echo", lambda q: py("net_echo.py", ["--runs", "3", "--seconds", "0.3", "--conns",
                                                   "1,128", "--depths", "1"],
