@@ -13,7 +13,7 @@ Exit status: 0, or 1 when a step failed (its error is in results.json and
 build/bench/logs/STEP.log). A step whose program is missing is skipped
 with a warning, not failed.
 """
-import argparse, json, math, os, subprocess, sys, time
+import argparse, json, math, os, signal, subprocess, sys, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import machine  # noqa: E402
@@ -54,17 +54,24 @@ def run_step(step, quick, logdir):
     with open(os.path.join(logdir, f"{step.name}.log"), "w") as log:
         log.write("$ " + " ".join(argv) + "\n")
         log.flush()
+        # Its own process group: on a time-out the servers a driver started
+        # go too (killpg of the group we created, nothing else).
+        p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=log, text=True, env=env,
+                             cwd=ROOT, start_new_session=True)
         try:
-            p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=log, text=True, env=env,
-                               timeout=limit, cwd=ROOT)
-        except subprocess.TimeoutExpired:
-            return None, time.monotonic() - t0, f"timed out after {limit} s"
-        log.write(p.stdout)
+            stdout, _ = p.communicate(timeout=limit)
+        except BaseException as e:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+            if isinstance(e, subprocess.TimeoutExpired):
+                return None, time.monotonic() - t0, f"timed out after {limit} s"
+            raise
+        log.write(stdout)
     secs = time.monotonic() - t0
     if p.returncode != 0:
         return None, secs, f"exit status {p.returncode}"
     try:
-        return load(p.stdout), secs, None
+        return load(stdout), secs, None
     except ValueError as e:
         return None, secs, str(e)
 
@@ -123,7 +130,8 @@ def trust(facts, steps_out, benchmarks):
         pin = s["pinning"]
         if s["status"] == "skipped":
             # A program of this tree not built is not a missing baseline.
-            kind = "not_built" if s["error"].startswith("build/") else "baseline_missing"
+            kind = ("not_built" if s["error"].startswith(("build/", "bench/"))
+                    else "baseline_missing")
             w.append({"kind": kind, "step": s["name"], "id": None,
                       "detail": f"step skipped: {s['error']}"})
         if s["status"] == "failed":
