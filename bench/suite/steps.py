@@ -157,6 +157,11 @@ PIN_HTTP_ENV = {"AC_BENCH_SERVER_CPUS": SERVER_CPU, "AC_BENCH_CLIENT_CPUS": CLIE
 STEAL_RULES = [(r"^(.*), stealing (on)$", r"\1", r"stealing \2"),
                (r"^(.*), stealing (off)$", r"\1", r"stealing \2")]
 
+# bench_dlock's rows, each compared with redis-benchmark's raw SET NX PX
+# round trip at the same percentile (the floor).
+DLOCK_ROWS = ("resp client SET NX PX", "lock(1) acquire+release", "redlock(3) acquire+release",
+              "redlock(3) 1 frozen acq+rel")
+
 STEPS = [
     Step("runtime", harness("bench_runtime"), (12, 130),
          pin_note="shards and the baseline threads on CPUs 0 and 1 (bench_runtime.c)",
@@ -237,11 +242,11 @@ STEPS = [
          parse=parse_http_steal, group="steal"),
     # Lock benchmarks (wip/locks): bench_dlock against redis-benchmark's raw round trip.
     Step("dlock", harness("bench_dlock", ("--quick", "--pin"), ("--pin",)), (15, 60),
-         ours={"agentcore"}, expect=("redis-benchmark",),
+         ours=set(DLOCK_ROWS) | {"agentcore"}, expect=("redis-benchmark",),
          needs=("build/bin/bench_dlock", "redis-server", "redis-benchmark"),
-         pinning={"server": SERVER_CPU, "client": CLIENT_CPU, "baseline": CLIENT_CPU},
-         rules=[(r"^raw redis-benchmark SET NX PX (p\d+)$", r"SET NX PX \1", "redis-benchmark"),
-                (r"^resp client SET NX PX (p\d+)$", r"SET NX PX \1", "agentcore")],
+         pinning={"server": "1", "client": "0", "baseline": "0"},  # bench_dlock --pin's CPUs
+         rules=[(r"^raw redis-benchmark SET NX PX (p\d+)$", r"\1", "redis-benchmark"),
+                (r"^(%s) (p\d+)$" % "|".join(re.escape(x) for x in DLOCK_ROWS), r"\2", r"\1")],
          group="lock"),
 ]
 
