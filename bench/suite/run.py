@@ -144,7 +144,10 @@ def trust(facts, steps_out, benchmarks):
         for miss in s.get("missing_baselines", []):
             w.append({"kind": "baseline_missing", "step": s["name"], "id": None,
                       "detail": f"baseline {miss} missing"})
+    counts = {s["name"] for s in steps_out if s.get("counts")}
     for b in benchmarks:
+        if b["step"] in counts:
+            continue
         if b["role"] != "info" and b["spread"] > SPREAD_LIMIT:
             w.append({"kind": "spread", "step": b["step"], "id": b["id"],
                       "detail": f"spread (IQR/median) {b['spread'] * 100:.0f} % > "
@@ -182,7 +185,7 @@ def main():
         print(f"[{i + 1}/{len(steps)}] {step.name:14s} elapsed {fmt_s(time.monotonic() - t_start)}"
               f"  left ~{fmt_s(left)}", flush=True)
         rec = {"name": step.name, "group": step.group, "pinning": step.pinning,
-               "pin_note": step.pin_note,
+               "pin_note": step.pin_note, "counts": step.counts,
                "argv": None, "status": "ok", "error": None, "seconds": 0.0,
                "ours": sorted(step.ours), "expected_baselines": list(step.expect)}
         miss = step.missing()

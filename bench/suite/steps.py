@@ -33,16 +33,18 @@ class Step:
     pinning: {"server","client","baseline"} CPU lists (None: not pinned);
     quick: run in QUICK=1 too; rules / parse: see the module comment;
     group: the plot and table it belongs to; env: extra environment;
-    pin_note: where an in-process program pins its own threads."""
+    pin_note: where an in-process program pins its own threads; counts:
+    the step counts (bytes, instructions), so no spread/samples warnings."""
 
     def __init__(self, name, argv, est, ours, expect=(), needs=(), pinning=None, quick=True,
-                 rules=(), parse=None, group=None, env=None, better=None, pin_note=None):
+                 rules=(), parse=None, group=None, env=None, better=None, pin_note=None,
+                 counts=False):
         self.name, self.argv, self.est, self.ours, self.expect = name, argv, est, ours, expect
         self.needs, self.quick, self.rules, self.group = needs, quick, rules, group or name
         self.pinning = pinning or {"server": None, "client": None, "baseline": None}
         self.parse = parse or self.parse_harness
         self.env, self.better = env or {}, better or {}
-        self.pin_note = pin_note
+        self.pin_note, self.counts = pin_note, counts
 
     def missing(self):
         """The first program this step needs that is not there, or None."""
@@ -141,6 +143,19 @@ def parse_http_steal(doc):
                             ms[k].get("samples") or [ms[k]["median"]], {})
 
 
+def parse_callgrind(doc):
+    """agent_callgrind.py (wip/perf): instructions and allocations per
+    request under callgrind, per build ("this", "baseline") and scenario."""
+    names = {"ir_per_req": "Ir/req", "libc_allocs_per_req": "libc allocs/req",
+             "heap_allocs_per_req": "heap allocs/req"}
+    for build, scens in doc["results"].items():
+        for scen, r in scens.items():
+            for k, metric in names.items():
+                if k in r:
+                    yield Entry(scen, "agentcore" if build == "this" else f"agentd ({build})",
+                                metric, "lower", [r[k]], {})
+
+
 def parse_net_idle(doc):
     yield Entry(f"{doc['conns']} idle connections", "ac-echo", "RSS bytes/conn", "lower",
                 [doc["bytes_per_conn"]], {"conns": doc["conns"]})
@@ -218,7 +233,7 @@ STEPS = [
                 "build/bin/ac-loadgen"),
          pinning=PIN_NET, parse=parse_net_echo, group="echo"),
     Step("net_idle", py("net_idle.py", ["--conns", "1000"], ["--conns", "10000"]), (3, 15),
-         ours={"ac-echo"}, pin_note="ac-echo on CPU 1; RSS is measured, not time",
+         ours={"ac-echo"}, pin_note="ac-echo on CPU 1; RSS is measured, not time", counts=True,
          needs=("build/bin/ac-echo",), parse=parse_net_idle),
     Step("http", py("http_agentd.py", ["--runs", "3", "--seconds", "1", "--conns", "64"],
                     ["--runs", "5", "--seconds", "2", "--conns", "16,64,256"]),
@@ -240,6 +255,12 @@ STEPS = [
          needs=("bench/http_steal.py", "build/bin/agentd", "wrk"),
          pinning={"server": "0-1", "client": None, "baseline": "0"},
          parse=parse_http_steal, group="steal"),
+    # Instructions and allocations per request under callgrind (wip/perf): counts, not
+    # time, so one sample is the answer; full suite only (valgrind is slow).
+    Step("agent_callgrind", py("agent_callgrind.py", [], ["--requests", "2000"]), (60, 90),
+         ours={"agentcore"}, needs=("bench/agent_callgrind.py", "build/bin/agentd", "valgrind"),
+         pin_note="one shard; counts do not depend on placement", quick=False, counts=True,
+         parse=parse_callgrind),
     # Lock benchmarks (wip/locks): bench_dlock against redis-benchmark's raw round trip.
     Step("dlock", harness("bench_dlock", ("--quick", "--pin"), ("--pin",)), (15, 60),
          ours=set(DLOCK_ROWS) | {"agentcore"}, expect=("redis-benchmark",),
