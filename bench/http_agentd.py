@@ -333,8 +333,9 @@ def main():
             "p99_vs_nginx": ag["p99_ms"]["median"] / ng["p99_ms"]["median"],
         }
         if "h2o" in summary[scen]:
+            h2o = summary[scen]["h2o"]
             summary[scen]["ratios"]["cpu_vs_h2o"] = (ag["cpu_us_per_req"]["median"] /
-                                                     summary[scen]["h2o"]["cpu_us_per_req"]["median"])
+                                                     h2o["cpu_us_per_req"]["median"])
         if "agentd-base" in summary[scen]:
             base = summary[scen]["agentd-base"]
             summary[scen]["ratios"]["cpu_vs_base"] = (ag["cpu_us_per_req"]["median"] /
