@@ -5,6 +5,8 @@
  */
 #include "cli.h"
 
+#include "backend.h"
+
 #include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
@@ -20,6 +22,8 @@ enum {
     OPT_ADMIN_PORT,
     OPT_LOG_LEVEL,
     OPT_LOG_FILE,
+    OPT_BACKEND,
+    OPT_CAPABILITIES,
 };
 
 static const struct option opts[] = {
@@ -44,6 +48,8 @@ static const struct option opts[] = {
     {"queue-size", required_argument, 0, 'Q'},
     {"memory-limit", required_argument, 0, 'm'},
     {"quiet", no_argument, 0, 'q'},
+    {"backend", required_argument, 0, OPT_BACKEND},
+    {"capabilities", no_argument, 0, OPT_CAPABILITIES},
     {0, 0, 0, 0},
 };
 
@@ -72,6 +78,9 @@ static void usage(FILE *f)
                "  --queue-size N          tasks per class per shard (scheduler.queue_size)\n"
                "  --memory-limit MIB      heap budget per shard (wins over memory.memory_limit)\n"
                "  --quiet                 print only the listening line\n"
+               "  --backend B             auto|io_uring|epoll (scheduler.io_backend; auto:\n"
+               "                          io_uring, else epoll with a warning naming why)\n"
+               "  --capabilities          print what this host allows and exit\n"
                "  --help, --version\n");
 }
 
@@ -105,6 +114,8 @@ static void first_pass(int argc, char **argv, struct agentd_cli *cli)
         } else if (o == OPT_VERSION) {
             printf("agentd %s\n", ac_version());
             exit(0);
+        } else if (o == OPT_CAPABILITIES) {
+            exit(agentd_capabilities_print());
         }
     }
 }
@@ -129,6 +140,7 @@ void agentd_cli_parse(int argc, char **argv, struct agentd_config *c, struct age
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (o) {
         case OPT_CONFIG:
+        case OPT_CAPABILITIES: /* first pass */
             break;
         case OPT_CHECK:
             cli->check_config = true;
@@ -193,6 +205,10 @@ void agentd_cli_parse(int argc, char **argv, struct agentd_config *c, struct age
             break;
         case 'm':
             c->memory_limit_per_shard = num(optarg, 1u << 30, "--memory-limit") << 20;
+            break;
+        case OPT_BACKEND:
+            if (ac_ring_backend_parse(optarg, &c->io_backend))
+                bad("--backend (auto, io_uring, epoll)", optarg);
             break;
         case 'q':
             cli->quiet = true;

@@ -5,8 +5,8 @@ agentcore series whose ratio to a baseline moved more than --threshold
 (default 10 %), marked "regression" when it moved the bad way (a ratio of
 a lower-is-better metric went up, of a higher-is-better metric went down)
 and "improvement" otherwise; "noisy" when a series involved had a spread
-(IQR/median) above the threshold in either file (still counted). Exit status 1 when there is a regression, 2
-on unreadable input, else 0.
+(IQR/median) above the threshold in either file (still counted). Exit
+status 1 when there is a regression, 2 on unreadable input, else 0.
 
   bench/suite/compare.py OLD.json [NEW.json] [--threshold 0.10]
 """
