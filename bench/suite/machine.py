@@ -2,7 +2,7 @@
 io_uring features (probed with the io_uring_setup and io_uring_register
 system calls through ctypes, so no extra program is needed), the I/O
 backend the runtime will pick, the CPU frequency governor, load average."""
-import ctypes, os, platform, socket, time
+import ctypes, os, platform, socket, subprocess, time
 
 SYS_IO_URING_SETUP, SYS_IO_URING_REGISTER = 425, 427
 IORING_REGISTER_PROBE = 8
@@ -87,17 +87,33 @@ def governor():
     return _read("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor")
 
 
-def backend(uring):
-    """The backend agentd picks with --backend auto: io_uring when it can
-    set up a ring, else epoll; AC_BACKEND overrides it as in the runtime."""
+def backend(uring, caps):
+    """The backend agentd picks with --backend auto: its own report's
+    "backend" line where it has one; else io_uring when a ring can be set
+    up, epoll otherwise (AC_BACKEND overrides it, as in the runtime)."""
+    for line in (caps or "").splitlines():
+        if line.startswith("backend"):
+            return line.split()[1]
     forced = os.environ.get("AC_BACKEND")
     if forced:
         return forced
     return "io_uring" if uring["available"] else "epoll"
 
 
+def agentd_capabilities():
+    """What `agentd --capabilities` reports (the runtime's own probe, where
+    the build has it), as text; None without it."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "build", "bin",
+                        "agentd")
+    try:
+        r = subprocess.run([path, "--capabilities"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return r.stdout.strip() if r.returncode == 0 else None
+
+
 def facts():
-    uring = io_uring()
+    uring, caps = io_uring(), agentd_capabilities()
     return {
         "cpu_model": cpu_model(),
         "cpus_online": os.cpu_count(),
@@ -107,7 +123,8 @@ def facts():
         "hostname": socket.gethostname(),
         "io_uring": uring,
         "io_uring_disabled_sysctl": _read("/proc/sys/kernel/io_uring_disabled"),
-        "backend": backend(uring),
+        "backend": backend(uring, caps),
+        "agentd_capabilities": caps,
         "governor": governor(),
         "loadavg_start": list(os.getloadavg()),
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
