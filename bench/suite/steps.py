@@ -227,7 +227,7 @@ STEPS = [
     Step("net_zc", harness("bench_net_zc", ("--runs", "3", "--seconds", "0.1")), (4, 20),
          pin_note="sender on CPU 0, sink shard on CPU 1", ours={"zc"},
          rules=[(r"^(\d+ KiB) (\S+)$", r"\1", r"\2")]),
-    Step("net_echo", lambda q: py("net_echo.py", ["--runs", "3", "--seconds", "0.3", "--conns",
+    Step("net_echo", lambda q: py("net_echo.py", ["--runs", "3", "--seconds", "0.5", "--conns",
                                                   "1,128", "--depths", "1"],
                                   ["--runs", "5", "--seconds", "0.5", "--conns", "1,16,128,1024",
                                    "--depths", "1,8"])(q) + epoll_args("net_echo.py", q),
