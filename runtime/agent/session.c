@@ -10,6 +10,12 @@
  * the id. Each session carries its own timer (the shard's wheel makes
  * start and cancel O(1)); every get or put restarts it, and when it fires
  * the session and its JSON value are freed.
+ *
+ * Bounded: a shard holds at most session_max sessions. The TTL alone
+ * bounds nothing (one client minting new ids grew RSS by 68 MB in 10 s),
+ * so sessions also sit on a least-recently-used list (get and put move
+ * one to the front) and a new session past the cap evicts the one at the
+ * back: counted, and logged once per shard.
  */
 #include "internal.h"
 
@@ -19,6 +25,7 @@
 
 struct ac__session {
     struct ac__session *next;
+    TAILQ_ENTRY(ac__session) lru; /* sh->lru, most recent first */
     struct ac__agent_shard *sh;
     struct ac_timer ttl;
     json_t *value;
@@ -66,21 +73,45 @@ static struct ac__session **find(struct ac__agent_shard *sh, const char *id, siz
     return NULL;
 }
 
-static void on_expire(struct ac_timer *t, void *arg)
+/* Unlists and frees `s` (its timer stopped first). */
+static void drop(struct ac__session *s)
 {
-    struct ac__session *s = arg;
     struct ac__agent_shard *sh = s->sh;
     struct ac__session **pp = find(sh, s->id, s->len, s->hash);
-    (void)t;
     AC_ASSERT(pp && *pp == s);
     *pp = s->next;
+    TAILQ_REMOVE(&sh->lru, s, lru);
     sh->nsessions--;
+    ac_timer_cancel(&s->ttl);
     json_decref(s->value);
     free(s);
 }
 
+static void on_expire(struct ac_timer *t, void *arg)
+{
+    (void)t;
+    drop(arg);
+}
+
+/* Makes room for one more session: evicts the least recently used. */
+static void evict_lru(struct ac__agent_shard *sh)
+{
+    struct ac__session *s = TAILQ_LAST(&sh->lru, ac__session_lru);
+    AC_ASSERT(s);
+    AC_AGENT_STAT_ADD(sh->sessions_evicted, 1);
+    if (!sh->evict_logged) {
+        sh->evict_logged = true; /* the count tells the rest */
+        ac_log_warn("agents: shard %u holds %zu sessions (session_max): evicting the least "
+                    "recently used (counted in sessions_evicted; logged once)",
+                    sh->id, sh->nsessions);
+    }
+    drop(s);
+}
+
 static void touch(struct ac__session *s)
 {
+    TAILQ_REMOVE(&s->sh->lru, s, lru);
+    TAILQ_INSERT_HEAD(&s->sh->lru, s, lru);
     ac_timer_cancel(&s->ttl);
     AC_ASSERT(ac_timer_start(&s->ttl, s->sh->host->cfg.session_ttl_ns, on_expire, s) == 0);
 }
@@ -148,6 +179,8 @@ int ac_session_put(const char *id, json_t *value)
         touch(*pp);
         return 0;
     }
+    if (sh->nsessions >= sh->host->cfg.session_max)
+        evict_lru(sh);
     if (sh->nsessions >= sh->nbuckets && !grow(sh)) {
         json_decref(value);
         return -ENOMEM;
@@ -166,6 +199,7 @@ int ac_session_put(const char *id, json_t *value)
     s->next = sh->buckets[k];
     sh->buckets[k] = s;
     sh->nsessions++;
+    TAILQ_INSERT_HEAD(&sh->lru, s, lru);
     touch(s);
     return 0;
 }
@@ -174,6 +208,12 @@ size_t ac_session_count(void)
 {
     struct ac__agent_shard *sh = ac__agent_shard_current();
     return sh ? sh->nsessions : 0;
+}
+
+uint64_t ac_session_evictions(void)
+{
+    struct ac__agent_shard *sh = ac__agent_shard_current();
+    return sh ? atomic_load_explicit(&sh->sessions_evicted, memory_order_relaxed) : 0;
 }
 
 void ac__agent_sessions_close(struct ac__agent_shard *sh)
@@ -187,5 +227,6 @@ void ac__agent_sessions_close(struct ac__agent_shard *sh)
         }
     free(sh->buckets);
     sh->buckets = NULL;
+    TAILQ_INIT(&sh->lru);
     sh->nbuckets = sh->nsessions = 0;
 }
