@@ -1,7 +1,10 @@
 # The two commands: `make run` and `make test`. Everything else is CMake.
 #   make run     install deps, build release, start agentd (foreground, :8080)
 #   make test    install deps, build and test release, asan and tsan presets
-#   make bench   build release and run the benchmark suite (bench/run.sh)
+#   make bench   build release and run the benchmark suite (bench/suite/README.md):
+#                build/bench/results.json, plots, bench/RESULTS.md's generated
+#                section. QUICK=1: the quick suite (< 2 min on 2 cores).
+#   make bench-compare OLD=old/results.json [NEW=...]  ratios that moved > 10 %
 #   make faults  the fault-injection preset (ASan + AC_FAULTS) and its tests
 #   make fuzz    build the libFuzzer targets, run each FUZZ_SECONDS (60)
 #   make soak    mixed load against agentd for DURATION seconds (600)
@@ -9,7 +12,8 @@ SHELL := /bin/bash
 JOBS ?= $(shell nproc)
 CTEST = ctest --output-on-failure -j$(JOBS) --timeout 300
 
-.PHONY: all deps deps-test deps-bench build run test test-release test-clang test-asan test-tsan bench clean faults fuzz soak
+.PHONY: all deps deps-test deps-bench build run test test-release test-clang test-asan test-tsan \
+        test-bench bench bench-compare clean faults fuzz soak
 
 all: build
 
@@ -27,7 +31,7 @@ build: deps
 run: build
 	./build/bin/agentd
 
-test: deps-test test-release test-clang test-asan test-tsan faults
+test: deps-test test-release test-clang test-asan test-tsan faults test-bench
 
 test-release: build
 	cd build && $(CTEST)
@@ -89,8 +93,21 @@ DURATION ?= 600
 soak: build
 	bench/soak.py --duration $(DURATION)
 
+# CI: the quick suite once, into its own folder (bench/RESULTS.md untouched);
+# fails when a step fails or results.json is malformed, never on the numbers.
+test-bench: deps-bench build
+	bench/suite/run.py --quick --out build/bench-ci/results.json
+	bench/suite/check.py build/bench-ci/results.json
+	bench/suite/compare.py build/bench-ci/results.json build/bench-ci/results.json >/dev/null
+
+BENCH_FLAGS = $(if $(filter 1,$(QUICK)),--quick)
 bench: deps-bench build
-	bench/run.sh
+	bench/suite/run.py $(BENCH_FLAGS); s=$$?; \
+	  bench/suite/plot.py && bench/suite/report.py && bench/suite/check.py && exit $$s
+
+bench-compare:
+	@test -n "$(OLD)" || { echo "usage: make bench-compare OLD=path/to/results.json [NEW=path]" >&2; exit 2; }
+	bench/suite/compare.py $(OLD) $(or $(NEW),build/bench/results.json)
 
 clean:
 	rm -rf build build-debug build-asan build-tsan build-clang build-faults build-fuzz

@@ -86,6 +86,8 @@ void ac_bench_stats_of(double *samples, unsigned n, struct ac_bench_stats *out)
     out->n = n;
     if (n == 0)
         return;
+    out->kept = n < AC_BENCH_MAX_SAMPLES ? n : AC_BENCH_MAX_SAMPLES;
+    memcpy(out->samples, samples, out->kept * sizeof *samples);
     qsort(samples, n, sizeof *samples, cmp_double);
     out->min = samples[0];
     out->max = samples[n - 1];
@@ -109,9 +111,12 @@ void ac_bench_result(const char *scenario, const char *metric, const struct ac_b
 {
     if (opts.json) {
         printf("%s{\"scenario\":\"%s\",\"metric\":\"%s\",\"median\":%.6g,\"min\":%.6g,"
-               "\"max\":%.6g,\"p25\":%.6g,\"p75\":%.6g,\"n\":%u}",
+               "\"max\":%.6g,\"p25\":%.6g,\"p75\":%.6g,\"n\":%u,\"samples\":[",
                first_result ? "" : ",", scenario, metric, s->median, s->min, s->max, s->p25, s->p75,
                s->n);
+        for (unsigned i = 0; i < s->kept; i++)
+            printf("%s%.6g", i ? "," : "", s->samples[i]);
+        printf("]}");
     } else {
         printf("  %-44s %12.4g %-10s [%.4g..%.4g]\n", scenario, s->median, metric, s->min, s->max);
     }

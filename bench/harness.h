@@ -33,10 +33,19 @@ int ac_bench_pin(unsigned cpu);
 /* Gives the calling thread back the affinity the process started with. */
 void ac_bench_unpin(void);
 
-/* Median and spread of n samples (the array is sorted in place). */
+/* Raw samples kept per result (the suite's results.json wants them). */
+#define AC_BENCH_MAX_SAMPLES 64
+
+/*
+ * Median and spread of n samples (the array is sorted in place). The first
+ * AC_BENCH_MAX_SAMPLES samples are also copied, in the order measured,
+ * into `samples` (`kept` of them) so that --json can print them raw.
+ */
 struct ac_bench_stats {
     double median, min, max, p25, p75;
     unsigned n;
+    unsigned kept;
+    double samples[AC_BENCH_MAX_SAMPLES];
 };
 void ac_bench_stats_of(double *samples, unsigned n, struct ac_bench_stats *out);
 

@@ -7,6 +7,11 @@ Servers, all on 127.0.0.1 in the same run on the same CPUs (the machine's):
            (bench/baselines/nginx.conf), own prefix and pid file in a temp dir
   go       bench/baselines/go-echo/main.go built here with the installed go,
            GOMAXPROCS=1 (the original design's platform)
+  h2o      when installed: bench/baselines/h2o.conf, one thread per CPU
+Pinning (the suite, bench/suite, sets these): AC_BENCH_SERVER_CPUS (a CPU
+list) runs every server under taskset on those CPUs (agentd --cpus, nginx
+and h2o one worker per CPU of the list); AC_BENCH_CLIENT_CPUS runs wrk on
+its own CPUs. Unset: servers on every CPU, wrk unpinned.
 Client: wrk, one thread, keep-alive, --latency. Scenarios: GET /healthz and
 POST /v1/agents/echo/invoke ({"input":"hello"}) at 64 and 256 connections.
 Per run and server: requests/s and p99 from wrk, server CPU time per
@@ -90,7 +95,7 @@ def wait_up(port, proc, seconds=15):
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            sys.exit(f"server exited with {proc.returncode}")
+            sys.exit(f"server exited with {proc.returncode}: {' '.join(proc.args)}")
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as r:
                 if r.status == 200:
@@ -100,9 +105,31 @@ def wait_up(port, proc, seconds=15):
     sys.exit(f"server on {port} did not come up")
 
 
+def server_cpus():
+    """The CPU list servers are pinned to (AC_BENCH_SERVER_CPUS), or ""."""
+    return os.environ.get("AC_BENCH_SERVER_CPUS", "")
+
+
+def cpu_count(cpus):
+    """How many CPUs a list such as 0-3,6 names; every CPU we may use if ""."""
+    if not cpus:
+        return len(os.sched_getaffinity(0))
+    n = 0
+    for part in cpus.split(","):
+        lo, _, hi = part.partition("-")
+        n += int(hi or lo) - int(lo) + 1
+    return n
+
+
+def pinned(cmd, cpus):
+    """cmd run under taskset on cpus (unchanged when cpus is "")."""
+    return ["taskset", "-c", cpus] + cmd if cpus else cmd
+
+
 class Server:
     def __init__(self, name, cmd, port, env=None):
         self.name, self.port = name, port
+        cmd = pinned(cmd, server_cpus())
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                      env=env)
         wait_up(port, self.proc)
@@ -139,7 +166,7 @@ def start_servers(tmp, cpus, baseline=None, epoll=False):
         p = free_port()
         servers.append(Server(name, agentd_cmd(binary, p, cpus, extra), p))
     p = free_port()
-    ncpu = len(os.sched_getaffinity(0))
+    ncpu = cpu_count(cpus)
     conf = open(os.path.join(ROOT, "bench", "baselines", "nginx.conf")).read()
     conf = conf.replace("@PORT@", str(p)).replace("@PREFIX@", tmp).replace("@WORKERS@", str(ncpu))
     with open(os.path.join(tmp, "nginx.conf"), "w") as f:
@@ -147,13 +174,23 @@ def start_servers(tmp, cpus, baseline=None, epoll=False):
     servers.append(Server("nginx", ["nginx", "-p", tmp, "-c", os.path.join(tmp, "nginx.conf"),
                                     "-g", "daemon off;"], p))
     gobin = os.path.join(tmp, "go-echo")
-    env = dict(os.environ, GOCACHE=os.path.join(tmp, "gocache"), GO111MODULE="off",
+    # GOCACHE from the environment when set (the suite keeps one in
+    # build/bench so that each run does not rebuild net/http).
+    env = dict(os.environ, GOCACHE=os.environ.get("GOCACHE") or os.path.join(tmp, "gocache"),
+               GO111MODULE="off",
                GOPATH=os.path.join(tmp, "gopath"))
     subprocess.run(["go", "build", "-o", gobin,
                     os.path.join(ROOT, "bench", "baselines", "go-echo", "main.go")],
                    check=True, env=env)
     p = free_port()
     servers.append(Server("go", [gobin, str(p)], p, env=dict(os.environ, GOMAXPROCS="1")))
+    if shutil.which("h2o"):
+        p = free_port()
+        conf = open(os.path.join(ROOT, "bench", "baselines", "h2o.conf")).read()
+        conf = conf.replace("@PORT@", str(p)).replace("@WORKERS@", str(ncpu))
+        with open(os.path.join(tmp, "h2o.conf"), "w") as f:
+            f.write(conf)
+        servers.append(Server("h2o", ["h2o", "-c", os.path.join(tmp, "h2o.conf")], p))
     return servers
 
 
@@ -164,7 +201,8 @@ def to_ms(v):
 
 
 def wrk(port, path, conns, seconds, lua):
-    cmd = ["wrk", "-t1", f"-c{conns}", f"-d{seconds}s", "--latency"]
+    cmd = pinned(["wrk", "-t1", f"-c{conns}", f"-d{seconds}s", "--latency"],
+                 os.environ.get("AC_BENCH_CLIENT_CPUS", ""))
     if lua:
         cmd += ["-s", lua]
     out = subprocess.run(cmd + [f"http://127.0.0.1:{port}{path}"], capture_output=True,
@@ -201,7 +239,8 @@ def bench_args(quick_runs):
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--seconds", type=int, default=5)
-    ap.add_argument("--cpus", default="", help="agentd --cpus (default: all)")
+    ap.add_argument("--cpus", default=server_cpus(),
+                    help="agentd --cpus (default: AC_BENCH_SERVER_CPUS, else all)")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--baseline", help="another build tree's root (its build/bin/agentd)")
@@ -217,7 +256,7 @@ def bench_args(quick_runs):
 def on_off(by):
     """{"on": samples, "off": samples} (lists per measure) -> median, min, max
     per mode and measure, and the on/off ratios of the CPU and req/s medians."""
-    s = {m: {k: {"median": statistics.median(v), "min": min(v), "max": max(v)}
+    s = {m: {k: {"median": statistics.median(v), "min": min(v), "max": max(v), "samples": v}
              for k, v in r.items()} for m, r in by.items()}
     s["on_vs_off"] = {"cpu": s["on"]["cpu_us_per_req"]["median"] / s["off"]["cpu_us_per_req"]["median"],
                       "rps": s["on"]["rps"]["median"] / s["off"]["rps"]["median"]}
@@ -292,7 +331,7 @@ def main():
         summary[scen] = {}
         for name, r in by.items():
             summary[scen][name] = {k: {"median": statistics.median(v), "min": min(v),
-                                       "max": max(v)}
+                                       "max": max(v), "samples": v}
                                    for k, v in r.items() if k != "socket_errors"}
         ag, ng, go = (summary[scen][n] for n in ("agentd", "nginx", "go"))
         summary[scen]["ratios"] = {
@@ -301,6 +340,10 @@ def main():
             "rps_vs_nginx": ag["rps"]["median"] / ng["rps"]["median"],
             "p99_vs_nginx": ag["p99_ms"]["median"] / ng["p99_ms"]["median"],
         }
+        if "h2o" in summary[scen]:
+            h2o = summary[scen]["h2o"]
+            summary[scen]["ratios"]["cpu_vs_h2o"] = (ag["cpu_us_per_req"]["median"] /
+                                                     h2o["cpu_us_per_req"]["median"])
         if "agentd-base" in summary[scen]:
             base = summary[scen]["agentd-base"]
             summary[scen]["ratios"]["cpu_vs_base"] = (ag["cpu_us_per_req"]["median"] /
@@ -327,7 +370,8 @@ def main():
     print(f"# {meta['date']}, load {meta['load'][0]:.2f}, {a.runs} runs x {a.seconds} s")
     for scen, by in summary.items():
         print(f"== {scen}")
-        for name in [n for n in ("agentd", "agentd-epoll", "agentd-base", "nginx", "go") if n in by]:
+        names = ("agentd", "agentd-epoll", "agentd-base", "nginx", "go", "h2o")
+        for name in [n for n in names if n in by]:
             m = by[name]
             print(f"  {name:12s} " + "  ".join(
                 f"{k} {m[k]['median']:.2f} [{m[k]['min']:.2f}..{m[k]['max']:.2f}]"

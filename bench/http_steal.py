@@ -104,7 +104,7 @@ def main():
                           file=sys.stderr)
     finally:
         subprocess.run(["rm", "-rf", tmp])
-    summary = {k: {m: {"median": statistics.median(v), "min": min(v), "max": max(v)}
+    summary = {k: {m: {"median": statistics.median(v), "min": min(v), "max": max(v), "samples": v}
                    for m, v in r.items()} for k, r in res.items()}
     ratios = {}
     for bname, _ in builds:

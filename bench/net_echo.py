@@ -60,6 +60,12 @@ def stop(p):
     return out
 
 
+def ratio(a, b):
+    """a / b, NaN when b is 0 (CPU time is read in clock ticks: a server can
+    show none over a short window)."""
+    return a / b if b else float("nan")
+
+
 def loadgen(port, conns, depth, secs):
     out = subprocess.run([f"{BIN}/ac-loadgen", "--port", str(port), "--cpus", "0", "--conns",
                           str(conns), "--depth", str(depth), "--size", "64", "--duration",
@@ -122,12 +128,14 @@ def main():
                              "msgs_per_s_max": max(col[0]), "p50_us": med[name][1],
                              "p99_us": med[name][2], "cpu_ns_per_msg": med[name][3],
                              "cpu_ns_min": min(col[3]), "cpu_ns_max": max(col[3]),
-                             "runs": len(v)})
+                             "runs": len(v),
+                             "samples": {"msgs_per_s": list(col[0]), "p99_us": list(col[2]),
+                                         "cpu_ns_per_msg": list(col[3])}})
             for i, name in enumerate(acs):
                 row = rows[-len(servers) + i]
-                row["cpu_vs_epoll"] = med[name][3] / med["epoll-echo"][3]
-                row["cpu_vs_uring"] = med[name][3] / med["uring-echo"][3]
-                row["rate_vs_epoll"] = med[name][0] / med["epoll-echo"][0]
+                row["cpu_vs_epoll"] = ratio(med[name][3], med["epoll-echo"][3])
+                row["cpu_vs_uring"] = ratio(med[name][3], med["uring-echo"][3])
+                row["rate_vs_epoll"] = ratio(med[name][0], med["epoll-echo"][0])
     if a.json:
         print(json.dumps({"bench": "net_echo", "runs": a.runs, "seconds": a.seconds,
                           "rows": rows}))

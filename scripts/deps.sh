@@ -13,7 +13,8 @@ build_pkgs=(gcc make cmake pkg-config liburing-dev libnuma-dev libcriterion-dev
 # for the consumer and fuzz builds.
 test_pkgs=(curl wrk netcat-openbsd redis-server prometheus google-perftools
            chromium clang libclang-rt-14-dev python3)
-bench_pkgs=(libjemalloc-dev libmimalloc-dev nginx-light golang-go strace numactl
+# The baselines (jemalloc, mimalloc, nginx, Go, h2o), gnuplot for the plots.
+bench_pkgs=(libjemalloc-dev libmimalloc-dev nginx-light golang-go h2o strace numactl
             gnuplot-nox)
 
 want=("${build_pkgs[@]}")
