@@ -17,6 +17,7 @@
 #include "agentcore.h"
 #include "backend.h"
 #include "harden.h"
+#include "locks.h"
 #include "notify.h"
 #include "ops.h"
 #include "startup.h"
@@ -66,7 +67,9 @@ static void print_urls(struct agentd *d)
            agentd_ops_url());
     if (!d->quiet) {
         printf("  GET  %s/healthz\n  GET  %s/readyz\n  GET  %s/v1/agents\n", base, base, base);
-        printf("  POST %s/v1/agents/{echo,sleep,compute,stream,session-counter}/invoke\n", base);
+        printf("  POST %s/v1/agents/{echo,sleep,compute,stream,session-counter,"
+               "exclusive-counter}/invoke\n",
+               base);
         agentd_ops_print_routes();
     }
     fflush(stdout);
@@ -87,6 +90,11 @@ static void shard_start(void *arg, unsigned id)
     err = ac_net_create(&d->set.net, &st->net);
     if (err) {
         fail(d, id, "net", err);
+        return;
+    }
+    err = agentd_locks_shard_start(id, st->net);
+    if (err) {
+        fail(d, id, "locks", err);
         return;
     }
     err = ac_agent_http_start(d->host, st->net, &d->set.tcp, &d->set.http, &st->http);
@@ -127,13 +135,12 @@ static void http_stopped(void *arg, ac_http_server *s)
     ac_net_stop(st->net, ac_now_ns() + 100000000ull, net_stopped, st);
 }
 
-static void shard_stop(void *arg, unsigned id)
+/* After the shard's locks closed (their connections use the net). */
+static void shard_stop_serving(void *arg)
 {
-    struct agentd *d = arg;
-    struct shard_state *st = &d->shard[id];
-    agentd_notify_stopping();
-    ac_shard_hold_stop();
-    agentd_ops_shard_stop(id, ac_now_ns() + d->set.drain_ns);
+    struct shard_state *st = arg;
+    struct agentd *d = st->d;
+    unsigned id = st->id;
     if (st->http)
         ac_http_server_stop(st->http, ac_now_ns() + d->set.drain_ns, http_stopped, st);
     else if (st->net)
@@ -142,6 +149,18 @@ static void shard_stop(void *arg, unsigned id)
         ac_agent_host_shard_stop(d->host, id);
         ac_shard_release_stop();
     }
+}
+
+static void shard_stop(void *arg, unsigned id)
+{
+    struct agentd *d = arg;
+    struct shard_state *st = &d->shard[id];
+    st->d = d;
+    st->id = id;
+    agentd_notify_stopping();
+    ac_shard_hold_stop();
+    agentd_ops_shard_stop(id, ac_now_ns() + d->set.drain_ns);
+    agentd_locks_shard_stop(id, shard_stop_serving, st);
 }
 
 /* Creates the runtime; a process-wide memory_limit is split over the shard
@@ -184,6 +203,8 @@ int main(int argc, char **argv)
     agentd_ops_configure(&conf);
     d.quiet = cli.quiet;
     agentd_settings_from_config(&conf, &d.set);
+    if (agentd_locks_configure(&conf.lock) != 0)
+        return 2; /* it said why */
     if (d.set.tcp.port == 0) {
         /* the kernel picks once, here; every shard joins that port */
         reserved = ac_tcp_reserve_port(d.set.tcp.host, &d.set.tcp.port);
@@ -210,6 +231,8 @@ int main(int argc, char **argv)
     err = ac_agent_host_create(&d.set.host, &d.host);
     if (!err)
         err = ac_agent_register_builtins(d.host);
+    if (!err)
+        err = agentd_locks_register(d.host, d.nshards);
     if (err) {
         fprintf(stderr, "agentd: agents: %s\n", ac_strerror(err));
         return 1;

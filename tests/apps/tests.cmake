@@ -6,6 +6,10 @@ target_compile_definitions(test_apps_agentd PRIVATE AGENTD_BIN="$<TARGET_FILE:ag
 ac_test(apps ac_echo)
 target_compile_definitions(test_apps_ac_echo PRIVATE AC_ECHO_BIN="$<TARGET_FILE:ac-echo>")
 add_dependencies(test_apps_ac_echo ac-echo)
+# exclusive-counter: two agentd processes and real redis-servers.
+ac_test(apps agentd_locks LABELS concurrency LIBS PkgConfig::HIREDIS PkgConfig::JANSSON)
+add_dependencies(test_apps_agentd_locks agentd)
+target_compile_definitions(test_apps_agentd_locks PRIVATE AGENTD_BIN="$<TARGET_FILE:agentd>")
 # agentd's config, flags, log file and systemd readiness, as a process.
 ac_test(apps agentd_config LABELS concurrency)
 add_dependencies(test_apps_agentd_config agentd)

@@ -1,0 +1,1 @@
+ac_test(runtime/cluster dlock LABELS concurrency LIBS PkgConfig::HIREDIS TIMEOUT 600)
