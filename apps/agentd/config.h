@@ -50,6 +50,10 @@ struct agentd_config {
     uint64_t write_buffer_size;       /* queued output that pauses reading */
     uint64_t max_body;                /* request body limit (413 above) */
     uint64_t shutdown_timeout_ns;     /* drain on SIGTERM */
+    char user[64];                    /* drop root to this user; "": none (--user) */
+    unsigned max_connections;         /* all shards; 0: open-file limit - 256 (--max-conns) */
+    unsigned max_connections_per_shard; /* --max-conns-per-shard */
+    uint64_t max_buffered;            /* bytes per connection each way, then closed */
 
     /* scheduler (goroutine_pool) */
     char cpus[256];      /* CPU list; "": not set */
@@ -60,6 +64,8 @@ struct agentd_config {
     bool priority; /* false: classes share equally (1:1:1) */
     unsigned weights[AC_PRIO_COUNT];
     enum ac_ring_backend io_backend; /* auto (0), io_uring or epoll */
+    uint64_t admission_target_ns;    /* queueing delay target; 0: admission off */
+    uint64_t admission_interval_ns;  /* above the target this long: shed */
 
     /* memory (memory_optimization) */
     uint64_t memory_limit;           /* whole process, split over shards; 0: none */
@@ -68,6 +74,7 @@ struct agentd_config {
     bool hugepages;
     bool zero_copy;
     uint64_t idle_release_ns;
+    unsigned session_max; /* sessions per shard, then LRU eviction (--session-max) */
 
     /* monitoring */
     struct agentd_addr admin; /* admin listener (metrics, dashboard, pprof) */
@@ -117,6 +124,7 @@ struct agentd_settings {
     struct ac_http_server_config http;
     struct ac_agent_host_config host;
     uint64_t drain_ns;
+    unsigned max_conns_total; /* the shared connection budget; 0: the machine's default */
 };
 
 /* Fills `s` from `c`; rt and tcp keep pointers into `c` (keep it alive). */

@@ -91,24 +91,40 @@ void agentd_harden_parse(int *argc, char **argv)
     }
 }
 
+void agentd_harden_config(struct agentd_config *c)
+{
+    if (H.user.name)
+        snprintf(c->user, sizeof c->user, "%s", H.user.name);
+    if (H.admit_target_set)
+        c->admission_target_ns = H.admit_target_ms * 1000000ull;
+    if (H.admit_interval_ms)
+        c->admission_interval_ns = H.admit_interval_ms * 1000000ull;
+    if (H.session_max)
+        c->session_max = (unsigned)H.session_max;
+    if (H.max_conns)
+        c->max_connections = (unsigned)H.max_conns;
+    if (H.per_shard)
+        c->max_connections_per_shard = (unsigned)H.per_shard;
+}
+
+int agentd_harden_user(const struct agentd_config *c)
+{
+    if (H.user.name || !c->user[0])
+        return 0; /* --user was resolved when parsed */
+    int err = agentd_user_resolve(c->user, &H.user);
+    if (err)
+        fprintf(stderr, "agentd: server.user %s: %s\n", c->user,
+                err == -ENOENT ? "no such user" : strerror(-err));
+    return err;
+}
+
 int agentd_harden_settings(struct agentd_settings *s, unsigned nshards)
 {
     if (!s->rt.memory_limit)
         s->rt.memory_limit = agentd_default_memory_limit(nshards);
-    for (unsigned c = 0; c < 3; c++) {
-        if (H.admit_target_set)
-            s->host.admit_target_ns[c] = H.admit_target_ms * 1000000ull;
-        if (H.admit_interval_ms)
-            s->host.admit_interval_ns[c] = H.admit_interval_ms * 1000000ull;
-    }
-    s->host.admit_off = H.admit_target_set && H.admit_target_ms == 0;
-    if (H.session_max)
-        s->host.session_max = (size_t)H.session_max;
-    if (H.per_shard)
-        s->http.max_conns = (unsigned)H.per_shard;
     if (!s->http.budget)
         return ac_http_conn_budget_create(
-            H.max_conns ? (unsigned)H.max_conns : agentd_default_max_conns(), &s->http.budget);
+            s->max_conns_total ? s->max_conns_total : agentd_default_max_conns(), &s->http.budget);
     return 0;
 }
 

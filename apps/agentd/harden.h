@@ -2,7 +2,7 @@
  * agentd's hardening flags (issue 14) and where they apply: privilege
  * drop, admission by queueing delay, session cap, connection limits and
  * the machine-derived memory budget. Kept apart from the config loader:
- * the lead maps config keys (server.user, ...) onto the same settings.
+ * the config keys (server.user, ...) carry the same values (agentd_harden_config).
  */
 #ifndef AGENTD_HARDEN_H
 #define AGENTD_HARDEN_H
@@ -18,11 +18,26 @@
 void agentd_harden_parse(int *argc, char **argv);
 
 /*
- * Applies what was parsed (and the defaults derived from the machine) to
- * `s` once the shard count is known: the heap budget when none is
- * configured (half the machine's or cgroup's memory over the shards), the
- * admission, session and connection limits. Returns 0 or -ENOMEM (the
- * shared connection budget). Call again after a re-creation: idempotent.
+ * Writes the flags agentd_harden_parse took over the config's keys
+ * (server.user, server.max_connections[_per_shard],
+ * scheduler.admission_target/_interval, memory.session_max): flags win
+ * over the file. After the config is loaded, before --print-config.
+ */
+void agentd_harden_config(struct agentd_config *c);
+
+/*
+ * Resolves the config's server.user when no --user was given (an unknown
+ * user: a message on stderr). Returns 0 or -errno. At start, not for
+ * --check-config or --print-config.
+ */
+int agentd_harden_user(const struct agentd_config *c);
+
+/*
+ * Applies the defaults derived from the machine to `s` once the shard
+ * count is known: the heap budget when none is configured (half the
+ * machine's or cgroup's memory over the shards) and the shared connection
+ * budget (s->max_conns_total, else the open-file limit - 256). Returns 0
+ * or -ENOMEM. Call again after a re-creation: idempotent.
  */
 int agentd_harden_settings(struct agentd_settings *s, unsigned nshards);
 

@@ -319,6 +319,23 @@ static bool key_alert_rules(struct load *ld, const yaml_node_t *v, const char *p
     return ok;
 }
 
+static bool key_user(struct load *ld, const yaml_node_t *v, const char *path)
+{
+    const char *s;
+    if (!yaml_in_str(&ld->in, v, path, &s))
+        return false;
+    /* the portable user name set (POSIX 3.437); resolved at start, not here,
+     * so that --check-config works on another machine */
+    if (!s[0] || s[0] == '-' || strlen(s) >= sizeof ld->c->user ||
+        strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") !=
+            strlen(s)) {
+        yaml_in_error(&ld->in, v, 0, path, "expected a user name such as agentd, not '%s'", s);
+        return false;
+    }
+    snprintf(ld->c->user, sizeof ld->c->user, "%s", s);
+    return true;
+}
+
 static const struct key server_keys[] = {
     FN("listen", key_listen),
     UINT("max_concurrent_requests", max_concurrent_requests, 0, 100000000),
@@ -328,6 +345,10 @@ static const struct key server_keys[] = {
     SIZE("write_buffer_size", write_buffer_size, 4096, 1ull << 30),
     SIZE("max_body", max_body, 1, 1ull << 30),
     DUR("shutdown_timeout", shutdown_timeout_ns, 0, 600 * SEC),
+    FN("user", key_user),
+    UINT("max_connections", max_connections, 0, UINT32_MAX),
+    UINT("max_connections_per_shard", max_connections_per_shard, 1, UINT32_MAX),
+    SIZE("max_buffered", max_buffered, 4096, 1ull << 30),
 };
 
 static const struct key scheduler_keys[] = {
@@ -338,6 +359,8 @@ static const struct key scheduler_keys[] = {
     BOOL("enable_priority", priority),
     FN("weights", key_weights),
     FN("io_backend", key_io_backend),
+    DUR("admission_target", admission_target_ns, 0, 60 * SEC),
+    DUR("admission_interval", admission_interval_ns, MSEC, 60 * SEC),
     IGNORED("max_workers", "ignored: agentd runs one shard (thread) per CPU and no worker pool; "
                            "size it with cpus"),
     IGNORED("min_workers", "ignored: agentd runs one shard (thread) per CPU and no worker pool; "
@@ -353,6 +376,7 @@ static const struct key memory_keys[] = {
     BOOL("hugepages", hugepages),
     BOOL("zero_copy", zero_copy),
     DUR("idle_release", idle_release_ns, MSEC, 3600 * SEC),
+    UINT("session_max", session_max, 1, UINT32_MAX),
     IGNORED("gc_percent", "ignored: agentcore has no garbage collector; memory is freed when it "
                           "is released, and memory_limit caps it"),
 };

@@ -78,6 +78,14 @@ void agentd_config_print(const struct agentd_config *c, FILE *f)
     fprintf(f, "  write_buffer_size: %s\n", size(c->write_buffer_size, b));
     fprintf(f, "  max_body: %s\n", size(c->max_body, b));
     fprintf(f, "  shutdown_timeout: %s\n", dur(c->shutdown_timeout_ns, b));
+    if (c->user[0])
+        fprintf(f, "  user: \"%s\"\n", c->user);
+    else
+        fprintf(f, "  # user: none, agentd keeps the user it was started as\n");
+    fprintf(f, "  max_connections: %u%s\n", c->max_connections,
+            c->max_connections ? "" : "  # the open-file limit - 256");
+    fprintf(f, "  max_connections_per_shard: %u\n", c->max_connections_per_shard);
+    fprintf(f, "  max_buffered: %s\n", size(c->max_buffered, b));
     if (c->http_request_timeout_ns != 10000000000ull)
         fprintf(f, "  # --request-timeout-ms: whole request within %s\n",
                 dur(c->http_request_timeout_ns, b));
@@ -96,6 +104,9 @@ void agentd_config_print(const struct agentd_config *c, FILE *f)
     fprintf(f, "  weights: {high: %u, normal: %u, low: %u}\n", c->weights[AC_PRIO_HIGH],
             c->weights[AC_PRIO_NORMAL], c->weights[AC_PRIO_LOW]);
     fprintf(f, "  io_backend: %s\n", ac_ring_backend_name(c->io_backend));
+    fprintf(f, "  admission_target: %s\n",
+            c->admission_target_ns ? dur(c->admission_target_ns, b) : "0  # off");
+    fprintf(f, "  admission_interval: %s\n", dur(c->admission_interval_ns, b));
 
     fprintf(f, "memory:\n");
     fprintf(f, "  memory_limit: %s\n", c->memory_limit ? size(c->memory_limit, b) : "0");
@@ -105,6 +116,7 @@ void agentd_config_print(const struct agentd_config *c, FILE *f)
     fprintf(f, "  hugepages: %s\n", yes(c->hugepages));
     fprintf(f, "  zero_copy: %s\n", yes(c->zero_copy));
     fprintf(f, "  idle_release: %s\n", dur(c->idle_release_ns, b));
+    fprintf(f, "  session_max: %u\n", c->session_max);
 
     fprintf(f, "monitoring:\n");
     fprintf(f, "  admin_listen: \"%s\"\n", addr(&c->admin, a));

@@ -92,8 +92,17 @@ void agentd_settings_from_config(const struct agentd_config *c, struct agentd_se
     s->http.request_timeout_ns = c->http_request_timeout_ns;
     s->http.idle_timeout_ns = c->keep_alive_timeout_ns;
     s->http.limits.max_body = c->max_body;
+    s->http.max_conns = c->max_connections_per_shard;
+    s->http.max_buffered = c->max_buffered;
+    s->max_conns_total = c->max_connections;
 
-    s->host = (struct ac_agent_host_config){.timeout_ns = c->request_timeout_ns};
+    s->host = (struct ac_agent_host_config){.timeout_ns = c->request_timeout_ns,
+                                            .session_max = c->session_max,
+                                            .admit_off = c->admission_target_ns == 0};
+    for (unsigned k = 0; k < AC_PRIO_COUNT; k++) {
+        s->host.admit_target_ns[k] = c->admission_target_ns;
+        s->host.admit_interval_ns[k] = c->admission_interval_ns;
+    }
     s->drain_ns = c->shutdown_timeout_ns;
     /* in-flight answers get the drain time, then the net its own 100 ms */
     s->rt.stop_timeout_ns = c->shutdown_timeout_ns + 1000000000ull;

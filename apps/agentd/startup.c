@@ -1,4 +1,5 @@
 #include "startup.h"
+#include "harden.h"
 
 #include <errno.h>
 #include <string.h>
@@ -23,6 +24,7 @@ static int emit_rules(const struct agentd_config *c, const char *path)
 int agentd_startup(int argc, char **argv, struct agentd_config *c, struct agentd_cli *cli)
 {
     agentd_cli_parse(argc, argv, c, cli);
+    agentd_harden_config(c);
     if (cli->check_config) {
         printf("agentd: %s: valid\n", cli->config_path ? cli->config_path : "(defaults)");
         return 0;
@@ -33,6 +35,8 @@ int agentd_startup(int argc, char **argv, struct agentd_config *c, struct agentd
     }
     if (cli->emit_rules)
         return emit_rules(c, cli->rules_path);
+    if (agentd_harden_user(c))
+        return 1;
     ac_log_set_level(c->log_level);
     if (c->log_file[0]) {
         int err = ac_log_open(c->log_file);

@@ -99,6 +99,13 @@ static const struct ac_metric_desc m_service = {
     "agentcore_request_service_seconds",
     "Time from the handler's start to the call's answer (including its async work).",
     AC_METRIC_HISTOGRAM};
+static const struct ac_metric_desc m_shed = {
+    "agentcore_agent_shed_total",
+    "Agent calls refused by admission (queueing delay above target; 503 overloaded).",
+    AC_METRIC_COUNTER};
+static const struct ac_metric_desc m_shed_periods = {
+    "agentcore_agent_shed_periods_total", "Times admission started refusing an agent's calls.",
+    AC_METRIC_COUNTER};
 static const struct ac_metric_desc m_sessions = {"agentcore_sessions",
                                                  "Sessions stored on the shard.", AC_METRIC_GAUGE};
 
@@ -126,6 +133,12 @@ static void collect(void *arg, ac_metrics_sink *s)
         }
         ac_metrics_emit(s, &m_inflight,
                         (double)atomic_load_explicit(&a->c.inflight, memory_order_relaxed),
+                        "agent=\"%s\"", name);
+        /* from zero, so that rate() sees the first shed period */
+        ac_metrics_emit(s, &m_shed, (double)atomic_load_explicit(&a->c.shed, memory_order_relaxed),
+                        "agent=\"%s\"", name);
+        ac_metrics_emit(s, &m_shed_periods,
+                        (double)atomic_load_explicit(&a->c.shed_periods, memory_order_relaxed),
                         "agent=\"%s\"", name);
         /* histograms from an agent's first call on (56 lines each: an agent
          * nobody calls would cost a scrape ~340 lines of zeros) */

@@ -186,6 +186,14 @@ static const struct row http_rows[] = {
         C("agentcore_http_parse_holds_total",
           "Times backpressure held parsing (pipelined answers or output pending)."),
         NULL),
+    ROW(H, conns_refused,
+        C("agentcore_http_connections_refused_total",
+          "Connections refused past max_conns or the shared budget (503 or closed)."),
+        NULL),
+    ROW(H, buffer_closes,
+        C("agentcore_http_buffer_closes_total",
+          "Connections closed holding more than max_buffered bytes (a client not reading)."),
+        NULL),
 };
 #undef H
 

@@ -168,7 +168,7 @@ Test(apps_agentd_config, unknown_keys_and_sections)
     invalid("server:\n  bogus: 1\n",
             "2:3: key 'server.bogus': unknown key (known: listen, max_concurrent_requests, "
             "request_timeout, keep_alive_timeout, read_buffer_size, write_buffer_size, max_body, "
-            "shutdown_timeout)");
+            "shutdown_timeout, user, max_connections, max_connections_per_shard, max_buffered)");
     invalid("cluster:\n  nodes: 3\n",
             "1:1: key 'cluster': unknown section (known: server, scheduler, memory, monitoring, "
             "logging, distributed_lock)");
@@ -300,6 +300,45 @@ Test(apps_agentd_config, flags_override_the_file_wherever_they_stand)
     cr_assert_not_null(strstr(out, "  queue_size: 20\n"), "%s", out);
     cr_assert_not_null(strstr(out, "  level: debug\n"), "%s", out);
     cr_assert_not_null(strstr(out, "  admin_listen: \"127.0.0.1:9191\"\n"), "%s", out);
+}
+
+Test(apps_agentd_config, hardening_flags_override_their_keys_and_print)
+{
+    char path[256];
+    write_file("h.yaml",
+               "server:\n  user: nobody\n  max_connections: 500\n"
+               "  max_connections_per_shard: 40\n  max_buffered: 64KiB\n"
+               "scheduler:\n  admission_target: 7ms\n  admission_interval: 250ms\n"
+               "memory:\n  session_max: 99\n",
+               path);
+    int rc = run((const char *[]){"--config", path, "--print-config", NULL}, out, sizeof out, err,
+                 sizeof err);
+    cr_assert_eq(rc, 0, "%s", err);
+    const char *file[] = {"  user: \"nobody\"\n",       "  max_connections: 500\n",
+                          "  max_connections_per_shard: 40\n", "  max_buffered: 64KiB\n",
+                          "  admission_target: 7ms\n",  "  admission_interval: 250ms\n",
+                          "  session_max: 99\n"};
+    for (unsigned i = 0; i < sizeof file / sizeof file[0]; i++)
+        cr_assert_not_null(strstr(out, file[i]), "no %s in:\n%s", file[i], out);
+    rc = run((const char *[]){"--max-conns", "77", "--config", path, "--admit-target-ms", "0",
+                              "--admit-interval-ms", "300", "--session-max", "5",
+                              "--max-conns-per-shard=9", "--print-config", NULL},
+             out, sizeof out, err, sizeof err);
+    cr_assert_eq(rc, 0, "%s", err);
+    const char *flags[] = {"  max_connections: 77\n", "  max_connections_per_shard: 9\n",
+                           "  admission_target: 0  # off\n", "  admission_interval: 300ms\n",
+                           "  session_max: 5\n", "  max_buffered: 64KiB\n"};
+    for (unsigned i = 0; i < sizeof flags / sizeof flags[0]; i++)
+        cr_assert_not_null(strstr(out, flags[i]), "no %s in:\n%s", flags[i], out);
+}
+
+Test(apps_agentd_config, an_unknown_server_user_exits_1_at_start)
+{
+    char path[256];
+    write_file("u.yaml", "server:\n  user: no-such-user-here\n  listen: \"127.0.0.1:0\"\n", path);
+    int rc = run((const char *[]){"--config", path, NULL}, out, sizeof out, err, sizeof err);
+    cr_assert_eq(rc, 1, "%s", err);
+    cr_assert_not_null(strstr(err, "server.user no-such-user-here: no such user"), "%s", err);
 }
 
 Test(apps_agentd_config, defaults_without_a_file)

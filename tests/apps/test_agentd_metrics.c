@@ -108,7 +108,12 @@ Test(apps_agentd_metrics, metrics_pass_promtool_and_move_by_exact_counts)
     const char *names[] = {"# TYPE agentcore_requests_total counter",
                            "# TYPE agentcore_request_duration_seconds histogram",
                            "# TYPE agentcore_memory_bytes gauge",
-                           "# TYPE process_resident_memory_bytes gauge"};
+                           "# TYPE process_resident_memory_bytes gauge",
+                           /* the hardening counters (docs/SECURITY.md), from zero */
+                           "# TYPE agentcore_http_connections_refused_total counter",
+                           "# TYPE agentcore_http_buffer_closes_total counter",
+                           "agentcore_agent_shed_total{agent=\"echo\"",
+                           "agentcore_agent_shed_periods_total{agent=\"echo\""};
     for (unsigned i = 0; i < AC_ARRAY_LEN(names); i++)
         cr_assert_not_null(strstr(m1, names[i]), "missing %s", names[i]);
     free(m0);

@@ -161,6 +161,60 @@ Test(apps_agentd_settings, memory_limit_gb_is_gibibytes_and_flag_per_shard_wins)
     agentd_config_close(&c);
 }
 
+Test(apps_agentd_settings, hardening_keys_reach_their_knobs)
+{
+    struct agentd_config c;
+    struct agentd_settings s;
+    char diag[1024] = {0};
+    cr_assert_eq(load(&c,
+                      "server:\n  user: nobody\n  max_connections: 500\n"
+                      "  max_connections_per_shard: 40\n  max_buffered: 64KiB\n"
+                      "scheduler:\n  admission_target: 7ms\n  admission_interval: 250ms\n"
+                      "memory:\n  session_max: 99\n",
+                      diag, sizeof diag),
+                 0, "%s", diag);
+    cr_assert_str_eq(c.user, "nobody");
+    agentd_settings_from_config(&c, &s);
+    cr_assert_eq(s.max_conns_total, 500);
+    cr_assert_eq(s.http.max_conns, 40);
+    cr_assert_eq(s.http.max_buffered, 64u << 10);
+    cr_assert_eq(s.host.session_max, 99);
+    cr_assert_not(s.host.admit_off);
+    for (int k = 0; k < 3; k++) {
+        cr_assert_eq(s.host.admit_target_ns[k], 7000000ull);
+        cr_assert_eq(s.host.admit_interval_ns[k], 250000000ull);
+    }
+    agentd_config_close(&c);
+
+    cr_assert_eq(load(&c, "scheduler:\n  admission_target: 0\n", diag, sizeof diag), 0, "%s",
+                 diag);
+    agentd_settings_from_config(&c, &s);
+    cr_assert(s.host.admit_off);
+    agentd_config_close(&c);
+}
+
+Test(apps_agentd_settings, hardening_keys_bad_values_say_file_line_key)
+{
+    struct agentd_config c;
+    char diag[1024] = {0};
+    cr_assert_eq(load(&c, "server:\n  user: \"-rf\"\n", diag, sizeof diag), -EINVAL);
+    cr_assert(strstr(diag, "c.yaml:2:9: key 'server.user': expected a user name"), "%s", diag);
+    agentd_config_close(&c);
+    memset(diag, 0, sizeof diag);
+    cr_assert_eq(load(&c, "server:\n  max_connections_per_shard: 0\n", diag, sizeof diag),
+                 -EINVAL);
+    cr_assert(strstr(diag, "c.yaml:2:30: key 'server.max_connections_per_shard': "), "%s", diag);
+    agentd_config_close(&c);
+    memset(diag, 0, sizeof diag);
+    cr_assert_eq(load(&c, "memory:\n  session_max: lots\n", diag, sizeof diag), -EINVAL);
+    cr_assert(strstr(diag, "c.yaml:2:16: key 'memory.session_max': "), "%s", diag);
+    agentd_config_close(&c);
+    memset(diag, 0, sizeof diag);
+    cr_assert_eq(load(&c, "scheduler:\n  admission_interval: 0\n", diag, sizeof diag), -EINVAL);
+    cr_assert(strstr(diag, "key 'scheduler.admission_interval': "), "%s", diag);
+    agentd_config_close(&c);
+}
+
 Test(apps_agentd_settings, addresses)
 {
     struct agentd_addr a;
