@@ -4,6 +4,7 @@
 
 #include "agentcore/base.h"
 #include "agentcore/agent.h"
+#include "agentcore/cluster.h"
 #include "agentcore/http.h"
 #include "agentcore/mem.h"
 #include "agentcore/net.h"

@@ -29,18 +29,7 @@ struct ac__session {
 
 uint64_t ac_session_hash(const char *id, size_t len)
 {
-    uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a 64 offset basis */
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)id[i];
-        h *= 0x100000001b3ull; /* FNV prime */
-    }
-    /* MurmurHash3 fmix64: every input bit reaches the low bits */
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdull;
-    h ^= h >> 33;
-    h *= 0xc4ceb9fe1a85ec53ull;
-    h ^= h >> 33;
-    return h;
+    return ac_hash64(id, len);
 }
 
 unsigned ac_session_shard(const char *id, unsigned shards)

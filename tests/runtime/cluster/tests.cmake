@@ -1,0 +1,1 @@
+ac_test(runtime/cluster placement)
