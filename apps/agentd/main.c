@@ -14,6 +14,7 @@
  * close and the shards stop.
  */
 #include "agentcore.h"
+#include "cluster.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -40,6 +41,7 @@ struct agentd {
     uint64_t drain_ns;
     uint64_t agent_timeout_ns; /* deadline of the built-in agents (0: 30 s) */
     bool quiet;
+    struct agentd_cluster cluster; /* apps/agentd/cluster.c */
     _Atomic bool failed;
     _Atomic unsigned serving;
     unsigned nshards;
@@ -133,7 +135,7 @@ static void usage(void)
             "              [--request-timeout-ms MS (10000)] [--idle-timeout-ms MS (60000)]\n"
             "              [--drain-ms MS (5000)] [--max-body BYTES (1048576)]\n"
             "              [--agent-timeout-ms MS (30000)] [--queue-size N (4096 per class)]\n"
-            "              [--memory-limit MIB (per shard; 0: none)] [--quiet]\n");
+            "              [--memory-limit MIB (per shard; 0: none)] [--quiet]\n" AGENTD_CLUSTER_USAGE);
     exit(2);
 }
 
@@ -162,6 +164,7 @@ int main(int argc, char **argv)
                                          {"memory-limit", required_argument, 0, 'm'},
                                          {"quiet", no_argument, 0, 'q'},
                                          {"help", no_argument, 0, 'h'},
+                                         AGENTD_CLUSTER_OPTIONS,
                                          {0, 0, 0, 0}};
     ac_runtime_config cfg;
     ac_runtime *rt;
@@ -173,6 +176,7 @@ int main(int argc, char **argv)
     ac_http_server_config_init(&d.http_cfg);
     d.tcp_cfg = (struct ac_tcp_server_config){.host = "127.0.0.1"};
     d.drain_ns = 5000000000ull;
+    agentd_cluster_init(&d.cluster);
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (o) {
         case 'p':
@@ -211,7 +215,8 @@ int main(int argc, char **argv)
             d.quiet = true;
             break;
         default:
-            usage();
+            if (agentd_cluster_flag(&d.cluster, o, optarg) != 0)
+                usage();
         }
     }
     if (!d.http_cfg.request_timeout_ns || !d.http_cfg.limits.max_body)
@@ -225,6 +230,8 @@ int main(int argc, char **argv)
             return 1;
         }
     }
+    if (agentd_cluster_create(&d.cluster, d.tcp_cfg.host, d.tcp_cfg.port) != 0)
+        return 1;
     cfg.on_shard_start = shard_start;
     cfg.on_shard_stop = shard_stop;
     cfg.hook_arg = &d;
@@ -242,7 +249,9 @@ int main(int argc, char **argv)
         return 1;
     }
     err = ac_agent_host_create(
-        &(struct ac_agent_host_config){.shards = d.nshards, .timeout_ns = d.agent_timeout_ns},
+        &(struct ac_agent_host_config){.shards = d.nshards,
+                                       .timeout_ns = d.agent_timeout_ns,
+                                       .cluster = d.cluster.cluster},
         &d.host);
     if (!err)
         err = ac_agent_register_builtins(d.host);
@@ -259,6 +268,7 @@ int main(int argc, char **argv)
             ac_http_server_destroy(d.shard[i].http);
     ac_runtime_destroy(rt);
     ac_agent_host_destroy(d.host);
+    agentd_cluster_destroy(&d.cluster);
     if (err || atomic_load(&d.failed)) {
         fprintf(stderr, "agentd: %s\n", err ? ac_strerror(err) : "start-up failed");
         return 1;

@@ -92,6 +92,10 @@ struct ac_agent_host_config {
     uint64_t session_ttl_ns; /* idle sessions expire after this (0: 10 min) */
     uint64_t timeout_ns;     /* deadline of agents registered with none (0: 30 s) */
     const char *server;      /* Server header (NULL: "agentcore") */
+    /* Several nodes (cluster.h): a session another node owns is proxied or
+     * redirected there. NULL: this node serves every session. Borrowed;
+     * must outlive the host. */
+    struct ac_cluster *cluster;
 };
 
 typedef struct ac_agent_host ac_agent_host;
@@ -150,8 +154,8 @@ struct ac_exchange {
 
 /*
  * Routes ex->req: POST /v1/agents/{name}/invoke, GET /v1/agents,
- * GET /healthz, GET /readyz (HEAD too for the GETs); 404 and 405
- * otherwise. Calling shard only; its host shard must have started.
+ * GET /v1/cluster, GET /healthz, GET /readyz (HEAD too for the GETs);
+ * 404 and 405 otherwise. Calling shard only; its host shard must have started.
  */
 void ac_agent_serve(ac_agent_host *h, struct ac_exchange *ex);
 

@@ -59,6 +59,80 @@ const char *ac_placement_node(const ac_placement *p, unsigned i);
 /* The index of the node called `name`, or -1. */
 int ac_placement_find(const ac_placement *p, const char *name);
 
+/* ---- the cluster: this node's view of the others ------------------------ */
+
+/* What a node does with a request for a session another node owns. */
+enum ac_cluster_mode {
+    AC_CLUSTER_PROXY,    /* forward it there and relay the answer */
+    AC_CLUSTER_REDIRECT, /* answer 307 with the owner's URL */
+};
+
+/* Where a session's state lives. */
+enum ac_cluster_store {
+    AC_CLUSTER_STORE_MEMORY, /* only the owner shard's memory (a single node) */
+    AC_CLUSTER_STORE_REDIS,  /* also written through to Redis before the answer */
+};
+
+struct ac_cluster_config {
+    const char *advertise;        /* "host:port" other nodes reach this one at (required) */
+    const char *const *members;   /* static member list ("host:port"), used when no
+                                     Redis is configured; this node is added if absent */
+    unsigned nmembers;
+    const char *const *redis;     /* Redis servers ("host:port"); the first one holds
+                                     membership and the session store */
+    unsigned nredis;
+    enum ac_cluster_mode mode;    /* default PROXY */
+    enum ac_cluster_store store;  /* default MEMORY; REDIS needs a Redis server */
+    uint64_t member_ttl_ns;       /* registration lifetime, renewed at a third (default 3 s) */
+    uint64_t poll_ns;             /* how often the live set is read (default 500 ms) */
+    uint64_t session_ttl_ns;      /* stored session state expires after (default 1 h) */
+    const char *prefix;           /* Redis key prefix (default "agentcore") */
+};
+
+typedef struct ac_cluster ac_cluster;
+
+/* Fills `cfg` with the defaults above. */
+void ac_cluster_config_init(struct ac_cluster_config *cfg);
+
+/*
+ * Creates the process' cluster object (copies the config) with the
+ * static member list (or only this node) as its first view. Returns 0,
+ * -EINVAL (no or malformed advertise address, bad member, store REDIS
+ * without Redis) or -ENOMEM. Any thread, before the shards start.
+ */
+AC_MUST_USE int ac_cluster_create(const struct ac_cluster_config *cfg, ac_cluster **out);
+
+/* Frees it, with every view it published; after the runtime stopped. */
+void ac_cluster_destroy(ac_cluster *c);
+
+/* The config it was made with (strings owned by the cluster). */
+const struct ac_cluster_config *ac_cluster_config(const ac_cluster *c);
+
+/*
+ * A snapshot of the membership: the placement over the live members, a
+ * generation that grows with every change, and this node's index in it
+ * (-1 while it is not a member of the live set). The placement stays
+ * valid until ac_cluster_destroy (old views are kept, not freed, so a
+ * shard may go on using one it read). Any thread.
+ */
+struct ac_cluster_view {
+    const ac_placement *placement;
+    uint64_t generation;
+    int self;
+    uint64_t changed_ns; /* when this view was published (CLOCK_MONOTONIC) */
+};
+void ac_cluster_view_get(const ac_cluster *c, struct ac_cluster_view *out);
+
+/*
+ * Publishes a new live set (copied; this node is always added). Unchanged
+ * sets publish nothing. Returns 0, -EINVAL or -ENOMEM (the old view then
+ * stays). One writer at a time (the membership task on shard 0).
+ */
+AC_MUST_USE int ac_cluster_members_set(ac_cluster *c, const char *const *names, unsigned n);
+
+/* True when `name` is a well-formed "host:port" (numeric host). */
+bool ac_cluster_addr_valid(const char *name);
+
 #ifdef __cplusplus
 }
 #endif

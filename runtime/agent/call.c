@@ -180,7 +180,11 @@ void ac__agent_call_start(struct ac__agent_shard *sh, unsigned agent, unsigned o
         end_call(c); /* releases req->root (c->req is its copy) */
         return;
     }
-    AC_ASSERT(ac_timer_start(&c->deadline, a->def.timeout_ns, on_deadline, c) == 0);
+    /* a proxying node's deadline only ever shortens the agent's own */
+    uint64_t at = ac_now_ns() + a->def.timeout_ns;
+    if (mode.deadline_ns && mode.deadline_ns < at)
+        at = mode.deadline_ns;
+    AC_ASSERT(ac_timer_start_at(&c->deadline, at, on_deadline, c) == 0);
 }
 
 void ac__agent_calls_close(struct ac__agent_shard *sh)

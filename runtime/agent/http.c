@@ -47,6 +47,12 @@ int ac_agent_http_start(ac_agent_host *h, struct ac_net *net,
     else
         ac_http_server_config_init(&c);
     c.exchange_data = sizeof(struct hx_exchange);
+    struct ac__agent_shard *sh = ac__agent_shard_current();
+    if (h->cfg.cluster && sh && !sh->client) {
+        int err = ac_http_client_create(net, NULL, &sh->client);
+        if (err)
+            return err;
+    }
     if (!c.server)
         c.server = h->cfg.server;
     return ac_http_server_start(net, tcp, &c, on_request, h, out);

@@ -52,6 +52,9 @@ struct ac__agent_shard {
     struct ac__session **buckets;
     size_t nbuckets, nsessions;
 
+    /* the cluster proxy's client (created with the shard's HTTP server) */
+    ac_http_client *client;
+
     /* posts waiting for room in a full ring, per target shard */
     struct ac__post **out_head, **out_tail;
     struct ac_timer out_timer;
@@ -98,6 +101,9 @@ void ac__agent_reply(struct ac__agent_shard *sh, unsigned origin, struct ac_exch
 /* How the response must be framed; copied so no shard reads another's exchange. */
 struct ac__resp_mode {
     bool keep_alive, http10, head_only;
+    /* not framing, but travels with it to the owner shard: the deadline a
+     * proxying node sent (CLOCK_MONOTONIC ns), 0 when none */
+    uint64_t deadline_ns;
 };
 
 /* Writes a JSON error response for `ex` (from its shard, or forwarded). */
@@ -112,6 +118,21 @@ void ac__agent_reply_error(struct ac__agent_shard *sh, unsigned origin, struct a
 void ac__agent_call_start(struct ac__agent_shard *sh, unsigned agent, unsigned origin,
                           struct ac_exchange *ex, struct ac__resp_mode mode,
                           const ac_agent_request *req);
+
+/*
+ * Cluster routing (cluster_route.c). ac__cluster_route proxies or
+ * redirects a request whose session another node owns and returns true
+ * (it took req->root), else false. ac__cluster_deadline is the deadline
+ * a proxying node sent with ex (0: none). ac__cluster_show answers
+ * GET /v1/cluster through `reply`.
+ */
+bool ac__cluster_route(struct ac__agent_shard *sh, struct ac_exchange *ex,
+                       struct ac__resp_mode mode, unsigned agent, const ac_agent_request *req);
+uint64_t ac__cluster_deadline(const struct ac_exchange *ex);
+void ac__cluster_show(struct ac__agent_shard *sh, struct ac_exchange *ex,
+                      struct ac__resp_mode mode,
+                      void (*reply)(struct ac__agent_shard *, struct ac_exchange *,
+                                    struct ac__resp_mode, const char *));
 
 /* Frees what the shard's calls and sessions hold (shard stop). */
 void ac__agent_calls_close(struct ac__agent_shard *sh);

@@ -129,6 +129,8 @@ void ac_agent_host_shard_stop(ac_agent_host *h, unsigned shard)
     atomic_fetch_sub_explicit(&h->started, 1, memory_order_relaxed);
     ac__agent_calls_close(sh);
     ac__agent_sessions_close(sh);
+    ac_http_client_destroy(sh->client); /* its connections closed with the net */
+    sh->client = NULL;
     ac_timer_cancel(&sh->out_timer);
     for (unsigned t = 0; t < h->cfg.shards; t++)
         for (struct ac__post *p = sh->out_head[t], *next; p; p = next) {
