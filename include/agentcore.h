@@ -8,6 +8,7 @@
 #include "agentcore/http.h"
 #include "agentcore/mem.h"
 #include "agentcore/net.h"
+#include "agentcore/resp.h"
 #include "agentcore/ring.h"
 #include "agentcore/runtime.h"
 #include "agentcore/sched.h"

@@ -6,7 +6,7 @@
 set -euo pipefail
 
 build_pkgs=(gcc make cmake pkg-config liburing-dev libnuma-dev libcriterion-dev
-            libjansson-dev libyaml-dev libhttp-parser-dev libhiredis-dev
+            libjansson-dev libyaml-dev libhttp-parser-dev libhiredis-dev nettle-dev
             libgoogle-perftools-dev libsystemd-dev libseccomp-dev)
 # What the tests drive: real clients and servers (curl, wrk, nc, redis),
 # promtool (prometheus), pprof (google-perftools), headless chromium, clang

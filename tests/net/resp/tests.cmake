@@ -1,0 +1,1 @@
+ac_test(net/resp client LABELS concurrency LIBS PkgConfig::HIREDIS)
