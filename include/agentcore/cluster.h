@@ -133,6 +133,70 @@ AC_MUST_USE int ac_cluster_members_set(ac_cluster *c, const char *const *names, 
 /* True when `name` is a well-formed "host:port" (numeric host). */
 bool ac_cluster_addr_valid(const char *name);
 
+/* ---- per shard: membership (shard 0) and the session store ------------ */
+
+struct ac_net;
+
+/*
+ * Starts the calling shard's part of the cluster on its `net`: on shard 0
+ * with Redis configured, membership — this node registers
+ * "<prefix>:node:<advertise>" with a TTL of member_ttl_ns, renews it and
+ * reads the live set every min(poll_ns, ttl/3) (the members named in
+ * "<prefix>:nodes" whose key still exists), publishing each change as a
+ * new view; with store REDIS, this shard's session store connection.
+ * A Redis that cannot be reached keeps the last view (logged). Returns
+ * 0, -EINVAL (shard ≥ AC_MAX_CPUS) or the errors of ac_resp_client_create.
+ * From the shard's start hook, once per shard.
+ */
+AC_MUST_USE int ac_cluster_shard_start(ac_cluster *c, struct ac_net *net, unsigned shard);
+
+/*
+ * Stops the calling shard's part: membership deletes this node's key (so
+ * the others drop it at their next poll, not after the TTL), then the
+ * Redis connections close; done(arg) runs once they have (possibly from
+ * inside this call). Before the net stops.
+ */
+void ac_cluster_shard_stop(ac_cluster *c, unsigned shard, void (*done)(void *arg), void *arg);
+
+/*
+ * The session store: each session's state as JSON text in the Redis hash
+ * "<prefix>:session:<id>" {v: version, d: data}, written through by its
+ * owner with a version one above the version it loaded or last wrote. A
+ * write whose version is not above the stored one is refused, so an owner
+ * that lost the session (a stale view) cannot overwrite what the new
+ * owner wrote. Per shard, one pipelined connection.
+ */
+typedef struct ac_session_store ac_session_store;
+
+/* The calling shard's store (NULL unless store REDIS and started). */
+ac_session_store *ac_cluster_shard_store(ac_cluster *c, unsigned shard);
+
+/*
+ * res 0: `data` (len bytes, not NUL-terminated; NULL when the session has
+ * no stored state) at `version` (0 when none). res < 0: the Redis
+ * client's error (resp.h rule 2). `data` is valid during the call only.
+ */
+typedef void (*ac_session_store_load_fn)(void *arg, int res, const char *data, size_t len,
+                                         uint64_t version);
+
+/* res 0: stored; -ESTALE: a newer version is stored; else the client's error. */
+typedef void (*ac_session_store_write_fn)(void *arg, int res);
+
+/*
+ * Reads a session's stored state. Returns 0 (cb runs later, exactly
+ * once) or the errors of ac_resp_command. Owner shard.
+ */
+AC_MUST_USE int ac_session_store_load(ac_session_store *s, const char *id, size_t len,
+                                      ac_session_store_load_fn cb, void *arg);
+
+/*
+ * Writes `data` as version `version` (copied). Returns 0 (cb runs later,
+ * exactly once) or the errors of ac_resp_eval. Owner shard.
+ */
+AC_MUST_USE int ac_session_store_write(ac_session_store *s, const char *id, size_t len,
+                                       const char *data, size_t dlen, uint64_t version,
+                                       ac_session_store_write_fn cb, void *arg);
+
 #ifdef __cplusplus
 }
 #endif

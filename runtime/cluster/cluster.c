@@ -11,7 +11,7 @@
  * exit. Membership changes are rare events (joins, leaves, crashes), so
  * that is bounded by the cluster's churn, not by traffic.
  */
-#include "agentcore/cluster.h"
+#include "internal.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -25,11 +25,21 @@ struct view {
     struct view *older;
 };
 
+/* What one shard runs for the cluster; written by that shard only. */
+struct shard_part {
+    struct ac__membership *membership; /* shard 0 with Redis */
+    ac_session_store *store;           /* store REDIS */
+    unsigned stopping;                 /* parts still closing */
+    void (*done)(void *arg);
+    void *done_arg;
+};
+
 struct ac_cluster {
     struct ac_cluster_config cfg;
     char **strs; /* every string of cfg, owned */
     unsigned nstrs;
     _Atomic(struct view *) cur;
+    struct shard_part shard[AC_MAX_CPUS]; /* slot i: shard i only */
 };
 
 void ac_cluster_config_init(struct ac_cluster_config *cfg)
@@ -234,4 +244,68 @@ int ac_cluster_members_set(ac_cluster *c, const char *const *names, unsigned n)
     v->older = old;
     atomic_store_explicit(&c->cur, v, memory_order_release);
     return 0;
+}
+
+int ac__cluster_resp_config(const char *addr, char host[64], struct ac_resp_config *out)
+{
+    const char *colon = strrchr(addr, ':');
+    size_t hl;
+    if (!ac_cluster_addr_valid(addr))
+        return -EINVAL;
+    hl = (size_t)(colon - addr);
+    if (addr[0] == '[')
+        addr++, hl -= 2;
+    memcpy(host, addr, hl);
+    host[hl] = 0;
+    ac_resp_config_init(out);
+    out->host = host;
+    out->port = (uint16_t)atoi(colon + 1);
+    return 0;
+}
+
+int ac_cluster_shard_start(ac_cluster *c, struct ac_net *net, unsigned shard)
+{
+    struct shard_part *sp;
+    int err = 0;
+    if (shard >= AC_MAX_CPUS)
+        return -EINVAL;
+    sp = &c->shard[shard];
+    if (shard == 0 && c->cfg.nredis)
+        err = ac__membership_start(c, net, &sp->membership);
+    if (!err && c->cfg.store == AC_CLUSTER_STORE_REDIS)
+        err = ac__session_store_create(c, net, &sp->store);
+    return err;
+}
+
+static void part_closed(void *arg)
+{
+    struct shard_part *sp = arg;
+    if (--sp->stopping == 0)
+        sp->done(sp->done_arg);
+}
+
+void ac_cluster_shard_stop(ac_cluster *c, unsigned shard, void (*done)(void *arg), void *arg)
+{
+    struct shard_part *sp = &c->shard[shard];
+    struct ac__membership *m = sp->membership;
+    ac_session_store *s = sp->store;
+    sp->membership = NULL;
+    sp->store = NULL;
+    sp->done = done;
+    sp->done_arg = arg;
+    sp->stopping = 1; /* held until both are asked to close */
+    if (m) {
+        sp->stopping++;
+        ac__membership_stop(m, part_closed, sp);
+    }
+    if (s) {
+        sp->stopping++;
+        ac__session_store_close(s, part_closed, sp);
+    }
+    part_closed(sp);
+}
+
+ac_session_store *ac_cluster_shard_store(ac_cluster *c, unsigned shard)
+{
+    return shard < AC_MAX_CPUS ? c->shard[shard].store : NULL;
 }
