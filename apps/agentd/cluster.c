@@ -136,3 +136,17 @@ void agentd_cluster_destroy(struct agentd_cluster *c)
     free(c->redis_text);
     c->cluster = NULL;
 }
+
+int agentd_cluster_shard_start(struct agentd_cluster *c, ac_net *net, unsigned shard)
+{
+    return c->cluster ? ac_cluster_shard_start(c->cluster, net, shard) : 0;
+}
+
+void agentd_cluster_shard_stop(struct agentd_cluster *c, unsigned shard, void (*done)(void *arg),
+                               void *arg)
+{
+    if (c->cluster)
+        ac_cluster_shard_stop(c->cluster, shard, done, arg);
+    else
+        done(arg);
+}

@@ -65,6 +65,16 @@ int agentd_cluster_flag(struct agentd_cluster *c, int opt, const char *arg);
  */
 int agentd_cluster_create(struct agentd_cluster *c, const char *host, uint16_t port);
 
+/*
+ * The shard hooks: start before the shard serves (membership on shard 0,
+ * the shard's session store connection), stop once its HTTP server has
+ * stopped and before its net stops (done(arg) then runs). No cluster:
+ * start does nothing and stop calls done at once.
+ */
+int agentd_cluster_shard_start(struct agentd_cluster *c, ac_net *net, unsigned shard);
+void agentd_cluster_shard_stop(struct agentd_cluster *c, unsigned shard, void (*done)(void *arg),
+                               void *arg);
+
 /* Frees the cluster; after the runtime stopped. */
 void agentd_cluster_destroy(struct agentd_cluster *c);
 

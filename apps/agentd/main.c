@@ -87,6 +87,11 @@ static void shard_start(void *arg, unsigned id)
         fail(d, id, "net", err);
         return;
     }
+    err = agentd_cluster_shard_start(&d->cluster, st->net, id);
+    if (err) {
+        fail(d, id, "cluster", err);
+        return;
+    }
     err = ac_agent_http_start(d->host, st->net, &d->tcp_cfg, &d->http_cfg, &st->http);
     if (err) {
         fail(d, id, "listen", err);
@@ -106,11 +111,17 @@ static void net_stopped(void *arg, ac_net *net)
     ac_shard_release_stop();
 }
 
+static void cluster_stopped(void *arg)
+{
+    struct shard_state *st = arg;
+    ac_net_stop(st->net, ac_now_ns() + 100000000ull, net_stopped, st);
+}
+
 static void http_stopped(void *arg, ac_http_server *s)
 {
     struct shard_state *st = arg;
     (void)s;
-    ac_net_stop(st->net, ac_now_ns() + 100000000ull, net_stopped, st);
+    agentd_cluster_shard_stop(&st->d->cluster, st->id, cluster_stopped, st);
 }
 
 static void shard_stop(void *arg, unsigned id)

@@ -34,6 +34,11 @@ struct ac__call {
     struct ac_timer deadline;
     ac_call_cancel_fn cancel_fn;
     void *cancel_arg;
+    /* session store writes this call made and Redis has not acknowledged;
+     * its answer waits in `held` until they are (session_store.c) */
+    unsigned store_pending;
+    int store_err;
+    char *held;
 };
 
 _Static_assert(AC_MAX_CPUS <= (1u << SHARD_BITS), "shard bits of a call handle");
@@ -87,6 +92,10 @@ static void end_call(struct ac__call *c)
     struct ac__agent_shard *sh = c->sh;
     ac_timer_cancel(&c->deadline);
     json_decref(c->req.root);
+    ac_free(c->held);
+    c->held = NULL;
+    c->store_pending = 0;
+    c->store_err = 0;
     c->live = false;
     c->gen++;
     c->cancel_fn = NULL;
@@ -101,6 +110,8 @@ static void send_bytes(struct ac__call *c, const struct iovec *iov, int n, bool 
 }
 
 static void fail_call(struct ac__call *c, int status, const char *code, const char *msg);
+static void send_answer(struct ac__call *c, char *body);
+static void store_failed(struct ac__call *c);
 
 static void on_deadline(struct ac_timer *t, void *arg)
 {
@@ -131,7 +142,15 @@ static void run_handler(void *arg)
     struct ac__call *c = lookup(h);
     if (!c)
         return; /* ended while queued (deadline, shard stop) */
-    c->sh->agents[c->agent].def.handler(c->sh->agents[c->agent].def.arg, h, &c->req);
+    struct ac__agent_shard *sh = c->sh;
+    sh->running = h.id; /* session puts made now belong to this call */
+    sh->agents[c->agent].def.handler(sh->agents[c->agent].def.arg, h, &c->req);
+    sh->running = 0;
+}
+
+uint64_t ac__agent_call_running(struct ac__agent_shard *sh)
+{
+    return sh->running;
 }
 
 void ac__agent_call_start(struct ac__agent_shard *sh, unsigned agent, unsigned origin,
@@ -148,6 +167,8 @@ void ac__agent_call_start(struct ac__agent_shard *sh, unsigned agent, unsigned o
         json_decref(req->root);
         return;
     }
+    if (ac__session_store_gate(sh, agent, origin, ex, mode, req))
+        return; /* back here once the session's state is loaded */
     c = slot_alloc(sh);
     if (!c) {
         ac__agent_reply_error(sh, origin, ex, mode, 503, 1, "out_of_memory",
@@ -270,9 +291,7 @@ static void fail_call(struct ac__call *c, int status, const char *code, const ch
 int ac_call_answer(ac_call h, json_t *output)
 {
     struct ac__call *c = lookup(h);
-    char head[512];
-    struct iovec iov[2];
-    if (!c) {
+    if (!c || c->held) {
         json_decref(output);
         return -ESTALE;
     }
@@ -310,6 +329,34 @@ int ac_call_answer(ac_call h, json_t *output)
         end_call(c);
         return 0;
     }
+    if (c->store_pending) { /* acknowledged only once its state is stored */
+        c->held = body;
+        return 0;
+    }
+    if (c->store_err) {
+        ac_free(body);
+        store_failed(c);
+        return 0;
+    }
+    send_answer(c, body);
+    return 0;
+}
+
+/* A session write of this call failed: 503, so the client retries. */
+static void store_failed(struct ac__call *c)
+{
+    char msg[160];
+    snprintf(msg, sizeof msg, "the session's state was not stored: %s",
+             c->store_err == -ESTALE ? "a newer version exists (ownership moved)"
+                                     : ac_strerror(c->store_err));
+    fail_call(c, 503, "session_store_failed", msg);
+}
+
+/* Sends a 200 answer with `body` (freed here) and ends the call. */
+static void send_answer(struct ac__call *c, char *body)
+{
+    char head[512];
+    struct iovec iov[2];
     struct ac_http_response r = {.status = 200,
                                  .content_type = "application/json",
                                  .keep_alive = c->mode.keep_alive,
@@ -320,8 +367,31 @@ int ac_call_answer(ac_call h, json_t *output)
     AC_AGENT_STAT_ADD(counters(c)->ok, 1);
     send_bytes(c, iov, n, true);
     ac_free(body);
+    c->held = NULL;
     end_call(c);
-    return 0;
+}
+
+void ac__agent_call_store_begin(uint64_t call)
+{
+    struct ac__call *c = lookup((ac_call){call});
+    if (c)
+        c->store_pending++;
+}
+
+void ac__agent_call_store_end(uint64_t call, int err)
+{
+    struct ac__call *c = lookup((ac_call){call});
+    if (!c || !c->store_pending)
+        return; /* the call ended first (deadline): nothing waits */
+    if (err && !c->store_err)
+        c->store_err = err;
+    if (--c->store_pending || !c->held)
+        return;
+    if (c->store_err) {
+        store_failed(c); /* frees held through end_call */
+        return;
+    }
+    send_answer(c, c->held);
 }
 
 int ac_call_fail(ac_call h, int status, const char *code, const char *message)

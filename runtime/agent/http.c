@@ -6,6 +6,7 @@
  * net's server, net knows nothing of agents.
  */
 #include "internal.h"
+#include "agentcore/cluster.h"
 
 struct hx_exchange {
     struct ac_exchange ex; /* first */
@@ -52,6 +53,8 @@ int ac_agent_http_start(ac_agent_host *h, struct ac_net *net,
         int err = ac_http_client_create(net, NULL, &sh->client);
         if (err)
             return err;
+        /* started by the caller before serving (ac_cluster_shard_start) */
+        sh->store = ac_cluster_shard_store(h->cfg.cluster, sh->id);
     }
     if (!c.server)
         c.server = h->cfg.server;

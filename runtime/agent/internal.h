@@ -54,6 +54,9 @@ struct ac__agent_shard {
 
     /* the cluster proxy's client (created with the shard's HTTP server) */
     ac_http_client *client;
+    /* the cluster's Redis session store of this shard, or NULL */
+    struct ac_session_store *store;
+    uint64_t running; /* the handle of the call whose handler runs now, or 0 */
 
     /* posts waiting for room in a full ring, per target shard */
     struct ac__post **out_head, **out_tail;
@@ -133,6 +136,35 @@ void ac__cluster_show(struct ac__agent_shard *sh, struct ac_exchange *ex,
                       struct ac__resp_mode mode,
                       void (*reply)(struct ac__agent_shard *, struct ac_exchange *,
                                     struct ac__resp_mode, const char *));
+
+/*
+ * The session store (session_store.c, with the Redis store of cluster.h):
+ *  - ac__session_store_gate: when the shard has a store and the session
+ *    has no local copy loaded under the current view, loads it, then
+ *    calls ac__agent_call_start again; returns true (it took req->root),
+ *    else false;
+ *  - ac__session_store_write: a put's write-through; the running call's
+ *    answer waits for it (ac__agent_call_store_begin/end).
+ */
+bool ac__session_store_gate(struct ac__agent_shard *sh, unsigned agent, unsigned origin,
+                            struct ac_exchange *ex, struct ac__resp_mode mode,
+                            const ac_agent_request *req);
+void ac__session_store_write(struct ac__agent_shard *sh, const char *id, size_t len,
+                             const json_t *value, uint64_t version);
+uint64_t ac__agent_call_running(struct ac__agent_shard *sh);
+void ac__agent_call_store_begin(uint64_t call);
+void ac__agent_call_store_end(uint64_t call, int err);
+
+/*
+ * Session bookkeeping for the store (session.c): whether a local copy was
+ * loaded or written under view `gen`; install a loaded copy (takes
+ * `value`, may be NULL: nothing stored) unless a local copy of this view
+ * is as new; drop the local copy.
+ */
+bool ac__session_fresh(struct ac__agent_shard *sh, const char *id, size_t len, uint64_t gen);
+int ac__session_install(struct ac__agent_shard *sh, const char *id, size_t len, json_t *value,
+                        uint64_t version, uint64_t gen);
+void ac__session_drop(struct ac__agent_shard *sh, const char *id, size_t len);
 
 /* Frees what the shard's calls and sessions hold (shard stop). */
 void ac__agent_calls_close(struct ac__agent_shard *sh);

@@ -131,6 +131,7 @@ void ac_agent_host_shard_stop(ac_agent_host *h, unsigned shard)
     ac__agent_sessions_close(sh);
     ac_http_client_destroy(sh->client); /* its connections closed with the net */
     sh->client = NULL;
+    sh->store = NULL; /* the cluster's, closed by ac_cluster_shard_stop */
     ac_timer_cancel(&sh->out_timer);
     for (unsigned t = 0; t < h->cfg.shards; t++)
         for (struct ac__post *p = sh->out_head[t], *next; p; p = next) {
