@@ -6,3 +6,7 @@ target_compile_definitions(test_apps_agentd PRIVATE AGENTD_BIN="$<TARGET_FILE:ag
 ac_test(apps ac_echo)
 target_compile_definitions(test_apps_ac_echo PRIVATE AC_ECHO_BIN="$<TARGET_FILE:ac-echo>")
 add_dependencies(test_apps_ac_echo ac-echo)
+# Several agentd nodes with a real redis-server (issue 16).
+ac_test(apps cluster LIBS PkgConfig::HIREDIS TIMEOUT 600)
+add_dependencies(test_apps_cluster agentd)
+target_compile_definitions(test_apps_cluster PRIVATE AGENTD_BIN="$<TARGET_FILE:agentd>")
