@@ -3,6 +3,7 @@
 #define AGENTCORE_H
 
 #include "agentcore/base.h"
+#include "agentcore/dlock.h"
 #include "agentcore/agent.h"
 #include "agentcore/cluster.h"
 #include "agentcore/http.h"

@@ -11,7 +11,7 @@
  * exit. Membership changes are rare events (joins, leaves, crashes), so
  * that is bounded by the cluster's churn, not by traffic.
  */
-#include "internal.h"
+#include "nodes.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

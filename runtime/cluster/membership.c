@@ -18,7 +18,7 @@
  * The script reads keys it is not given in KEYS: fine on a standalone
  * Redis (the engine the nodes share), not on a Redis Cluster.
  */
-#include "internal.h"
+#include "nodes.h"
 #include "agentcore/timer.h"
 
 #include <errno.h>

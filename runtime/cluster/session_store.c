@@ -8,7 +8,7 @@
  * else the shard sends, and Redis answers them in order — so a load sent
  * after a write sees that write.
  */
-#include "internal.h"
+#include "nodes.h"
 
 #include <errno.h>
 #include <stdio.h>

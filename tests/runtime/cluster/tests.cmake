@@ -1,1 +1,2 @@
+ac_test(runtime/cluster dlock LABELS concurrency LIBS PkgConfig::HIREDIS TIMEOUT 600)
 ac_test(runtime/cluster placement)

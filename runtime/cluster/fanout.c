@@ -1,0 +1,102 @@
+/*
+ * Fanouts: one script sent to several nodes at once, answers tallied as
+ * they come. The caller's answer function decides (sets f->decided) as
+ * soon as a quorum allows; answers after the decision still arrive and
+ * are only counted, so a slow or frozen node costs its own request and
+ * nothing else. The fanout lives until its last answer (each node client
+ * bounds that by its command timeout).
+ */
+#include "internal.h"
+#include "agentcore/mem.h"
+
+#include <errno.h>
+#include <string.h>
+
+struct fanout *ac__fanout_new(struct ac_dlock_lease *l, fanout_answer_fn answer)
+{
+    struct fanout *f = ac_calloc(1, sizeof *f);
+    if (!f)
+        return NULL;
+    f->l = l;
+    f->answer = answer;
+    f->t0 = ac_now_ns();
+    l->refs++;
+    l->d->busy++;
+    return f;
+}
+
+static void fanout_done(struct fanout *f)
+{
+    struct ac_dlock_lease *l = f->l;
+    struct ac_dlock *d = l->d;
+    ac_free(f);
+    d->busy--;
+    ac__lease_unref(l);
+    ac__dlock_maybe_closed(d);
+}
+
+static void fanout_reply(void *arg, int res, const struct ac_resp_reply *r)
+{
+    struct fanout_slot *s = arg;
+    struct fanout *f = s->f;
+    f->answered++;
+    f->answer(f, s->node, res, r);
+    if (f->answered == f->sent)
+        fanout_done(f);
+}
+
+void ac__fanout_send(struct fanout *f, int script, uint32_t mask, const char *arg)
+{
+    struct ac_dlock_lease *l = f->l;
+    struct ac_dlock *d = l->d;
+    const char *args[] = {l->key, l->fence_key, l->token, arg};
+    size_t lens[] = {l->key_len, l->fence_key_len, 32, strlen(arg)};
+    int refused[AC_DLOCK_MAX_NODES];
+    unsigned nrefused = 0, nodes[AC_DLOCK_MAX_NODES];
+
+    f->asked = mask;
+    for (unsigned i = 0; i < d->n; i++) {
+        if (!(mask & (1u << i)))
+            continue;
+        f->slot[i] = (struct fanout_slot){.f = f, .node = i};
+        f->sent++;
+        int err = ac_resp_eval(d->node[i], &d->script[script], 2, 4, args, lens, fanout_reply,
+                               &f->slot[i]);
+        if (err) {
+            refused[nrefused] = err;
+            nodes[nrefused++] = i;
+        }
+    }
+    if (f->sent == 0) {
+        fanout_done(f);
+        return;
+    }
+    /* every request is out: refusals may now count towards a decision (the
+     * last answer frees f) */
+    for (unsigned k = 0; k < nrefused; k++)
+        fanout_reply(&f->slot[nodes[k]], refused[k], NULL);
+}
+
+static void cleanup_answer(struct fanout *f, unsigned node, int res, const struct ac_resp_reply *r)
+{
+    (void)f, (void)node, (void)res, (void)r;
+}
+
+void ac__dlock_cleanup(struct ac_dlock_lease *l, uint32_t mask)
+{
+    if (!mask)
+        return;
+    struct fanout *f = ac__fanout_new(l, cleanup_answer);
+    if (!f)
+        return; /* the keys expire with their TTL */
+    f->decided = true;
+    ac__fanout_send(f, SCRIPT_RELEASE, mask, "0");
+}
+
+int64_t ac__dlock_validity(const struct ac_dlock *d, uint64_t ttl_ns, uint64_t t0, uint64_t now)
+{
+    /* drift: the TTL clocks of the nodes may run fast by drift_factor, plus
+     * 2 ms for the nodes' expiry granularity (redis.io distlock) */
+    int64_t drift = (int64_t)((double)ttl_ns * d->drift_factor) + 2000000;
+    return (int64_t)ttl_ns - (int64_t)(now - t0) - drift;
+}
