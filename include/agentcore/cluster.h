@@ -47,8 +47,9 @@ void ac_placement_destroy(ac_placement *p);
 
 /*
  * The index of the node that owns a key whose 64-bit hash is `key` (for
- * sessions: ac_session_hash of the id). O(nodes): ~1 ns per node. Any
- * thread.
+ * sessions: ac_session_hash of the id). O(nodes): measured 0.12 µs at
+ * 10 nodes and 0.49 µs at 100 on a loaded 2-CPU VM (bench/RESULTS.md).
+ * Any thread.
  */
 unsigned ac_placement_owner(const ac_placement *p, uint64_t key);
 
