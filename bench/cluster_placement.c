@@ -30,21 +30,11 @@
 #include <time.h>
 
 #define MAX_NODES 128
-#define MAGLEV_M 65537u
-
-static uint64_t fmix(uint64_t h)
-{
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdull;
-    h ^= h >> 33;
-    h *= 0xc4ceb9fe1a85ec53ull;
-    h ^= h >> 33;
-    return h;
-}
+#define MAGLEV_M  65537u
 
 static uint64_t str_hash(const char *s)
 {
-    return ac_session_hash(s, strlen(s));
+    return ac_hash64(s, strlen(s));
 }
 
 /* A member set: names sorted, as every node sees them. */
@@ -160,7 +150,7 @@ static void *build_maglev(const struct set *s)
     for (unsigned i = 0; i < s->n; i++) {
         uint64_t h = str_hash(s->names[i]);
         off[i] = h % MAGLEV_M;
-        skip[i] = fmix(h ^ 0x9e3779b97f4a7c15ull) % (MAGLEV_M - 1) + 1;
+        skip[i] = ac_hash_mix64(h ^ 0x9e3779b97f4a7c15ull) % (MAGLEV_M - 1) + 1;
     }
     memset(table, 0xff, MAGLEV_M * sizeof *table);
     for (unsigned filled = 0;;) {
@@ -185,7 +175,7 @@ out:
 
 static unsigned lookup_maglev(const void *st, uint64_t key)
 {
-    return ((const unsigned *)st)[fmix(key) % MAGLEV_M];
+    return ((const unsigned *)st)[ac_hash_mix64(key) % MAGLEV_M];
 }
 
 /* The library's placement (rendezvous). */

@@ -113,8 +113,8 @@ int agentd_cluster_create(struct agentd_cluster *c, const char *host, uint16_t p
         return 0;
     if (!c->advertise[0]) {
         bool v6 = strchr(host, ':') != NULL;
-        snprintf(c->advertise, sizeof c->advertise, "%s%s%s:%u", v6 ? "[" : "", host,
-                 v6 ? "]" : "", port);
+        snprintf(c->advertise, sizeof c->advertise, "%s%s%s:%u", v6 ? "[" : "", host, v6 ? "]" : "",
+                 port);
     }
     if (c->cfg.store == AC_CLUSTER_STORE_REDIS && !c->cfg.nredis) {
         fprintf(stderr, "agentd: --cluster-session-store redis needs --cluster-redis\n");

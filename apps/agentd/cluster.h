@@ -30,7 +30,9 @@ enum {
         {"cluster-mode", required_argument, 0, AGENTD_OPT_CLUSTER_MODE},                           \
         {"cluster-session-store", required_argument, 0, AGENTD_OPT_CLUSTER_STORE},                 \
         {"cluster-ttl-ms", required_argument, 0, AGENTD_OPT_CLUSTER_TTL},                          \
-        {"cluster-poll-ms", required_argument, 0, AGENTD_OPT_CLUSTER_POLL}
+    {                                                                                              \
+        "cluster-poll-ms", required_argument, 0, AGENTD_OPT_CLUSTER_POLL                           \
+    }
 
 #define AGENTD_CLUSTER_USAGE                                                                       \
     "              [--cluster-members H:P,...] [--cluster-redis H:P,...]\n"                        \

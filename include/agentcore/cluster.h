@@ -75,19 +75,19 @@ enum ac_cluster_store {
 };
 
 struct ac_cluster_config {
-    const char *advertise;        /* "host:port" other nodes reach this one at (required) */
-    const char *const *members;   /* static member list ("host:port"), used when no
-                                     Redis is configured; this node is added if absent */
+    const char *advertise;      /* "host:port" other nodes reach this one at (required) */
+    const char *const *members; /* static member list ("host:port"), used when no
+                                   Redis is configured; this node is added if absent */
     unsigned nmembers;
-    const char *const *redis;     /* Redis servers ("host:port"); the first one holds
-                                     membership and the session store */
+    const char *const *redis; /* Redis servers ("host:port"); the first one holds
+                                 membership and the session store */
     unsigned nredis;
-    enum ac_cluster_mode mode;    /* default PROXY */
-    enum ac_cluster_store store;  /* default MEMORY; REDIS needs a Redis server */
-    uint64_t member_ttl_ns;       /* registration lifetime, renewed at a third (default 3 s) */
-    uint64_t poll_ns;             /* how often the live set is read (default 500 ms) */
-    uint64_t session_ttl_ns;      /* stored session state expires after (default 1 h) */
-    const char *prefix;           /* Redis key prefix (default "agentcore") */
+    enum ac_cluster_mode mode;   /* default PROXY */
+    enum ac_cluster_store store; /* default MEMORY; REDIS needs a Redis server */
+    uint64_t member_ttl_ns;      /* registration lifetime, renewed at a third (default 3 s) */
+    uint64_t poll_ns;            /* how often the live set is read (default 500 ms) */
+    uint64_t session_ttl_ns;     /* stored session state expires after (default 1 h) */
+    const char *prefix;          /* Redis key prefix (default "agentcore") */
 };
 
 typedef struct ac_cluster ac_cluster;

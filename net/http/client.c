@@ -558,8 +558,7 @@ static void on_deadline(struct ac_timer *t, void *arg)
 }
 
 int ac_http_client_request(ac_http_client *cl, const char *peer,
-                           const struct ac_http_client_request *rq, ac_http_client_fn cb,
-                           void *arg)
+                           const struct ac_http_client_request *rq, ac_http_client_fn cb, void *arg)
 {
     int err;
     struct peer *p;

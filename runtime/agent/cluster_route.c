@@ -96,8 +96,7 @@ static void relay(void *arg, int res, const struct ac_http_client_response *r)
                     retry = retry * 10 + (unsigned)(h->value.p[k] - '0');
         }
     }
-    hdrs[n++] = (struct ac_http_header){{HDR_NODE, strlen(HDR_NODE)},
-                                        {p->owner, strlen(p->owner)}};
+    hdrs[n++] = (struct ac_http_header){{HDR_NODE, strlen(HDR_NODE)}, {p->owner, strlen(p->owner)}};
     char head[1024];
     struct iovec iov[2];
     struct ac_http_response out = {.status = r->status,
@@ -115,8 +114,8 @@ static void relay(void *arg, int res, const struct ac_http_client_response *r)
     free(p);
 }
 
-static void redirect(struct ac__agent_shard *sh, struct ac_exchange *ex,
-                     struct ac__resp_mode mode, const char *owner)
+static void redirect(struct ac__agent_shard *sh, struct ac_exchange *ex, struct ac__resp_mode mode,
+                     const char *owner)
 {
     char loc[AC_PLACEMENT_NAME_MAX + 300], buf[2048], msg[300];
     const struct ac_http_str path = ex->req->path;
@@ -161,8 +160,8 @@ bool ac__cluster_route(struct ac__agent_shard *sh, struct ac_exchange *ex,
     }
     /* the deadline this node would give the call, or the one it was sent */
     uint64_t now = ac_now_ns();
-    uint64_t deadline = mode.deadline_ns ? mode.deadline_ns
-                                         : now + sh->agents[agent].def.timeout_ns;
+    uint64_t deadline =
+        mode.deadline_ns ? mode.deadline_ns : now + sh->agents[agent].def.timeout_ns;
     uint64_t left_ms = deadline > now ? (deadline - now) / 1000000ull : 0;
     char left[24];
     snprintf(left, sizeof left, "%llu", (unsigned long long)left_ms);
@@ -197,10 +196,9 @@ bool ac__cluster_route(struct ac__agent_shard *sh, struct ac_exchange *ex,
     return true;
 }
 
-void ac__cluster_show(struct ac__agent_shard *sh, struct ac_exchange *ex,
-                      struct ac__resp_mode mode, void (*reply)(struct ac__agent_shard *,
-                                                               struct ac_exchange *,
-                                                               struct ac__resp_mode, const char *))
+void ac__cluster_show(struct ac__agent_shard *sh, struct ac_exchange *ex, struct ac__resp_mode mode,
+                      void (*reply)(struct ac__agent_shard *, struct ac_exchange *,
+                                    struct ac__resp_mode, const char *))
 {
     ac_cluster *cl = sh->host->cfg.cluster;
     struct ac_cluster_view v;
@@ -219,19 +217,16 @@ void ac__cluster_show(struct ac__agent_shard *sh, struct ac_exchange *ex,
             for (uint64_t k = 0; k < 8192; k++)
                 own[ac_placement_owner(v.placement, ac_hash_mix64(k + 1))]++;
         for (unsigned i = 0; i < n; i++)
-            json_array_append_new(members,
-                                  json_pack("{s:s, s:b, s:f}", "node",
-                                            ac_placement_node(v.placement, i), "self",
-                                            (int)i == v.self, "share",
-                                            own ? own[i] / 8192.0 : 0.0));
+            json_array_append_new(
+                members, json_pack("{s:s, s:b, s:f}", "node", ac_placement_node(v.placement, i),
+                                   "self", (int)i == v.self, "share", own ? own[i] / 8192.0 : 0.0));
         free(own);
         root = json_pack("{s:b, s:s, s:s, s:s, s:s, s:I, s:I, s:o}", "enabled", 1, "self",
                          cfg->advertise, "membership", cfg->nredis ? "redis" : "static", "mode",
                          cfg->mode == AC_CLUSTER_REDIRECT ? "redirect" : "proxy", "session_store",
-                         cfg->store == AC_CLUSTER_STORE_REDIS ? "redis" : "memory",
-                         "generation", (json_int_t)v.generation, "view_age_ms",
-                         (json_int_t)((ac_now_ns() - v.changed_ns) / 1000000), "members",
-                         members);
+                         cfg->store == AC_CLUSTER_STORE_REDIS ? "redis" : "memory", "generation",
+                         (json_int_t)v.generation, "view_age_ms",
+                         (json_int_t)((ac_now_ns() - v.changed_ns) / 1000000), "members", members);
         /* ?session_id=ID: which node owns it */
         struct ac_http_str q = ex->req->query;
         if (root && q.len > 11 && memcmp(q.p, "session_id=", 11) == 0) {

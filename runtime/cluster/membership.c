@@ -26,16 +26,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char live_lua[] =
-    "local live = {}\n"
-    "for _, n in ipairs(redis.call('SMEMBERS', KEYS[1])) do\n"
-    "  if redis.call('EXISTS', ARGV[1] .. n) == 1 then\n"
-    "    live[#live + 1] = n\n"
-    "  else\n"
-    "    redis.call('SREM', KEYS[1], n)\n"
-    "  end\n"
-    "end\n"
-    "return live\n";
+static const char live_lua[] = "local live = {}\n"
+                               "for _, n in ipairs(redis.call('SMEMBERS', KEYS[1])) do\n"
+                               "  if redis.call('EXISTS', ARGV[1] .. n) == 1 then\n"
+                               "    live[#live + 1] = n\n"
+                               "  else\n"
+                               "    redis.call('SREM', KEYS[1], n)\n"
+                               "  end\n"
+                               "end\n"
+                               "return live\n";
 
 struct ac__membership {
     ac_cluster *cl;
@@ -87,7 +86,9 @@ static void on_live(void *arg, int res, const struct ac_resp_reply *r)
     if (res || r->type != AC_RESP_ARRAY) {
         if (!m->warned)
             ac_log_warn("cluster: membership: live set unavailable (%s); keeping the last view",
-                        res ? ac_strerror(res) : r->type == AC_RESP_ERROR ? r->str : "bad reply");
+                        res                        ? ac_strerror(res)
+                        : r->type == AC_RESP_ERROR ? r->str
+                                                   : "bad reply");
         m->warned = true;
     } else {
         const char *names[AC_PLACEMENT_MAX_NODES];

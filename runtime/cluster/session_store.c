@@ -15,12 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char write_lua[] =
-    "local cur = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')\n"
-    "if cur >= tonumber(ARGV[1]) then return cur end\n"
-    "redis.call('HSET', KEYS[1], 'v', ARGV[1], 'd', ARGV[2])\n"
-    "redis.call('PEXPIRE', KEYS[1], ARGV[3])\n"
-    "return 0\n";
+static const char write_lua[] = "local cur = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')\n"
+                                "if cur >= tonumber(ARGV[1]) then return cur end\n"
+                                "redis.call('HSET', KEYS[1], 'v', ARGV[1], 'd', ARGV[2])\n"
+                                "redis.call('PEXPIRE', KEYS[1], ARGV[3])\n"
+                                "return 0\n";
 
 struct ac_session_store {
     ac_resp_client *redis;
@@ -39,6 +38,14 @@ struct op {
     } cb;
     void *arg;
 };
+
+static struct op *op_new(void *arg)
+{
+    struct op *op = malloc(sizeof *op);
+    if (op)
+        op->arg = arg;
+    return op;
+}
 
 static int key_of(const ac_session_store *s, const char *id, size_t len, char *buf, size_t cap)
 {
@@ -112,11 +119,10 @@ int ac_session_store_load(ac_session_store *s, const char *id, size_t len,
     struct op *op;
     if (err < 0)
         return err;
-    op = malloc(sizeof *op);
+    op = op_new(arg);
     if (!op)
         return -ENOMEM;
     op->cb.load = cb;
-    op->arg = arg;
     const char *argv[] = {"HMGET", key, "v", "d"};
     err = ac_resp_command(s->redis, 4, argv, NULL, on_load, op);
     if (err)
@@ -143,11 +149,10 @@ int ac_session_store_write(ac_session_store *s, const char *id, size_t len, cons
     struct op *op;
     if (err < 0)
         return err;
-    op = malloc(sizeof *op);
+    op = op_new(arg);
     if (!op)
         return -ENOMEM;
     op->cb.write = cb;
-    op->arg = arg;
     snprintf(ver, sizeof ver, "%llu", (unsigned long long)version);
     const char *args[] = {key, ver, data, s->ttl_ms};
     const size_t lens[] = {strlen(key), strlen(ver), dlen, strlen(s->ttl_ms)};
