@@ -5,7 +5,7 @@
 JOBS ?= $(shell nproc)
 CTEST = ctest --output-on-failure -j$(JOBS) --timeout 300
 
-.PHONY: all deps deps-test deps-bench build run test test-release test-asan test-tsan bench clean
+.PHONY: all deps deps-test deps-bench build run test test-release test-clang test-asan test-tsan bench clean
 
 all: build
 
@@ -23,10 +23,17 @@ build: deps
 run: build
 	./build/bin/agentd
 
-test: deps-test test-release test-asan test-tsan
+test: deps-test test-release test-clang test-asan test-tsan
 
 test-release: build
 	cd build && $(CTEST)
+
+# A build the presets do not make: CMake's plain Release (-O3 -DNDEBUG) with
+# clang and -Werror, so a warning only -O3 or clang shows fails CI.
+test-clang: deps-test
+	CC=clang cmake -S . -B build-clang -DCMAKE_BUILD_TYPE=Release -DAC_WERROR=ON \
+	    -DBUILD_TESTING=OFF >/dev/null
+	cmake --build build-clang -j$(JOBS)
 
 test-asan: deps-test
 	cmake --preset asan >/dev/null
@@ -43,4 +50,4 @@ bench: deps-bench build
 	bench/run.sh
 
 clean:
-	rm -rf build build-debug build-asan build-tsan
+	rm -rf build build-debug build-asan build-tsan build-clang

@@ -14,5 +14,6 @@
 #include "agentcore/runtime.h"
 #include "agentcore/sched.h"
 #include "agentcore/timer.h"
+#include "agentcore/version.h"
 
 #endif

@@ -48,6 +48,7 @@ int ac_heap_create(const struct ac_heap_config *cfg, ac_heap **out)
     memset(h, 0, sizeof *h);
     for (unsigned i = 0; i < AC_HEAP_CLASSES; i++) {
         h->cls[i].size = ac__class_sizes[i];
+        TAILQ_INIT(&h->cls[i].partial);
         ac__class_set_cur(h, i, &h->dummy);
     }
     h->limit = c.limit_bytes ? c.limit_bytes : SIZE_MAX;
@@ -81,13 +82,13 @@ ac_heap *ac__heap_implicit(void)
 
 void ac__heap_free_all(ac_heap *h)
 {
-    struct ac__chunk *c, *next;
-    for (c = h->chunks; c; c = next) {
-        next = c->next;
+    struct ac__chunk *c;
+    while ((c = LIST_FIRST(&h->chunks))) {
+        LIST_REMOVE(c, link);
         ac__pages_unmap(c, c->map_size);
     }
-    for (c = h->large; c; c = next) {
-        next = c->next;
+    while ((c = LIST_FIRST(&h->large))) {
+        LIST_REMOVE(c, link);
         ac__pages_unmap(c, c->map_size);
     }
     free(h);
@@ -105,7 +106,8 @@ void ac_heap_destroy(ac_heap *h)
     ac__outbox_flush_all(h);
     ac__heap_reclaim_final(h);
     int64_t live = (int64_t)ac__slab_live_objects(h, NULL, NULL);
-    for (struct ac__chunk *c = h->large; c; c = c->next)
+    struct ac__chunk *c;
+    LIST_FOREACH(c, &h->large, link)
         live++;
     if (live == 0) {
         ac__heap_free_all(h);

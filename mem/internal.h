@@ -18,6 +18,7 @@
 #ifndef AC_MEM_INTERNAL_H
 #define AC_MEM_INTERNAL_H
 
+#include <sys/queue.h> /* the one list facility (docs/ARCHITECTURE.md, "Lists") */
 #include "agentcore/mem.h"
 
 #include <assert.h>
@@ -69,7 +70,7 @@ struct ac__slab {
     uint8_t pages;                /* run length */
     bool listed;                  /* on its class's partial list */
     uint64_t allocs;              /* allocations served (stats) */
-    struct ac__slab *next, *prev; /* class partial list */
+    TAILQ_ENTRY(ac__slab) link;   /* class partial list */
     uint64_t empty_since;         /* heap clock when `used` last dropped to 0 */
 } AC_CACHE_ALIGNED;
 static_assert(sizeof(struct ac__slab) == AC_CACHELINE, "a slab descriptor is one cache line");
@@ -83,7 +84,7 @@ struct ac__chunk {
     size_t map_size;               /* bytes mapped */
     size_t large_size;             /* usable bytes of a large mapping */
     bool hugetlb;                  /* backed by MAP_HUGETLB */
-    struct ac__chunk *next, *prev; /* heap's chunk list or large list */
+    LIST_ENTRY(ac__chunk) link;    /* heap's chunk list or large list */
     struct ac__slab *page_slab[AC_CHUNK_PAGES];
     struct ac__slab slabs[AC_CHUNK_PAGES];
 } AC_CACHE_ALIGNED;
@@ -95,8 +96,8 @@ extern const char ac__large_owner_tag;
 #define ac__large_owner ((ac_heap *)(uintptr_t)&ac__large_owner_tag)
 
 struct ac__class {
-    struct ac__slab *cur;  /* head of the partial list, or the heap's dummy */
-    struct ac__slab *tail; /* partial list tail (NULL when empty) */
+    struct ac__slab *cur;            /* head of `partial`, or the heap's dummy */
+    TAILQ_HEAD(, ac__slab) partial; /* slabs with a free object */
     uint32_t size;
     size_t slabs;
     uint64_t released_allocs; /* allocs of slabs already released (stats) */
@@ -140,7 +141,7 @@ struct ac_heap {
     uint32_t out_pending; /* objects waiting in out[] */
     struct ac__outbox out[AC_OUTBOX_SLOTS];
     struct ac__slab dummy; /* empty slab every class starts with: its free is NULL */
-    struct ac__chunk *chunks, *large;
+    LIST_HEAD(, ac__chunk) chunks, large;
     struct ac_heap_config cfg;
     uint64_t clock;          /* last ac_heap_maintain time: stamps slabs going empty */
     struct ac_heap_stats st; /* counters not kept per class above */

@@ -37,10 +37,7 @@ void *ac__large_alloc(ac_heap *h, size_t size)
     s->cls = AC_LARGE_CLASS;
     s->size = 0;
     c->page_slab[0] = s;
-    c->next = h->large;
-    if (h->large)
-        h->large->prev = c;
-    h->large = c;
+    LIST_INSERT_HEAD(&h->large, c, link);
     h->held += usable;
     h->st.large_in_use += usable;
     h->st.large_allocs++;
@@ -50,12 +47,7 @@ void *ac__large_alloc(ac_heap *h, size_t size)
 
 void ac__large_free(ac_heap *h, struct ac__chunk *c)
 {
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        h->large = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
+    LIST_REMOVE(c, link);
     h->held -= c->large_size;
     h->st.large_in_use -= c->large_size;
     h->st.bytes_mapped -= c->map_size;

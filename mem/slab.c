@@ -26,27 +26,21 @@ void ac__class_set_cur(ac_heap *h, unsigned cls, struct ac__slab *s)
 
 static void list_remove(struct ac__class *k, ac_heap *h, struct ac__slab *s)
 {
-    if (s->prev)
-        s->prev->next = s->next;
-    else
-        ac__class_set_cur(h, (unsigned)(k - h->cls), s->next ? s->next : &h->dummy);
-    if (s->next)
-        s->next->prev = s->prev;
-    else
-        k->tail = s->prev;
-    s->next = s->prev = NULL;
+    bool was_head = TAILQ_FIRST(&k->partial) == s;
+    TAILQ_REMOVE(&k->partial, s, link);
+    if (was_head) {
+        struct ac__slab *head = TAILQ_FIRST(&k->partial);
+        ac__class_set_cur(h, (unsigned)(k - h->cls), head ? head : &h->dummy);
+    }
     s->listed = false;
 }
 
 static void list_append(struct ac__class *k, ac_heap *h, struct ac__slab *s)
 {
-    s->next = NULL;
-    s->prev = k->tail;
-    if (k->tail)
-        k->tail->next = s;
-    else
+    bool was_empty = TAILQ_EMPTY(&k->partial);
+    TAILQ_INSERT_TAIL(&k->partial, s, link);
+    if (was_empty)
         ac__class_set_cur(h, (unsigned)(k - h->cls), s);
-    k->tail = s;
     s->listed = true;
 }
 
@@ -72,10 +66,7 @@ static struct ac__chunk *chunk_new(ac_heap *h)
     c->kind = AC_CHUNK_SLAB;
     c->map_size = AC_CHUNK_SIZE;
     c->hugetlb = huge;
-    c->next = h->chunks;
-    if (h->chunks)
-        h->chunks->prev = c;
-    h->chunks = c;
+    LIST_INSERT_HEAD(&h->chunks, c, link);
     h->st.chunks++;
     h->st.hugetlb_chunks += huge;
     h->st.bytes_mapped += AC_CHUNK_SIZE;
@@ -84,12 +75,7 @@ static struct ac__chunk *chunk_new(ac_heap *h)
 
 void ac__chunk_free(ac_heap *h, struct ac__chunk *c)
 {
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        h->chunks = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
+    LIST_REMOVE(c, link);
     h->st.chunks--;
     h->st.hugetlb_chunks -= c->hugetlb;
     h->st.bytes_mapped -= c->map_size;
@@ -113,7 +99,7 @@ static struct ac__slab *slab_new(ac_heap *h, unsigned cls)
         return NULL;
     struct ac__chunk *c;
     int first = -1;
-    for (c = h->chunks; c; c = c->next)
+    LIST_FOREACH(c, &h->chunks, link)
         if ((first = find_run(c, n)) >= 0)
             break;
     if (!c) {
@@ -205,12 +191,11 @@ void ac__slab_release_idle(ac_heap *h, uint64_t cutoff)
 {
     for (unsigned i = 0; i < AC_HEAP_CLASSES; i++) {
         struct ac__class *k = &h->cls[i];
-        struct ac__slab *s = k->cur == &h->dummy ? NULL : k->cur;
-        while (s) {
-            struct ac__slab *next = s->next;
+        struct ac__slab *s = TAILQ_FIRST(&k->partial), *next;
+        for (; s; s = next) {
+            next = TAILQ_NEXT(s, link);
             if (s->used == 0 && s->empty_since <= cutoff)
                 slab_release(h, s);
-            s = next;
         }
     }
 }
@@ -218,7 +203,7 @@ void ac__slab_release_idle(ac_heap *h, uint64_t cutoff)
 uint64_t ac__slab_live_objects(const ac_heap *h, uint64_t *live, uint64_t *allocs)
 {
     uint64_t n = 0;
-    for (const struct ac__chunk *c = h->chunks; c; c = c->next) {
+    for (const struct ac__chunk *c = LIST_FIRST(&h->chunks); c; c = LIST_NEXT(c, link)) {
         for (unsigned i = 0; i < AC_CHUNK_PAGES; i++) {
             const struct ac__slab *s = c->page_slab[i];
             if (!s || s->first_page != i)

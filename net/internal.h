@@ -2,6 +2,7 @@
 #ifndef AC_NET_INTERNAL_H
 #define AC_NET_INTERNAL_H
 
+#include <sys/queue.h> /* the one list facility (docs/ARCHITECTURE.md, "Lists") */
 #include "agentcore/net.h"
 #include "agentcore/ring.h"
 #include "agentcore/timer.h"
@@ -88,7 +89,7 @@ int ac__bufpool_fixed_index(const struct ac__bufpool *p, const void *buf, size_t
 
 /* A queued write: caller bytes (cb) or a held slice. */
 struct ac__wreq {
-    struct ac__wreq *next;
+    STAILQ_ENTRY(ac__wreq) link; /* conn's write queue, or net's free list */
     const char *buf;
     uint32_t len, sent;
     ac_tcp_write_fn cb;
@@ -127,15 +128,15 @@ struct ac_tcp_conn {
     ac_tcp_read_fn read_cb;
     void *read_arg;
     void *data;
-    struct ac__wreq *wq_head, *wq_tail;
+    STAILQ_HEAD(, ac__wreq) wq; /* queued writes, in order */
     size_t queued;
     struct ac__sendvec *vec;
     struct ac_timer idle;
     uint64_t idle_ns, last_rx_ns;
     ac_tcp_close_fn close_cb;
     void *close_arg;
-    struct ac_tcp_conn *prev, *next; /* net->conns */
-    struct ac_tcp_conn *wait_next;   /* net->waiters */
+    LIST_ENTRY(ac_tcp_conn) link;          /* net->conns */
+    STAILQ_ENTRY(ac_tcp_conn) wait_link; /* net->waiters */
 };
 
 struct ac_tcp_server {
@@ -149,18 +150,18 @@ struct ac_tcp_server {
     void *arg;
     struct ac_op accept_op, cancel_op;
     struct ac_timer retry; /* re-arm after a resource error (EMFILE) */
-    struct ac_tcp_server *next;
+    LIST_ENTRY(ac_tcp_server) link; /* net->servers */
 };
 
 struct ac_net {
     struct ac_ring *ring;
     struct ac_net_config cfg;
     struct ac__bufpool pool;
-    struct ac_tcp_conn *conns; /* every connection not yet freed */
-    struct ac_tcp_server *servers;
-    unsigned nservers;                          /* not yet freed */
-    struct ac_tcp_conn *waiters, *waiters_tail; /* parked for buffers, FIFO */
-    struct ac__wreq *wreq_free;
+    LIST_HEAD(, ac_tcp_conn) conns;      /* every connection not yet freed */
+    LIST_HEAD(, ac_tcp_server) servers;
+    unsigned nservers;                   /* not yet freed */
+    STAILQ_HEAD(, ac_tcp_conn) waiters; /* parked for buffers, FIFO */
+    STAILQ_HEAD(, ac__wreq) wreq_free;  /* used as a stack */
     struct ac_net_stats stats;
     bool stopping;
     uint64_t stop_deadline_ns;

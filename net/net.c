@@ -41,6 +41,8 @@ int ac_net_create(const struct ac_net_config *cfg, ac_net **out)
         return -ENOMEM;
     net->ring = ring;
     net->cfg = *cfg;
+    STAILQ_INIT(&net->waiters);
+    STAILQ_INIT(&net->wreq_free);
     if (!net->cfg.high_water)
         net->cfg.high_water = 1024 * 1024;
     ac_ring_mask_kinds(ring, cfg->mask_kinds);
@@ -62,11 +64,11 @@ void ac_net_destroy(ac_net *net)
 {
     if (!net)
         return;
-    AC_ASSERT(!net->conns && net->nservers == 0);
+    AC_ASSERT(LIST_EMPTY(&net->conns) && net->nservers == 0);
     ac__bufpool_fini(&net->pool, net->ring);
-    while (net->wreq_free) {
-        struct ac__wreq *w = net->wreq_free;
-        net->wreq_free = w->next;
+    struct ac__wreq *w;
+    while ((w = STAILQ_FIRST(&net->wreq_free))) {
+        STAILQ_REMOVE_HEAD(&net->wreq_free, link);
         free(w);
     }
     if (ac_timer_armed(&net->stop_timer))
@@ -82,9 +84,9 @@ void ac_net_stats(const ac_net *net, struct ac_net_stats *out)
 
 struct ac__wreq *ac__wreq_get(struct ac_net *net)
 {
-    struct ac__wreq *w = net->wreq_free;
+    struct ac__wreq *w = STAILQ_FIRST(&net->wreq_free);
     if (w)
-        net->wreq_free = w->next;
+        STAILQ_REMOVE_HEAD(&net->wreq_free, link);
     else
         w = malloc(sizeof *w);
     return w;
@@ -92,8 +94,7 @@ struct ac__wreq *ac__wreq_get(struct ac_net *net)
 
 void ac__wreq_put(struct ac_net *net, struct ac__wreq *w)
 {
-    w->next = net->wreq_free;
-    net->wreq_free = w;
+    STAILQ_INSERT_HEAD(&net->wreq_free, w, link);
 }
 
 void ac__net_park(struct ac_net *net, struct ac_tcp_conn *c)
@@ -101,12 +102,7 @@ void ac__net_park(struct ac_net *net, struct ac_tcp_conn *c)
     if (c->waiting_bufs)
         return;
     c->waiting_bufs = true;
-    c->wait_next = NULL;
-    if (net->waiters_tail)
-        net->waiters_tail->wait_next = c;
-    else
-        net->waiters = c;
-    net->waiters_tail = c;
+    STAILQ_INSERT_TAIL(&net->waiters, c, wait_link);
     net->stats.bufs_waits++;
 }
 
@@ -114,14 +110,7 @@ void ac__net_unpark(struct ac_net *net, struct ac_tcp_conn *c)
 {
     if (!c->waiting_bufs)
         return;
-    struct ac_tcp_conn **pp = &net->waiters, *prev = NULL;
-    while (*pp != c) {
-        prev = *pp;
-        pp = &(*pp)->wait_next;
-    }
-    *pp = c->wait_next;
-    if (net->waiters_tail == c)
-        net->waiters_tail = prev;
+    STAILQ_REMOVE(&net->waiters, c, ac_tcp_conn, wait_link);
     c->waiting_bufs = false;
 }
 
@@ -137,15 +126,13 @@ void ac__net_bufs_returned(struct ac_net *net)
      */
     unsigned budget = net->pool.incremental ? UINT_MAX : net->pool.avail;
     unsigned n = 0;
-    for (struct ac_tcp_conn *c = net->waiters; c; c = c->wait_next)
+    struct ac_tcp_conn *c;
+    STAILQ_FOREACH(c, &net->waiters, wait_link)
         n++;
     if (budget > n)
         budget = n; /* a waiter parked again goes to the tail: not seen twice */
-    while (net->waiters && budget--) {
-        struct ac_tcp_conn *c = net->waiters;
-        net->waiters = c->wait_next;
-        if (!net->waiters)
-            net->waiters_tail = NULL;
+    while ((c = STAILQ_FIRST(&net->waiters)) && budget--) {
+        STAILQ_REMOVE_HEAD(&net->waiters, wait_link);
         c->waiting_bufs = false;
         ac__conn_arm_recv(c);
     }
@@ -153,7 +140,7 @@ void ac__net_bufs_returned(struct ac_net *net)
 
 static void maybe_stopped(struct ac_net *net)
 {
-    if (!net->stopping || net->conns || net->nservers || !net->stop_cb)
+    if (!net->stopping || !LIST_EMPTY(&net->conns) || net->nservers || !net->stop_cb)
         return;
     ac_net_stopped_fn cb = net->stop_cb;
     net->stop_cb = NULL;
@@ -187,7 +174,8 @@ static void stop_deadline(struct ac_timer *t, void *arg)
 {
     (void)t;
     struct ac_net *net = arg;
-    for (struct ac_tcp_conn *c = net->conns; c; c = c->next)
+    struct ac_tcp_conn *c;
+    LIST_FOREACH(c, &net->conns, link)
         if (c->state == AC_CONN_OPEN)
             ac__net_stop_conn(c);
 }
@@ -199,10 +187,15 @@ void ac_net_stop(ac_net *net, uint64_t deadline_ns, ac_net_stopped_fn cb, void *
     net->stop_cb = cb;
     net->stop_arg = arg;
     net->stop_deadline_ns = deadline_ns;
-    for (struct ac_tcp_server *s = net->servers; s; s = s->next)
+    struct ac_tcp_server *s, *s_next;
+    /* Closing may free a server that has nothing in flight: take next first. */
+    for (s = LIST_FIRST(&net->servers); s; s = s_next) {
+        s_next = LIST_NEXT(s, link);
         if (!s->closing)
             ac_tcp_server_close(s);
-    for (struct ac_tcp_conn *c = net->conns; c; c = c->next) {
+    }
+    struct ac_tcp_conn *c;
+    LIST_FOREACH(c, &net->conns, link) {
         if (c->state != AC_CONN_OPEN)
             continue;
         if (c->queued == 0)
@@ -210,7 +203,7 @@ void ac_net_stop(ac_net *net, uint64_t deadline_ns, ac_net_stopped_fn cb, void *
         else
             c->drain_close = true;
     }
-    if (net->conns && ac_timer_start_at(&net->stop_timer, deadline_ns, stop_deadline, net) != 0)
+    if (!LIST_EMPTY(&net->conns) && ac_timer_start_at(&net->stop_timer, deadline_ns, stop_deadline, net) != 0)
         stop_deadline(&net->stop_timer, net);
     maybe_stopped(net);
 }

@@ -48,10 +48,8 @@ int ac__conn_new(struct ac_net *net, int fd, struct ac_tcp_server *srv, struct a
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     }
-    c->next = net->conns;
-    if (net->conns)
-        net->conns->prev = c;
-    net->conns = c;
+    STAILQ_INIT(&c->wq);
+    LIST_INSERT_HEAD(&net->conns, c, link);
     net->stats.conns_open++;
     if (srv)
         srv->nconns++;
@@ -225,12 +223,7 @@ static void free_conn(struct ac_tcp_conn *c)
     ac__send_fail_all(c, -ECANCELED);
     if (c->close_cb)
         c->close_cb(c->close_arg, c);
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        net->conns = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
+    LIST_REMOVE(c, link);
     net->stats.conns_open--;
     if (c->server)
         c->server->nconns--;

@@ -34,17 +34,15 @@ static void wreq_finish(struct ac_tcp_conn *c, struct ac__wreq *w, int res)
 
 static struct ac__wreq *pop(struct ac_tcp_conn *c)
 {
-    struct ac__wreq *w = c->wq_head;
-    c->wq_head = w->next;
-    if (!c->wq_head)
-        c->wq_tail = NULL;
+    struct ac__wreq *w = STAILQ_FIRST(&c->wq);
+    STAILQ_REMOVE_HEAD(&c->wq, link);
     c->queued -= w->len - w->sent;
     return w;
 }
 
 void ac__send_fail_all(struct ac_tcp_conn *c, int res)
 {
-    while (c->wq_head)
+    while (!STAILQ_EMPTY(&c->wq))
         wreq_finish(c, pop(c), res);
 }
 
@@ -63,11 +61,7 @@ static int enqueue(struct ac_tcp_conn *c, const void *buf, size_t len, ac_tcp_wr
         w->slice = *slice;
         ac_slice_hold(slice);
     }
-    if (c->wq_tail)
-        c->wq_tail->next = w;
-    else
-        c->wq_head = w;
-    c->wq_tail = w;
+    STAILQ_INSERT_TAIL(&c->wq, w, link);
     c->queued += len;
     if (c->queued > c->net->cfg.high_water)
         ac__conn_pause(c);
@@ -101,7 +95,7 @@ int ac_tcp_shutdown(ac_tcp_conn *c)
     if (c->shut_wanted)
         return 0;
     c->shut_wanted = true;
-    if (!c->send_busy && !c->wq_head)
+    if (!c->send_busy && STAILQ_EMPTY(&c->wq))
         submit_shutdown(c);
     return 0;
 }
@@ -117,9 +111,9 @@ static void shutdown_complete(struct ac_op *op, int res, uint32_t flags)
 static void prepare(struct ac_tcp_conn *c, struct ac_op *op)
 {
     struct ac_net *net = c->net;
-    struct ac__wreq *w = c->wq_head;
+    struct ac__wreq *w = STAILQ_FIRST(&c->wq);
 
-    if (!w->next) {
+    if (!STAILQ_NEXT(w, link)) {
         const char *p = w->buf + w->sent;
         uint32_t n = w->len - w->sent;
         op->u.send.buf = p;
@@ -134,7 +128,7 @@ static void prepare(struct ac_tcp_conn *c, struct ac_op *op)
     }
     struct ac__sendvec *v = c->vec;
     unsigned n = 0;
-    for (; w && n < AC_SEND_IOV_MAX; w = w->next, n++) {
+    for (; w && n < AC_SEND_IOV_MAX; w = STAILQ_NEXT(w, link), n++) {
         v->iov[n].iov_base = (void *)(w->buf + w->sent);
         v->iov[n].iov_len = w->len - w->sent;
     }
@@ -148,9 +142,9 @@ void ac__send_flush(struct ac_tcp_conn *c)
     struct ac_net *net = c->net;
     struct ac_op *op = &c->send_op;
 
-    if (c->send_busy || !c->wq_head || c->state != AC_CONN_OPEN)
+    if (c->send_busy || STAILQ_EMPTY(&c->wq) || c->state != AC_CONN_OPEN)
         return;
-    if (c->wq_head->next && !c->vec) {
+    if (STAILQ_NEXT(STAILQ_FIRST(&c->wq), link) && !c->vec) {
         c->vec = malloc(sizeof *c->vec);
         if (!c->vec) {
             ac__send_fail_all(c, -ENOMEM);
@@ -180,8 +174,8 @@ void ac__send_flush(struct ac_tcp_conn *c)
 /* Marks `n` sent bytes done, completing the writes they finish. */
 static void consume(struct ac_tcp_conn *c, uint32_t n)
 {
-    while (c->wq_head) {
-        struct ac__wreq *w = c->wq_head;
+    struct ac__wreq *w;
+    while ((w = STAILQ_FIRST(&c->wq))) {
         uint32_t take = w->len - w->sent < n ? w->len - w->sent : n;
         w->sent += take;
         c->queued -= take;
@@ -235,7 +229,7 @@ static void send_complete(struct ac_op *op, int res, uint32_t flags)
     if (c->state == AC_CONN_OPEN) {
         if (c->paused && c->queued <= net->cfg.high_water / 2)
             ac__conn_resume(c);
-        if (c->wq_head)
+        if (!STAILQ_EMPTY(&c->wq))
             ac__send_flush(c);
         else if (c->shut_wanted && !c->shut_sent)
             submit_shutdown(c);

@@ -34,14 +34,10 @@ static void server_free_if_done(struct ac_tcp_server *s)
     if (!s->closing || server_inflight(s) || ac_timer_armed(&s->retry))
         return;
     struct ac_net *net = s->net;
-    for (struct ac_tcp_server **pp = &net->servers; *pp; pp = &(*pp)->next) {
-        if (*pp == s) {
-            *pp = s->next;
-            break;
-        }
-    }
+    LIST_REMOVE(s, link);
     /* Its connections outlive it: they no longer count against its limit. */
-    for (struct ac_tcp_conn *c = net->conns; c; c = c->next)
+    struct ac_tcp_conn *c;
+    LIST_FOREACH(c, &net->conns, link)
         if (c->server == s)
             c->server = NULL;
     close(s->fd);
@@ -210,8 +206,7 @@ int ac_tcp_server_start(ac_net *net, const struct ac_tcp_server_config *cfg, ac_
     s->multishot = true;
     s->accept_op = (struct ac_op){.complete = accept_complete, .fd = s->fd};
     s->cancel_op = (struct ac_op){.complete = server_cancel_complete, .kind = AC_OP_NOP};
-    s->next = net->servers;
-    net->servers = s;
+    LIST_INSERT_HEAD(&net->servers, s, link);
     net->nservers++;
     arm_accept(s);
     *out = s;
@@ -244,6 +239,6 @@ void ac_tcp_server_close(ac_tcp_server *s)
 int ac_tcp_reserve_port(const char *host, uint16_t *port)
 {
     struct ac_tcp_server_config cfg = {.host = host, .port = *port};
-    int fd, err = bound_socket(&cfg, true, &fd, port);
+    int fd = -1, err = bound_socket(&cfg, true, &fd, port);
     return err ? err : fd;
 }

@@ -6,6 +6,7 @@
 #ifndef AC_SCHED_INTERNAL_H
 #define AC_SCHED_INTERNAL_H
 
+#include <sys/queue.h> /* the one list facility (docs/ARCHITECTURE.md, "Lists") */
 #include "agentcore/sched.h"
 
 #include <stdatomic.h>
@@ -61,7 +62,7 @@ enum {
 struct ac__task {
     ac_task_fn fn;
     void *arg;
-    struct ac__task *next; /* FIFO link / free list / completion chain */
+    STAILQ_ENTRY(ac__task) link; /* FIFO link / free list / completion chain */
     ac_task_done_fn done;
     void *done_arg;
     uint64_t deadline_ns;
@@ -85,7 +86,7 @@ struct ac__task {
  * (stolen tasks come home before they are freed).
  */
 struct ac__task_pool {
-    struct ac__task *free;
+    STAILQ_HEAD(, ac__task) free; /* used as a stack */
     struct ac__task **chunks;
     uint32_t nchunks, cap_chunks;
     uint64_t live; /* allocated and not yet freed */
@@ -100,10 +101,10 @@ bool ac__task_pool_grow(struct ac__task_pool *p);
  * free are on every spawn (no LTO across the module's files). */
 static inline struct ac__task *ac__task_alloc(struct ac__task_pool *p, struct ac_sched *origin)
 {
-    if (AC_UNLIKELY(!p->free) && !ac__task_pool_grow(p))
+    if (AC_UNLIKELY(STAILQ_EMPTY(&p->free)) && !ac__task_pool_grow(p))
         return NULL;
-    struct ac__task *t = p->free;
-    p->free = t->next;
+    struct ac__task *t = STAILQ_FIRST(&p->free);
+    STAILQ_REMOVE_HEAD(&p->free, link);
     p->live++;
     t->origin = origin;
     return t;
@@ -112,8 +113,7 @@ static inline struct ac__task *ac__task_alloc(struct ac__task_pool *p, struct ac
 static inline void ac__task_free(struct ac__task_pool *p, struct ac__task *t)
 {
     t->gen++;
-    t->next = p->free;
-    p->free = t;
+    STAILQ_INSERT_HEAD(&p->free, t, link);
     p->live--;
 }
 /* The id of a queued task; resolves an id back, or NULL for a stale one. */
@@ -122,30 +122,31 @@ struct ac__task *ac__task_lookup(struct ac__task_pool *p, ac_task_id id);
 
 /* ---- the scheduler (sched.c, steal.c) ------------------------------------- */
 
+/* A counted FIFO of tasks; the list is NULL-terminated, so its first task
+ * is also a chain that can be handed to another shard (steal.c). */
 struct ac__fifo {
-    struct ac__task *head, *tail;
+    STAILQ_HEAD(, ac__task) q;
     uint32_t len;
 };
 
-static inline void ac__fifo_push(struct ac__fifo *q, struct ac__task *t)
+static inline void ac__fifo_init(struct ac__fifo *f)
 {
-    t->next = NULL;
-    if (q->tail)
-        q->tail->next = t;
-    else
-        q->head = t;
-    q->tail = t;
-    q->len++;
+    STAILQ_INIT(&f->q);
+    f->len = 0;
 }
 
-static inline struct ac__task *ac__fifo_pop(struct ac__fifo *q)
+static inline void ac__fifo_push(struct ac__fifo *f, struct ac__task *t)
 {
-    struct ac__task *t = q->head;
+    STAILQ_INSERT_TAIL(&f->q, t, link);
+    f->len++;
+}
+
+static inline struct ac__task *ac__fifo_pop(struct ac__fifo *f)
+{
+    struct ac__task *t = STAILQ_FIRST(&f->q);
     if (t) {
-        q->head = t->next;
-        if (!q->head)
-            q->tail = NULL;
-        q->len--;
+        STAILQ_REMOVE_HEAD(&f->q, link);
+        f->len--;
     }
     return t;
 }

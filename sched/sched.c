@@ -75,6 +75,8 @@ int ac_sched_create(const struct ac_sched_config *cfg, ac_sched **out)
         if (ac__deque_init(&s->dq[c], 6) < 0)
             goto out_close_deques;
     ac__task_pool_init(&s->pool);
+    for (unsigned k = 0; k < AC_PRIO_COUNT; k++)
+        ac__fifo_init(&s->local[k]);
     s->cur_class = AC_PRIO_COUNT - 1; /* the first round starts at HIGH */
     s->queue_size = cfg->queue_size;
     memcpy(s->weights, cfg->weights, sizeof s->weights);
@@ -275,7 +277,7 @@ static void execute(ac_sched *s, struct ac__task *t)
 
 static bool class_ready(const ac_sched *s, unsigned c)
 {
-    return s->local[c].head || ac__own_dq_size(s, c) > 0;
+    return s->local[c].len || ac__own_dq_size(s, c) > 0;
 }
 
 static struct ac__task *take_from_class(ac_sched *s, unsigned c)

@@ -91,6 +91,8 @@ int ac_sched_set_peers(ac_sched *s, ac_sched *const *peers, unsigned n, const ui
     s->npeers = n;
     s->victims = victims;
     s->nvictims = nv;
+    for (unsigned i = 0; i < n; i++)
+        ac__fifo_init(&remote[i].q);
     s->remote = remote;
     s->dirty = dirty;
     return 0;
@@ -247,7 +249,7 @@ static void complete_chain(void *arg)
 {
     struct ac__task *t = arg;
     while (t) {
-        struct ac__task *next = t->next;
+        struct ac__task *next = STAILQ_NEXT(t, link);
         ac__sched_complete(t->origin, t);
         t = next;
     }
@@ -259,8 +261,8 @@ void ac__sched_flush_remote(ac_sched *s)
     for (unsigned i = 0; i < s->ndirty; i++) {
         unsigned o = s->dirty[i];
         struct ac__remote_done *r = &s->remote[o];
-        if (s->hooks.post(s->hooks.arg, o, complete_chain, r->q.head) == 0) {
-            r->q = (struct ac__fifo){0};
+        if (s->hooks.post(s->hooks.arg, o, complete_chain, STAILQ_FIRST(&r->q.q)) == 0) {
+            ac__fifo_init(&r->q);
             r->dirty = false;
         } else {
             s->dirty[keep++] = o; /* -EAGAIN: the inbox is full, retry later */

@@ -15,7 +15,7 @@
 
 void ac__task_pool_init(struct ac__task_pool *p)
 {
-    p->free = NULL;
+    STAILQ_INIT(&p->free);
     p->chunks = NULL;
     p->nchunks = p->cap_chunks = 0;
     p->live = 0;
@@ -46,8 +46,7 @@ bool ac__task_pool_grow(struct ac__task_pool *p)
     /* Link in reverse so the first allocations walk the chunk forwards. */
     for (uint32_t i = AC__TASK_CHUNK; i-- > 0;) {
         chunk[i].index = base + i;
-        chunk[i].next = p->free;
-        p->free = &chunk[i];
+        STAILQ_INSERT_HEAD(&p->free, &chunk[i], link);
     }
     p->chunks[p->nchunks++] = chunk;
     return true;

@@ -38,30 +38,30 @@ static void settle(struct ac__hconn *c);
 
 /* ---- lifetime --------------------------------------------------------- */
 
+/* Empties c's queue: answered exchanges are recycled, the rest orphaned. */
+static void orphan_pending(struct ac__hconn *c)
+{
+    struct ac_http_exchange *x;
+    while ((x = TAILQ_FIRST(&c->pending))) {
+        TAILQ_REMOVE(&c->pending, x, link);
+        if (x->done)
+            ac__hx_put(c->srv, x);
+        else
+            ac__hx_orphan(c->srv, x);
+    }
+    c->npending = 0;
+}
+
 /* Frees what the connection holds; pending exchanges become orphans. */
 static void release(struct ac__hconn *c)
 {
     struct ac_http_server *s = c->srv;
-    struct ac_http_exchange *x, *next;
-    for (x = c->head; x; x = next) {
-        next = x->next;
-        if (x->done)
-            ac__hx_put(s, x);
-        else
-            ac__hx_orphan(s, x);
-    }
-    c->head = c->tail = NULL;
-    c->npending = 0;
+    orphan_pending(c);
     ac_timer_cancel(&c->timer);
     ac_http_parser_destroy(c->parser);
     free(c->out.p);
     free(c->backlog.p);
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        s->conns = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
+    LIST_REMOVE(c, link);
     s->nconns--;
     if (c->write_busy) {
         c->dead = true; /* the write callback frees `spare` and c */
@@ -143,11 +143,12 @@ int ac__hconn_write(struct ac__hconn *c, struct ac_http_exchange *x, const struc
 {
     if (c->closing)
         return 0;
-    if (add_iov(x == c->head ? &c->out : &x->buf, iov, iovcnt)) {
+    bool head = x == TAILQ_FIRST(&c->pending);
+    if (add_iov(head ? &c->out : &x->buf, iov, iovcnt)) {
         ac__hconn_close(c);
         return -ENOMEM;
     }
-    if (x == c->head)
+    if (head)
         flush(c);
     return 0;
 }
@@ -156,10 +157,8 @@ int ac__hconn_write(struct ac__hconn *c, struct ac_http_exchange *x, const struc
 static void advance(struct ac__hconn *c)
 {
     struct ac_http_exchange *x;
-    while ((x = c->head) && x->done) {
-        c->head = x->next;
-        if (!c->head)
-            c->tail = NULL;
+    while ((x = TAILQ_FIRST(&c->pending)) && x->done) {
+        TAILQ_REMOVE(&c->pending, x, link);
         c->npending--;
         bool keep = x->keep_alive;
         ac__hx_put(c->srv, x);
@@ -167,23 +166,16 @@ static void advance(struct ac__hconn *c)
             /* nothing after a closing answer is sent: later ones are orphans */
             c->close_after = true;
             c->no_more = true;
-            for (struct ac_http_exchange *y = c->head, *n; y; y = n) {
-                n = y->next;
-                if (y->done)
-                    ac__hx_put(c->srv, y);
-                else
-                    ac__hx_orphan(c->srv, y);
-            }
-            c->head = c->tail = NULL;
-            c->npending = 0;
+            orphan_pending(c);
             return;
         }
-        if (c->head && c->head->buf.len) {
-            if (ac__hbuf_add(&c->out, c->head->buf.p, c->head->buf.len)) {
+        struct ac_http_exchange *next = TAILQ_FIRST(&c->pending);
+        if (next && next->buf.len) {
+            if (ac__hbuf_add(&c->out, next->buf.p, next->buf.len)) {
                 ac__hconn_close(c);
                 return;
             }
-            c->head->buf.len = 0;
+            next->buf.len = 0;
         }
     }
 }
@@ -194,7 +186,7 @@ void ac__hconn_done(struct ac__hconn *c, struct ac_http_exchange *x)
         /* still listed until the close callback; it was done, so put it back then */
         return;
     }
-    if (x != c->head)
+    if (x != TAILQ_FIRST(&c->pending))
         return; /* waits for the ones before it */
     advance(c);
     if (c->closing)
@@ -211,11 +203,7 @@ static struct ac_http_exchange *push_exchange(struct ac__hconn *c)
     if (!x)
         return NULL;
     x->conn = c;
-    if (c->tail)
-        c->tail->next = x;
-    else
-        c->head = x;
-    c->tail = x;
+    TAILQ_INSERT_TAIL(&c->pending, x, link);
     c->npending++;
     return x;
 }
@@ -482,10 +470,8 @@ void ac__hconn_accept(void *arg, ac_tcp_conn *tcp)
     }
     c->srv = s;
     c->tcp = tcp;
-    c->next = s->conns;
-    if (s->conns)
-        s->conns->prev = c;
-    s->conns = c;
+    TAILQ_INIT(&c->pending);
+    LIST_INSERT_HEAD(&s->conns, c, link);
     s->nconns++;
     s->stats.connections++;
     ac_tcp_set_data(tcp, c);

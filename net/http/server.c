@@ -60,6 +60,8 @@ int ac_http_server_start(struct ac_net *net, const struct ac_tcp_server_config *
     s = calloc(1, sizeof *s);
     if (!s)
         return -ENOMEM;
+    TAILQ_INIT(&s->free_x);
+    TAILQ_INIT(&s->orphans);
     s->net = net;
     s->cfg = *cfg;
     s->cb = cb;
@@ -94,8 +96,8 @@ static void stop_deadline(struct ac_timer *t, void *arg)
 {
     struct ac_http_server *s = arg;
     (void)t;
-    for (struct ac__hconn *c = s->conns, *next; c; c = next) {
-        next = c->next;
+    for (struct ac__hconn *c = LIST_FIRST(&s->conns), *next; c; c = next) {
+        next = LIST_NEXT(c, link);
         if (!c->closing)
             ac__hconn_close(c);
     }
@@ -110,8 +112,8 @@ void ac_http_server_stop(ac_http_server *s, uint64_t deadline_ns, ac_http_server
     s->stop_arg = arg;
     ac_tcp_server_close(s->tcp);
     s->tcp = NULL;
-    for (struct ac__hconn *c = s->conns, *next; c; c = next) {
-        next = c->next; /* closing never frees synchronously (net.h), but be safe */
+    for (struct ac__hconn *c = LIST_FIRST(&s->conns), *next; c; c = next) {
+        next = LIST_NEXT(c, link); /* closing never frees synchronously (net.h), but be safe */
         if (c->closing)
             continue;
         if (ac__hconn_idle(c))
@@ -140,13 +142,13 @@ void ac_http_server_destroy(ac_http_server *s)
 {
     struct ac_http_exchange *x;
     AC_ASSERT(s->nconns == 0 && !s->stop_cb);
-    while ((x = s->orphans)) {
-        s->orphans = x->next;
+    while ((x = TAILQ_FIRST(&s->orphans))) {
+        TAILQ_REMOVE(&s->orphans, x, link);
         free(x->buf.p);
         ac_free(x);
     }
-    while ((x = s->free_x)) {
-        s->free_x = x->next;
+    while ((x = TAILQ_FIRST(&s->free_x))) {
+        TAILQ_REMOVE(&s->free_x, x, link);
         free(x->buf.p);
         ac_free(x);
     }
@@ -162,9 +164,9 @@ void ac_http_server_stats(const ac_http_server *s, struct ac_http_server_stats *
 
 struct ac_http_exchange *ac__hx_get(struct ac_http_server *s)
 {
-    struct ac_http_exchange *x = s->free_x;
+    struct ac_http_exchange *x = TAILQ_FIRST(&s->free_x);
     if (x) {
-        s->free_x = x->next;
+        TAILQ_REMOVE(&s->free_x, x, link);
         s->nfree_x--;
     } else {
         x = ac_calloc(1, AC__HX_HEAD + s->cfg.exchange_data);
@@ -172,7 +174,6 @@ struct ac_http_exchange *ac__hx_get(struct ac_http_server *s)
             return NULL;
         x->srv = s;
     }
-    x->next = x->prev = NULL;
     x->done = false;
     x->buf.len = 0;
     return x;
@@ -190,19 +191,14 @@ void ac__hx_put(struct ac_http_server *s, struct ac_http_exchange *x)
         free(x->buf.p);
         x->buf = (struct ac__hbuf){0};
     }
-    x->next = s->free_x;
-    s->free_x = x;
+    TAILQ_INSERT_HEAD(&s->free_x, x, link);
     s->nfree_x++;
 }
 
 void ac__hx_orphan(struct ac_http_server *s, struct ac_http_exchange *x)
 {
     x->conn = NULL;
-    x->prev = NULL;
-    x->next = s->orphans;
-    if (s->orphans)
-        s->orphans->prev = x;
-    s->orphans = x;
+    TAILQ_INSERT_HEAD(&s->orphans, x, link);
     s->stats.orphans++;
 }
 
@@ -224,12 +220,7 @@ void ac_http_exchange_done(ac_http_exchange *x, bool keep_alive)
     struct ac_http_server *s = x->srv;
     AC_ASSERT(!x->done);
     if (!x->conn) {
-        if (x->prev)
-            x->prev->next = x->next;
-        else
-            s->orphans = x->next;
-        if (x->next)
-            x->next->prev = x->prev;
+        TAILQ_REMOVE(&s->orphans, x, link);
         ac__hx_put(s, x);
         return;
     }

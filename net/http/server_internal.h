@@ -6,6 +6,7 @@
 #ifndef AC_NET_HTTP_SERVER_INTERNAL_H
 #define AC_NET_HTTP_SERVER_INTERNAL_H
 
+#include <sys/queue.h> /* the one list facility (docs/ARCHITECTURE.md, "Lists") */
 #include "agentcore/http.h"
 #include "agentcore/net.h"
 #include "agentcore/timer.h"
@@ -24,8 +25,8 @@ AC_MUST_USE int ac__hbuf_add(struct ac__hbuf *b, const void *p, size_t n);
 struct ac__hconn;
 
 struct ac_http_exchange {
-    struct ac_http_exchange *next, *prev; /* conn FIFO (next only), free list, orphans */
-    struct ac__hconn *conn;               /* NULL: orphaned (or free) */
+    TAILQ_ENTRY(ac_http_exchange) link; /* conn's pending queue, free list or orphans */
+    struct ac__hconn *conn;             /* NULL: orphaned (or free) */
     struct ac_http_server *srv;
     struct ac__hbuf buf; /* bytes written while an earlier exchange is pending */
     bool done, keep_alive;
@@ -41,7 +42,7 @@ struct ac__hconn {
     struct ac_http_server *srv;
     ac_tcp_conn *tcp;
     ac_http_parser *parser;
-    struct ac_http_exchange *head, *tail; /* pending answers, in request order */
+    TAILQ_HEAD(, ac_http_exchange) pending; /* answers owed, in request order */
     unsigned npending;
     struct ac__hbuf out, spare; /* out: next bytes to send; spare: in the kernel */
     struct ac__hbuf backlog;    /* received, not parsed yet (parsing held) */
@@ -62,7 +63,7 @@ struct ac__hconn {
     bool lingering;                /* shut down; draining input until close */
     bool closing;                  /* ac_tcp_close called */
     bool dead;                     /* state released; freed by the write callback */
-    struct ac__hconn *prev, *next; /* srv->conns */
+    LIST_ENTRY(ac__hconn) link;    /* srv->conns */
 };
 
 struct ac_http_server {
@@ -72,9 +73,9 @@ struct ac_http_server {
     ac_http_request_fn cb;
     void *arg;
     struct ac_http_date date;
-    struct ac__hconn *conns;
+    LIST_HEAD(, ac__hconn) conns;
     unsigned nconns;
-    struct ac_http_exchange *free_x, *orphans;
+    TAILQ_HEAD(, ac_http_exchange) free_x, orphans;
     unsigned nfree_x;
     bool stopping;
     struct ac_timer stop_timer;

@@ -5,6 +5,7 @@
 #ifndef AC_RUNTIME_AGENT_INTERNAL_H
 #define AC_RUNTIME_AGENT_INTERNAL_H
 
+#include <sys/queue.h> /* the one list facility (docs/ARCHITECTURE.md, "Lists") */
 #include "agentcore/agent.h"
 #include "agentcore/runtime.h"
 #include "agentcore/timer.h"
@@ -17,7 +18,7 @@
  * frees it when the runtime stops before delivery.
  */
 struct ac__post {
-    struct ac__post *next;
+    STAILQ_ENTRY(ac__post) link; /* the outbox to one target shard */
     ac_msg_fn fn;
     void (*drop)(void *arg);
 };
@@ -59,7 +60,7 @@ struct ac__agent_shard {
     uint64_t running; /* the handle of the call whose handler runs now, or 0 */
 
     /* posts waiting for room in a full ring, per target shard */
-    struct ac__post **out_head, **out_tail;
+    STAILQ_HEAD(ac__outbox, ac__post) *outbox; /* per target: posts its ring had no room for */
     struct ac_timer out_timer;
 };
 

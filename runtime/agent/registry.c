@@ -102,15 +102,15 @@ int ac_agent_host_shard_start(ac_agent_host *h, unsigned shard)
     sh->nagents = h->ndefs;
     sh->free_call = UINT32_MAX; /* empty free list of call slots */
     sh->agents = calloc(h->ndefs ? h->ndefs : 1, sizeof *sh->agents);
-    sh->out_head = calloc(n, sizeof *sh->out_head);
-    sh->out_tail = calloc(n, sizeof *sh->out_tail);
-    if (!sh->agents || !sh->out_head || !sh->out_tail) {
+    sh->outbox = calloc(n, sizeof *sh->outbox);
+    if (!sh->agents || !sh->outbox) {
         free(sh->agents);
-        free(sh->out_head);
-        free(sh->out_tail);
+        free(sh->outbox);
         free(sh);
         return -ENOMEM;
     }
+    for (unsigned t = 0; t < n; t++)
+        STAILQ_INIT(&sh->outbox[t]);
     for (unsigned i = 0; i < h->ndefs; i++)
         sh->agents[i].def = h->defs[i];
     current = sh;
@@ -133,16 +133,17 @@ void ac_agent_host_shard_stop(ac_agent_host *h, unsigned shard)
     sh->client = NULL;
     sh->store = NULL; /* the cluster's, closed by ac_cluster_shard_stop */
     ac_timer_cancel(&sh->out_timer);
-    for (unsigned t = 0; t < h->cfg.shards; t++)
-        for (struct ac__post *p = sh->out_head[t], *next; p; p = next) {
-            next = p->next;
+    for (unsigned t = 0; t < h->cfg.shards; t++) {
+        struct ac__post *p;
+        while ((p = STAILQ_FIRST(&sh->outbox[t]))) {
+            STAILQ_REMOVE_HEAD(&sh->outbox[t], link);
             p->drop(p);
         }
+    }
     /* Other shards may still read the counters until the runtime ends,
      * so the copy stays reachable; ac_agent_host_destroy frees it. */
-    free(sh->out_head);
-    free(sh->out_tail);
-    sh->out_head = sh->out_tail = NULL;
+    free(sh->outbox);
+    sh->outbox = NULL;
     current = NULL;
 }
 
@@ -187,21 +188,21 @@ static void arm_flush(struct ac__agent_shard *sh)
 /* Sends queued posts to `target` until its ring is full. */
 static void flush_one(struct ac__agent_shard *sh, unsigned target)
 {
+    struct ac__outbox *q = &sh->outbox[target];
     struct ac__post *p;
-    while ((p = sh->out_head[target])) {
-        /* read next first: once submitted, p belongs to the target shard,
+    while ((p = STAILQ_FIRST(q))) {
+        /* unlink first: once submitted, p belongs to the target shard,
          * which may run and free it before ac_submit_to returns */
-        struct ac__post *next = p->next;
+        STAILQ_REMOVE_HEAD(q, link);
         int err = ac_submit_to(target, p->fn, p);
         if (err == -EAGAIN) {
+            STAILQ_INSERT_HEAD(q, p, link); /* not sent: keeps its place */
             arm_flush(sh);
             return;
         }
-        sh->out_head[target] = next;
         if (err)
             p->drop(p); /* -ECANCELED: the runtime is stopping */
     }
-    sh->out_tail[target] = NULL;
 }
 
 static void flush_outbox(struct ac_timer *t, void *arg)
@@ -214,8 +215,8 @@ static void flush_outbox(struct ac_timer *t, void *arg)
 
 void ac__agent_post(struct ac__agent_shard *sh, unsigned shard, struct ac__post *p)
 {
-    p->next = NULL;
-    if (!sh->out_head[shard]) {
+    struct ac__outbox *q = &sh->outbox[shard];
+    if (STAILQ_EMPTY(q)) {
         int err = ac_submit_to(shard, p->fn, p);
         if (err == 0)
             return;
@@ -224,11 +225,9 @@ void ac__agent_post(struct ac__agent_shard *sh, unsigned shard, struct ac__post 
             return;
         }
         /* ring full: queue behind, keeping the order per target */
-        sh->out_head[shard] = p;
-        sh->out_tail[shard] = p;
+        STAILQ_INSERT_TAIL(q, p, link);
         arm_flush(sh);
         return;
     }
-    sh->out_tail[shard]->next = p;
-    sh->out_tail[shard] = p;
+    STAILQ_INSERT_TAIL(q, p, link);
 }
