@@ -254,7 +254,9 @@ static void conn_fail(struct conn *c, int res)
     c->req = NULL;
     if (r) {
         r->conn = NULL;
-        if (c->reused && !c->got_bytes && !r->retried && !c->peer->cl->destroying) {
+        /* not when the net is stopping (-ECANCELED): no new connection then */
+        if (c->reused && !c->got_bytes && !r->retried && res != -ECANCELED &&
+            !c->peer->cl->destroying) {
             r->retried = true;
             queue_front(c->peer, r); /* dispatch runs when c is freed */
         } else {
