@@ -10,14 +10,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+const struct option agentd_cluster_options[] = {AGENTD_CLUSTER_OPTIONS, {0, 0, 0, 0}};
+
 void agentd_cluster_init(struct agentd_cluster *c)
 {
     memset(c, 0, sizeof *c);
     ac_cluster_config_init(&c->cfg);
 }
 
-/* Splits "a,b,c" (a copy kept in *text) into list; returns the count or -EINVAL. */
-static int split(const char *arg, char **text, const char **list, const char *flag)
+/* Splits "a,b,c" (a copy kept in *text) into list; the count or -EINVAL/-ENOMEM. */
+static int split(const char *arg, char **text, const char **list, char *why, size_t cap)
 {
     int n = 0;
     free(*text);
@@ -25,47 +27,62 @@ static int split(const char *arg, char **text, const char **list, const char *fl
     if (!*text)
         return -ENOMEM;
     for (char *save = NULL, *t = strtok_r(*text, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-        if (n == AGENTD_MAX_LIST || !ac_cluster_addr_valid(t)) {
-            fprintf(stderr, "agentd: --%s: \"%s\" is not host:port (numeric host)%s\n", flag, t,
-                    n == AGENTD_MAX_LIST ? " or too many" : "");
+        if (n == AGENTD_MAX_LIST) {
+            snprintf(why, cap, "at most %d addresses", AGENTD_MAX_LIST);
+            return -EINVAL;
+        }
+        if (!ac_cluster_addr_valid(t)) {
+            snprintf(why, cap, "\"%s\" is not host:port with a numeric host", t);
             return -EINVAL;
         }
         list[n++] = t;
     }
+    if (!n) {
+        snprintf(why, cap, "expected host:port[,host:port...]");
+        return -EINVAL;
+    }
     return n;
 }
 
-static int millis(const char *arg, uint64_t *out, const char *flag)
+static int millis(const char *arg, uint64_t *out, char *why, size_t cap)
 {
     char *end;
     unsigned long long v = strtoull(arg, &end, 10);
     if (*end || !*arg || v == 0 || v > 3600000) {
-        fprintf(stderr, "agentd: --%s: \"%s\" is not 1..3600000 ms\n", flag, arg);
+        snprintf(why, cap, "\"%s\" is not 1..3600000 (milliseconds)", arg);
         return -EINVAL;
     }
     *out = v * 1000000ull;
     return 0;
 }
 
-int agentd_cluster_flag(struct agentd_cluster *c, int opt, const char *arg)
+int agentd_cluster_set(struct agentd_cluster *c, int opt, const char *arg, char *why, size_t cap)
 {
     int n;
     switch (opt) {
+    case AGENTD_OPT_CLUSTER_NODE_ID:
+        if (!*arg || strlen(arg) >= sizeof c->node_id) {
+            snprintf(why, cap, "expected 1..%zu bytes", sizeof c->node_id - 1);
+            return -EINVAL;
+        }
+        strcpy(c->node_id, arg);
+        c->cfg.node_id = c->node_id;
+        break;
     case AGENTD_OPT_CLUSTER_ADVERTISE:
         if (!ac_cluster_addr_valid(arg) || strlen(arg) >= sizeof c->advertise) {
-            fprintf(stderr, "agentd: --cluster-advertise: \"%s\" is not host:port\n", arg);
+            snprintf(why, cap, "\"%s\" is not host:port with a numeric host", arg);
             return -EINVAL;
         }
         strcpy(c->advertise, arg);
         break;
     case AGENTD_OPT_CLUSTER_MEMBERS:
-        n = split(arg, &c->members_text, c->members, "cluster-members");
+        n = split(arg, &c->members_text, c->members, why, cap);
         if (n < 0)
             return n;
         c->cfg.nmembers = (unsigned)n;
         break;
     case AGENTD_OPT_CLUSTER_REDIS:
-        n = split(arg, &c->redis_text, c->redis, "cluster-redis");
+        n = split(arg, &c->redis_text, c->redis, why, cap);
         if (n < 0)
             return n;
         c->cfg.nredis = (unsigned)n;
@@ -76,7 +93,7 @@ int agentd_cluster_flag(struct agentd_cluster *c, int opt, const char *arg)
         else if (strcmp(arg, "redirect") == 0)
             c->cfg.mode = AC_CLUSTER_REDIRECT;
         else {
-            fprintf(stderr, "agentd: --cluster-mode: \"%s\" is not proxy or redirect\n", arg);
+            snprintf(why, cap, "expected proxy or redirect, not \"%s\"", arg);
             return -EINVAL;
         }
         break;
@@ -86,17 +103,16 @@ int agentd_cluster_flag(struct agentd_cluster *c, int opt, const char *arg)
         else if (strcmp(arg, "redis") == 0)
             c->cfg.store = AC_CLUSTER_STORE_REDIS;
         else {
-            fprintf(stderr, "agentd: --cluster-session-store: \"%s\" is not memory or redis\n",
-                    arg);
+            snprintf(why, cap, "expected memory or redis, not \"%s\"", arg);
             return -EINVAL;
         }
         break;
     case AGENTD_OPT_CLUSTER_TTL:
-        if (millis(arg, &c->cfg.member_ttl_ns, "cluster-ttl-ms"))
+        if (millis(arg, &c->cfg.member_ttl_ns, why, cap))
             return -EINVAL;
         break;
     case AGENTD_OPT_CLUSTER_POLL:
-        if (millis(arg, &c->cfg.poll_ns, "cluster-poll-ms"))
+        if (millis(arg, &c->cfg.poll_ns, why, cap))
             return -EINVAL;
         break;
     default:
@@ -104,6 +120,20 @@ int agentd_cluster_flag(struct agentd_cluster *c, int opt, const char *arg)
     }
     c->enabled = true;
     return 0;
+}
+
+int agentd_cluster_flag(struct agentd_cluster *c, int opt, const char *arg)
+{
+    char why[160];
+    int err = agentd_cluster_set(c, opt, arg, why, sizeof why);
+    if (err == -EINVAL) {
+        const char *name = "cluster";
+        for (const struct option *o = agentd_cluster_options; o->name; o++)
+            if (o->val == opt)
+                name = o->name;
+        fprintf(stderr, "agentd: --%s: %s\n", name, why);
+    }
+    return err;
 }
 
 int agentd_cluster_create(struct agentd_cluster *c, const char *host, uint16_t port)
@@ -117,7 +147,8 @@ int agentd_cluster_create(struct agentd_cluster *c, const char *host, uint16_t p
                  port);
     }
     if (c->cfg.store == AC_CLUSTER_STORE_REDIS && !c->cfg.nredis) {
-        fprintf(stderr, "agentd: --cluster-session-store redis needs --cluster-redis\n");
+        fprintf(stderr, "agentd: cluster: session_store redis needs Redis nodes "
+                        "(--cluster-redis)\n");
         return -EINVAL;
     }
     c->cfg.advertise = c->advertise;

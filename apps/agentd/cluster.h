@@ -14,7 +14,8 @@
 
 /* Option codes of the cluster flags (above every other agentd option). */
 enum {
-    AGENTD_OPT_CLUSTER_ADVERTISE = 1000,
+    AGENTD_OPT_CLUSTER_NODE_ID = 1000,
+    AGENTD_OPT_CLUSTER_ADVERTISE,
     AGENTD_OPT_CLUSTER_MEMBERS,
     AGENTD_OPT_CLUSTER_REDIS,
     AGENTD_OPT_CLUSTER_MODE,
@@ -24,7 +25,8 @@ enum {
 };
 
 #define AGENTD_CLUSTER_OPTIONS                                                                     \
-    {"cluster-advertise", required_argument, 0, AGENTD_OPT_CLUSTER_ADVERTISE},                     \
+    {"cluster-node-id", required_argument, 0, AGENTD_OPT_CLUSTER_NODE_ID},                         \
+        {"cluster-advertise", required_argument, 0, AGENTD_OPT_CLUSTER_ADVERTISE},                 \
         {"cluster-members", required_argument, 0, AGENTD_OPT_CLUSTER_MEMBERS},                     \
         {"cluster-redis", required_argument, 0, AGENTD_OPT_CLUSTER_REDIS},                         \
         {"cluster-mode", required_argument, 0, AGENTD_OPT_CLUSTER_MODE},                           \
@@ -36,7 +38,8 @@ enum {
 
 #define AGENTD_CLUSTER_USAGE                                                                       \
     "              [--cluster-members H:P,...] [--cluster-redis H:P,...]\n"                        \
-    "              [--cluster-advertise H:P] [--cluster-mode proxy|redirect]\n"                    \
+    "              [--cluster-advertise H:P] [--cluster-node-id ID]\n"                             \
+    "              [--cluster-mode proxy|redirect]\n"                                              \
     "              [--cluster-session-store memory|redis] [--cluster-ttl-ms MS (3000)]\n"          \
     "              [--cluster-poll-ms MS (500)]\n"
 
@@ -47,17 +50,25 @@ struct agentd_cluster {
     struct ac_cluster_config cfg;
     char *members_text, *redis_text; /* split in place */
     const char *members[AGENTD_MAX_LIST], *redis[AGENTD_MAX_LIST];
-    char advertise[300];
+    char advertise[300], node_id[128];
     ac_cluster *cluster;
 };
 
 /* Defaults. */
 void agentd_cluster_init(struct agentd_cluster *c);
 
+/* The long options (AGENTD_CLUSTER_OPTIONS), terminated by a zero row. */
+extern const struct option agentd_cluster_options[];
+
 /*
- * Takes option `opt` with `arg`. Returns 0, or -EINVAL after printing
- * what is wrong (the caller prints usage), or -ENOENT: not a cluster flag.
+ * Sets the cluster setting `opt` (an AGENTD_OPT_CLUSTER_* code) from its
+ * text, for a flag or a config key alike. Returns 0, -EINVAL with the
+ * reason in `why` (the caller names the flag, or the file, line and key),
+ * -ENOMEM, or -ENOENT: not a cluster setting.
  */
+int agentd_cluster_set(struct agentd_cluster *c, int opt, const char *arg, char *why, size_t cap);
+
+/* agentd_cluster_set for a command-line flag: prints "--flag: why" on -EINVAL. */
 int agentd_cluster_flag(struct agentd_cluster *c, int opt, const char *arg);
 
 /*

@@ -75,7 +75,10 @@ enum ac_cluster_store {
 };
 
 struct ac_cluster_config {
-    const char *advertise;      /* "host:port" other nodes reach this one at (required) */
+    const char *advertise;      /* "host:port" other nodes reach this one at (required);
+                                   also the node's identity in placement */
+    const char *node_id;        /* a label: shown in /v1/cluster, stored as the value of the
+                                   node's registration (NULL: the advertise address) */
     const char *const *members; /* static member list ("host:port"), used when no
                                    Redis is configured; this node is added if absent */
     unsigned nmembers;

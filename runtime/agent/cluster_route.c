@@ -222,8 +222,9 @@ void ac__cluster_show(struct ac__agent_shard *sh, struct ac_exchange *ex, struct
                 members, json_pack("{s:s, s:b, s:f}", "node", ac_placement_node(v.placement, i),
                                    "self", (int)i == v.self, "share", own ? own[i] / 2048.0 : 0.0));
         free(own);
-        root = json_pack("{s:b, s:s, s:s, s:s, s:s, s:I, s:I, s:o}", "enabled", 1, "self",
-                         cfg->advertise, "membership", cfg->nredis ? "redis" : "static", "mode",
+        root = json_pack("{s:b, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:o}", "enabled", 1, "self",
+                         cfg->advertise, "node_id", cfg->node_id, "membership",
+                         cfg->nredis ? "redis" : "static", "mode",
                          cfg->mode == AC_CLUSTER_REDIRECT ? "redirect" : "proxy", "session_store",
                          cfg->store == AC_CLUSTER_STORE_REDIS ? "redis" : "memory", "generation",
                          (json_int_t)v.generation, "view_age_ms",

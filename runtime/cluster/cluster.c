@@ -143,7 +143,11 @@ int ac_cluster_create(const struct ac_cluster_config *cfg, ac_cluster **out)
     if (!c)
         return -ENOMEM;
     c->cfg = *cfg;
+    if (!c->cfg.node_id || !*c->cfg.node_id)
+        c->cfg.node_id = c->cfg.advertise;
     err = own(c, &c->cfg.advertise);
+    if (!err)
+        err = own(c, &c->cfg.node_id);
     if (!err)
         err = own(c, &c->cfg.prefix);
     if (!err)

@@ -4,7 +4,7 @@
  * Each tick (every min(poll, ttl/3)) sends three pipelined commands on
  * one connection:
  *
- *   SET  <prefix>:node:<self> <self> PX <ttl>   register / renew
+ *   SET  <prefix>:node:<self> <node id> PX <ttl>  register / renew
  *   SADD <prefix>:nodes <self>                  the index of names
  *   EVALSHA live <prefix>:nodes <prefix>:node:  the live set (script below)
  *
@@ -117,7 +117,7 @@ static void tick(struct ac_timer *t, void *arg)
     struct ac__membership *m = arg;
     const char *self = ac_cluster_config(m->cl)->advertise;
     (void)t;
-    const char *set[] = {"SET", m->node_key, self, "PX", m->ttl_ms};
+    const char *set[] = {"SET", m->node_key, ac_cluster_config(m->cl)->node_id, "PX", m->ttl_ms};
     const char *sadd[] = {"SADD", m->index_key, self};
     send_cmd(m, 5, set);
     send_cmd(m, 3, sadd);

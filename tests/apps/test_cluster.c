@@ -416,3 +416,28 @@ Test(apps_cluster, no_request_lost_while_members_change)
     cr_log_info("membership change: %u retried attempts over %u requests", retried, N * ROUNDS);
     wait_members(3);
 }
+
+/* A bad cluster flag stops agentd at once, naming the flag and why. */
+Test(apps_cluster, bad_cluster_flags_are_refused_with_the_reason)
+{
+    static const char *const cases[][3] = {
+        {"--cluster-mode", "sideways", "--cluster-mode: expected proxy or redirect"},
+        {"--cluster-members", "10.0.0.1", "--cluster-members: \"10.0.0.1\" is not host:port"},
+        {"--cluster-session-store", "redis", "session_store redis needs Redis nodes"},
+        {"--cluster-ttl-ms", "0", "--cluster-ttl-ms: \"0\" is not 1..3600000"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char cmd[512], out[2048] = {0};
+        snprintf(cmd, sizeof cmd, "timeout 10 %s --port 0 --quiet %s %s 2>&1", AGENTD_BIN,
+                 cases[i][0], cases[i][1]);
+        FILE *f = popen(cmd, "r");
+        cr_assert_not_null(f);
+        size_t n = fread(out, 1, sizeof out - 1, f);
+        out[n] = 0;
+        int st = pclose(f);
+        cr_assert(WIFEXITED(st) && WEXITSTATUS(st) != 0, "%s %s: exit %d", cases[i][0],
+                  cases[i][1], st);
+        cr_assert_not_null(strstr(out, cases[i][2]), "%s %s said: %s", cases[i][0], cases[i][1],
+                           out);
+    }
+}
