@@ -435,8 +435,8 @@ Test(apps_cluster, bad_cluster_flags_are_refused_with_the_reason)
         size_t n = fread(out, 1, sizeof out - 1, f);
         out[n] = 0;
         int st = pclose(f);
-        cr_assert(WIFEXITED(st) && WEXITSTATUS(st) != 0, "%s %s: exit %d", cases[i][0],
-                  cases[i][1], st);
+        cr_assert(WIFEXITED(st) && WEXITSTATUS(st) != 0, "%s %s: exit %d", cases[i][0], cases[i][1],
+                  st);
         cr_assert_not_null(strstr(out, cases[i][2]), "%s %s said: %s", cases[i][0], cases[i][1],
                            out);
     }
