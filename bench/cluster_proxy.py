@@ -5,7 +5,8 @@
    one shard each (--cpus 0 and --cpus 1). POST session-counter for one
    session owned by node B: "local" sends to B, "forwarded" sends to A,
    which proxies to B over its keep-alive pool. wrk -t1 -c4, --latency.
-   Reported: p50/p99 of each and the added latency (forwarded - local).
+   Reported: p50/p99 of each, the added latency (forwarded - local), and
+   both nodes' CPU time per request.
 2. Session store cost. One node, session-counter over 1000 sessions
    (a wrk Lua script cycles the ids): --cluster-session-store redis (a
    redis-server started here) against no cluster (memory). Reported:
@@ -111,7 +112,10 @@ def proxy_bench(args, tmp):
         for r in range(args.runs):
             order = ["local", "forwarded"] if r % 2 == 0 else ["forwarded", "local"]
             for name in order:
-                res[name].append(wrk(pb if name == "local" else pa, script, args.seconds, 4))
+                c0 = cpu_ns(a.pid) + cpu_ns(b.pid)
+                w = wrk(pb if name == "local" else pa, script, args.seconds, 4)
+                w["nodes_us_per_req"] = (cpu_ns(a.pid) + cpu_ns(b.pid) - c0) / w["requests"] / 1e3
+                res[name].append(w)
         # the ids actually sent are "<sid>-0": check the owner of that one
         assert f'"owner":"127.0.0.1:{pb}"' in wait_http(
             f"http://127.0.0.1:{pa}/v1/cluster?session_id={sid}-0"), "owner moved"
@@ -120,7 +124,8 @@ def proxy_bench(args, tmp):
         stop(b)
     out = {}
     for name, runs in res.items():
-        out[name] = {k: med([x[k] for x in runs]) for k in ("rps", "p50_ms", "p99_ms")}
+        out[name] = {k: med([x[k] for x in runs])
+                     for k in ("rps", "p50_ms", "p99_ms", "nodes_us_per_req")}
     out["added_p50_ms"] = [f["p50_ms"] - l["p50_ms"] for f, l in zip(res["forwarded"], res["local"])]
     out["added_p99_ms"] = [f["p99_ms"] - l["p99_ms"] for f, l in zip(res["forwarded"], res["local"])]
     out["added_p50_ms"] = med(out["added_p50_ms"])

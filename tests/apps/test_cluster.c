@@ -441,3 +441,40 @@ Test(apps_cluster, bad_cluster_flags_are_refused_with_the_reason)
                            out);
     }
 }
+
+/*
+ * The loop guard: a request that says another node forwarded it is served
+ * where it lands, even by a node that does not own its session (two views
+ * that differ for a moment must not bounce it). The carried deadline ends
+ * the call at the sooner of it and the agent's own timeout.
+ */
+Test(apps_cluster, forwarded_request_is_served_where_it_lands_under_the_carried_deadline)
+{
+    char raw[512], body[128];
+    cluster_up(3, "memory", "proxy");
+    wait_members(3);
+    uint16_t owner = owner_of(&nodes[0], "guarded");
+    struct node *other = nodes[0].port != owner ? &nodes[0] : &nodes[1];
+    int blen = snprintf(body, sizeof body, "{\"session_id\":\"guarded\",\"input\":null}");
+    snprintf(raw, sizeof raw,
+             "POST /v1/agents/session-counter/invoke HTTP/1.1\r\nHost: t\r\n"
+             "X-Agentcore-Forwarded: 127.0.0.1:1\r\nContent-Length: %d\r\n\r\n%s",
+             blen, body);
+    for (int i = 1; i <= 2; i++) {
+        cr_assert_eq(request(other, raw, &resp), 200, "%s", resp.body);
+        char v[64];
+        cr_assert(!hc_header(&resp, "X-Agentcore-Node", v, sizeof v), "proxied to %s", v);
+        char want[32];
+        snprintf(want, sizeof want, "\"count\":%d", i);
+        cr_assert_not_null(strstr(resp.body, want), "%s", resp.body);
+    }
+    /* a 2 s sleep under a carried 100 ms deadline (the agent's own is 30 s): 504 */
+    blen = snprintf(body, sizeof body, "{\"input\":{\"ms\":2000}}");
+    snprintf(raw, sizeof raw,
+             "POST /v1/agents/sleep/invoke HTTP/1.1\r\nHost: t\r\n"
+             "X-Agentcore-Deadline-Ms: 100\r\nContent-Length: %d\r\n\r\n%s",
+             blen, body);
+    /* without the header the sleep would end and answer 200 */
+    cr_assert_eq(request(&nodes[2], raw, &resp), 504, "%s", resp.body);
+    cr_assert_not_null(strstr(resp.body, "deadline_exceeded"), "%s", resp.body);
+}
