@@ -224,7 +224,10 @@ json_t *ac_session_get(const char *id);
 /*
  * Stores `value` (takes ownership, also on failure) and refreshes the
  * TTL. Returns 0, -EXDEV when the calling shard does not own the
- * session, -EINVAL or -ENOMEM.
+ * session, -EINVAL or -ENOMEM. With the cluster's Redis session store
+ * (cluster.h) the value is also written through to Redis; a put made
+ * while a handler runs holds that call's answer until Redis acknowledged
+ * it (a failed write turns the answer into 503 + Retry-After).
  */
 int ac_session_put(const char *id, json_t *value);
 
