@@ -14,7 +14,7 @@
 
 /* Option codes of the cluster flags (above every other agentd option). */
 enum {
-    AGENTD_OPT_CLUSTER_NODE_ID = 1000,
+    AGENTD_OPT_CLUSTER_NODE_ID = 1100, /* above the lock flags (apps/agentd/locks.h) */
     AGENTD_OPT_CLUSTER_ADVERTISE,
     AGENTD_OPT_CLUSTER_MEMBERS,
     AGENTD_OPT_CLUSTER_REDIS,

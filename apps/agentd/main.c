@@ -15,6 +15,7 @@
  */
 #include "agentcore.h"
 #include "cluster.h"
+#include "locks.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -65,7 +66,9 @@ static void print_urls(struct agentd *d)
     printf("agentd: listening on %s (%u shards)\n", base, d->nshards);
     if (!d->quiet) {
         printf("  GET  %s/healthz\n  GET  %s/readyz\n  GET  %s/v1/agents\n", base, base, base);
-        printf("  POST %s/v1/agents/{echo,sleep,compute,stream,session-counter}/invoke\n", base);
+        printf("  POST %s/v1/agents/{echo,sleep,compute,stream,session-counter,"
+               "exclusive-counter}/invoke\n",
+               base);
     }
     fflush(stdout);
 }
@@ -85,6 +88,11 @@ static void shard_start(void *arg, unsigned id)
     err = ac_net_create(&d->net_cfg, &st->net);
     if (err) {
         fail(d, id, "net", err);
+        return;
+    }
+    err = agentd_locks_shard_start(id, st->net);
+    if (err) {
+        fail(d, id, "locks", err);
         return;
     }
     err = agentd_cluster_shard_start(&d->cluster, st->net, id);
@@ -124,11 +132,12 @@ static void http_stopped(void *arg, ac_http_server *s)
     agentd_cluster_shard_stop(&st->d->cluster, st->id, cluster_stopped, st);
 }
 
-static void shard_stop(void *arg, unsigned id)
+/* After the shard's locks closed (their connections use the net). */
+static void shard_stop_serving(void *arg)
 {
-    struct agentd *d = arg;
-    struct shard_state *st = &d->shard[id];
-    ac_shard_hold_stop();
+    struct shard_state *st = arg;
+    struct agentd *d = st->d;
+    unsigned id = st->id;
     if (st->http)
         ac_http_server_stop(st->http, ac_now_ns() + d->drain_ns, http_stopped, st);
     else if (st->net)
@@ -139,14 +148,26 @@ static void shard_stop(void *arg, unsigned id)
     }
 }
 
+static void shard_stop(void *arg, unsigned id)
+{
+    struct agentd *d = arg;
+    struct shard_state *st = &d->shard[id];
+    st->d = d;
+    st->id = id;
+    ac_shard_hold_stop();
+    agentd_locks_shard_stop(id, shard_stop_serving, st);
+}
+
 static void usage(void)
 {
-    fprintf(stderr,
-            "usage: agentd [--port N (8080; 0: any)] [--host A (127.0.0.1)] [--cpus LIST]\n"
-            "              [--request-timeout-ms MS (10000)] [--idle-timeout-ms MS (60000)]\n"
-            "              [--drain-ms MS (5000)] [--max-body BYTES (1048576)]\n"
-            "              [--agent-timeout-ms MS (30000)] [--queue-size N (4096 per class)]\n"
-            "              [--memory-limit MIB (per shard; 0: none)] [--quiet]\n" AGENTD_CLUSTER_USAGE);
+    fprintf(
+        stderr,
+        "usage: agentd [--port N (8080; 0: any)] [--host A (127.0.0.1)] [--cpus LIST]\n"
+        "              [--request-timeout-ms MS (10000)] [--idle-timeout-ms MS (60000)]\n"
+        "              [--drain-ms MS (5000)] [--max-body BYTES (1048576)]\n"
+        "              [--agent-timeout-ms MS (30000)] [--queue-size N (4096 per class)]\n"
+        "              [--memory-limit MIB (per shard; 0: none)] [--quiet]\n" AGENTD_LOCK_USAGE
+            AGENTD_CLUSTER_USAGE);
     exit(2);
 }
 
@@ -175,6 +196,7 @@ int main(int argc, char **argv)
                                          {"memory-limit", required_argument, 0, 'm'},
                                          {"quiet", no_argument, 0, 'q'},
                                          {"help", no_argument, 0, 'h'},
+                                         AGENTD_LOCK_OPTIONS,
                                          AGENTD_CLUSTER_OPTIONS,
                                          {0, 0, 0, 0}};
     ac_runtime_config cfg;
@@ -183,6 +205,7 @@ int main(int argc, char **argv)
     unsigned long long port = 8080;
 
     ac_runtime_config_init(&cfg);
+    agentd_locks_init();
     ac_net_config_init(&d.net_cfg);
     ac_http_server_config_init(&d.http_cfg);
     d.tcp_cfg = (struct ac_tcp_server_config){.host = "127.0.0.1"};
@@ -226,7 +249,8 @@ int main(int argc, char **argv)
             d.quiet = true;
             break;
         default:
-            if (agentd_cluster_flag(&d.cluster, o, optarg) != 0)
+            err = agentd_locks_option(o, optarg);
+            if (err < 0 || (err == 0 && agentd_cluster_flag(&d.cluster, o, optarg) != 0))
                 usage();
         }
     }
@@ -266,6 +290,8 @@ int main(int argc, char **argv)
         &d.host);
     if (!err)
         err = ac_agent_register_builtins(d.host);
+    if (!err)
+        err = agentd_locks_register(d.host, d.nshards);
     if (err) {
         fprintf(stderr, "agentd: agents: %s\n", ac_strerror(err));
         return 1;

@@ -114,6 +114,18 @@ AC_MUST_USE int ac_agent_register(ac_agent_host *h, const struct ac_agent_def *d
 AC_MUST_USE int ac_agent_register_builtins(ac_agent_host *h);
 
 /*
+ * Registers exclusive-counter: under the lock named by its input, it
+ * reads a Redis counter, adds one and writes it back with the lease's
+ * fencing token (runtime/agent/exclusive_counter.c). `locks` has one
+ * entry per shard, the shard's lock client (dlock.h), read by that shard
+ * at call time — set it in on_shard_start; NULL answers 503. The array is
+ * the caller's and must outlive the runtime. Returns as ac_agent_register.
+ */
+struct ac_dlock;
+AC_MUST_USE int ac_agent_register_exclusive_counter(ac_agent_host *h,
+                                                    struct ac_dlock *const *locks);
+
+/*
  * Freezes the registry and builds the calling shard's copy, call table
  * and session store. Call from on_shard_start on shard `shard`.
  * Returns 0 or -ENOMEM (the shard then answers 503).

@@ -101,16 +101,7 @@ static void fence_answer(struct fanout *f, unsigned node, int res, const struct 
 {
     struct ac_dlock_lease *l = f->l;
     struct ac_dlock *d = l->d;
-    if (res == 0 && r->type == AC_RESP_INTEGER && r->integer == 1) {
-        f->ok++;
-        f->ok_mask |= 1u << node;
-    } else if (res == 0 && r->type == AC_RESP_INTEGER) {
-        f->no++;
-        f->no_mask |= 1u << node;
-    } else {
-        f->failed++;
-        f->fail_mask |= 1u << node;
-    }
+    ac__fanout_tally(f, node, res, r, 1, 1);
     if (f->decided)
         return;
     if (f->ok >= d->quorum) {
@@ -149,20 +140,9 @@ static void acquire_answer(struct fanout *f, unsigned node, int res, const struc
     struct ac_dlock_lease *l = f->l;
     struct ac_dlock *d = l->d;
     bool one = d->type == AC_DLOCK_REDIS;
-    if (res == 0 && r->type == AC_RESP_INTEGER && r->integer >= (one ? 1 : 0)) {
-        f->ok++;
-        f->ok_mask |= 1u << node;
-        if ((uint64_t)r->integer > f->value)
-            f->value = (uint64_t)r->integer;
-    } else if (res == 0 && r->type == AC_RESP_INTEGER) {
-        f->no++;
-        f->no_mask |= 1u << node;
-    } else {
-        if (res == 0 && r->type == AC_RESP_ERROR)
-            ac_log_warn("dlock: node %u: %s", node, r->str);
-        f->failed++;
-        f->fail_mask |= 1u << node;
-    }
+    if (ac__fanout_tally(f, node, res, r, one ? 1 : 0, INT64_MAX) &&
+        (uint64_t)r->integer > f->value)
+        f->value = (uint64_t)r->integer;
     if (f->decided)
         return;
     if (f->ok >= d->quorum) {

@@ -77,6 +77,26 @@ void ac__fanout_send(struct fanout *f, int script, uint32_t mask, const char *ar
         fanout_reply(&f->slot[nodes[k]], refused[k], NULL);
 }
 
+bool ac__fanout_tally(struct fanout *f, unsigned node, int res, const struct ac_resp_reply *r,
+                      long long ok_min, long long ok_max)
+{
+    if (res == 0 && r->type == AC_RESP_INTEGER && r->integer >= ok_min && r->integer <= ok_max) {
+        f->ok++;
+        f->ok_mask |= 1u << node;
+        return true;
+    }
+    if (res == 0 && r->type == AC_RESP_INTEGER) {
+        f->no++;
+        f->no_mask |= 1u << node;
+    } else {
+        if (res == 0 && r->type == AC_RESP_ERROR)
+            ac_log_warn("dlock: node %u: %s", node, r->str);
+        f->failed++;
+        f->fail_mask |= 1u << node;
+    }
+    return false;
+}
+
 static void cleanup_answer(struct fanout *f, unsigned node, int res, const struct ac_resp_reply *r)
 {
     (void)f, (void)node, (void)res, (void)r;

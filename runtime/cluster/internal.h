@@ -119,6 +119,12 @@ struct fanout *ac__fanout_new(struct ac_dlock_lease *l, fanout_answer_fn answer)
  * after its last answer.
  */
 void ac__fanout_send(struct fanout *f, int script, uint32_t mask, const char *arg);
+/*
+ * Counts one answer: an integer in [ok_min, ok_max] is ok (true), another
+ * integer no, anything else (error reply, timeout, connection) failed.
+ */
+bool ac__fanout_tally(struct fanout *f, unsigned node, int res, const struct ac_resp_reply *r,
+                      long long ok_min, long long ok_max);
 /* Drops a reference on the lease; frees it at zero. */
 void ac__lease_unref(struct ac_dlock_lease *l);
 /* Unlinks from d->leases (idempotent). */

@@ -79,15 +79,9 @@ static void renew_later(struct ac_dlock_lease *l, uint64_t delay)
 
 static void renew_answer(struct fanout *f, unsigned node, int res, const struct ac_resp_reply *r)
 {
-    (void)node;
     struct ac_dlock_lease *l = f->l;
     struct ac_dlock *d = l->d;
-    if (res == 0 && r->type == AC_RESP_INTEGER && r->integer == 1)
-        f->ok++;
-    else if (res == 0 && r->type == AC_RESP_INTEGER)
-        f->no++;
-    else
-        f->failed++;
+    ac__fanout_tally(f, node, res, r, 1, 1);
     if (f->decided)
         return;
     if (f->ok >= d->quorum) {
@@ -151,15 +145,9 @@ static void release_done(struct ac_dlock_lease *l, int res)
 
 static void release_answer(struct fanout *f, unsigned node, int res, const struct ac_resp_reply *r)
 {
-    (void)node;
     struct ac_dlock_lease *l = f->l;
     struct ac_dlock *d = l->d;
-    if (res == 0 && r->type == AC_RESP_INTEGER && r->integer == 1)
-        f->ok++;
-    else if (res == 0 && r->type == AC_RESP_INTEGER)
-        f->no++;
-    else
-        f->failed++;
+    ac__fanout_tally(f, node, res, r, 1, 1);
     if (f->decided)
         return;
     if (f->ok >= d->quorum) {

@@ -10,3 +10,7 @@ add_dependencies(test_apps_ac_echo ac-echo)
 ac_test(apps cluster LIBS PkgConfig::HIREDIS TIMEOUT 600)
 add_dependencies(test_apps_cluster agentd)
 target_compile_definitions(test_apps_cluster PRIVATE AGENTD_BIN="$<TARGET_FILE:agentd>")
+# exclusive-counter: two agentd processes and real redis-servers.
+ac_test(apps agentd_locks LABELS concurrency LIBS PkgConfig::HIREDIS PkgConfig::JANSSON)
+add_dependencies(test_apps_agentd_locks agentd)
+target_compile_definitions(test_apps_agentd_locks PRIVATE AGENTD_BIN="$<TARGET_FILE:agentd>")
