@@ -134,6 +134,14 @@ void ac_cluster_view_get(const ac_cluster *c, struct ac_cluster_view *out);
  */
 AC_MUST_USE int ac_cluster_members_set(ac_cluster *c, const char *const *names, unsigned n);
 
+/*
+ * True when this node owned `key` in every view from generation `since`
+ * to the current one: nobody else can have owned (and written) it in the
+ * meantime, so a copy loaded under `since` is still the newest. False
+ * when `since` is older than any view or was never published. Any thread.
+ */
+bool ac_cluster_owned_since(const ac_cluster *c, uint64_t key, uint64_t since);
+
 /* True when `name` is a well-formed "host:port" (numeric host). */
 bool ac_cluster_addr_valid(const char *name);
 

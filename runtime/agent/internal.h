@@ -157,8 +157,9 @@ void ac__agent_call_store_begin(uint64_t call);
 void ac__agent_call_store_end(uint64_t call, int err);
 
 /*
- * Session bookkeeping for the store (session.c): whether a local copy was
- * loaded or written under view `gen`; install a loaded copy (takes
+ * Session bookkeeping for the store (session.c): whether a local copy is
+ * current under view `gen` (loaded under it, or under an older view
+ * since which this node owned the session throughout); install a loaded copy (takes
  * `value`, may be NULL: nothing stored) unless a local copy of this view
  * is as new; drop the local copy.
  */

@@ -12,6 +12,7 @@
  * the session and its JSON value are freed.
  */
 #include "internal.h"
+#include "agentcore/cluster.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -175,8 +176,18 @@ int ac_session_put(const char *id, json_t *value)
 
 bool ac__session_fresh(struct ac__agent_shard *sh, const char *id, size_t len, uint64_t gen)
 {
-    struct ac__session **pp = find(sh, id, len, ac_session_hash(id, len));
-    return pp && (*pp)->gen == gen;
+    uint64_t hash = ac_session_hash(id, len);
+    struct ac__session **pp = find(sh, id, len, hash);
+    if (!pp || !(*pp)->gen)
+        return false;
+    if ((*pp)->gen == gen)
+        return true;
+    /* the view changed: the copy holds if this node owned the session
+     * throughout (no other node can have written it) */
+    if (!ac_cluster_owned_since(sh->host->cfg.cluster, hash, (*pp)->gen))
+        return false;
+    (*pp)->gen = gen;
+    return true;
 }
 
 int ac__session_install(struct ac__agent_shard *sh, const char *id, size_t len, json_t *value,

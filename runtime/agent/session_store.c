@@ -3,11 +3,13 @@
  * session store (cluster.h). Handlers keep using ac_session_get/put.
  *
  *  - Load on first use. Before a call of a session-placed agent starts,
- *    the owner shard checks that it holds the session's state as loaded
- *    or written under the current membership view. If not — a session
- *    new to this node, expired locally, or one that may have lived on
- *    another node since (the view changed) — it loads the state from
- *    Redis first and starts the call when the reply is in.
+ *    the owner shard checks that its copy is current: loaded under this
+ *    membership view, or under an older one since which this node owned
+ *    the session in every view (ac_cluster_owned_since). If not — a
+ *    session new to this node, expired locally, or one another node may
+ *    have owned and written meanwhile — it loads the state from Redis
+ *    first and starts the call when the reply is in. After a join or a
+ *    leave only the sessions that moved are loaded again (~1/N).
  *  - Write through before the answer. ac_session_put bumps the session's
  *    version and sends the state (JSON text) to Redis; the call whose
  *    handler made the put holds its answer until Redis acknowledged every

@@ -192,6 +192,20 @@ void ac_cluster_view_get(const ac_cluster *c, struct ac_cluster_view *out)
     *out = v->v;
 }
 
+bool ac_cluster_owned_since(const ac_cluster *c, uint64_t key, uint64_t since)
+{
+    /* acquire as in view_get; `older` links are set before a view is
+     * published and never change */
+    struct view *v = atomic_load_explicit(&((ac_cluster *)c)->cur, memory_order_acquire);
+    for (; v && v->v.generation >= since; v = v->older) {
+        if (v->v.self < 0 || (int)ac_placement_owner(v->p, key) != v->v.self)
+            return false;
+        if (v->v.generation == since)
+            return true;
+    }
+    return false;
+}
+
 static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(const char *const *)a, *(const char *const *)b);

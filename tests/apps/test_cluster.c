@@ -241,6 +241,17 @@ static long count_retry(unsigned k, const char *sid, uint16_t *ran, unsigned *tr
     return -1;
 }
 
+/* How many HMGETs (session loads) Redis has served. */
+static long long loads(void)
+{
+    redisReply *r = redis_do(&redis, "INFO commandstats");
+    cr_assert_not_null(r);
+    const char *p = strstr(r->str, "cmdstat_hmget:calls=");
+    long long n = p ? atoll(p + 20) : 0;
+    freeReplyObject(r);
+    return n;
+}
+
 #define NSESS 600
 
 static char sid[NSESS][32];
@@ -365,6 +376,7 @@ Test(apps_cluster, joining_node_takes_about_a_quarter_and_loads_their_state)
     node_start(&nodes[3], "redis", "proxy");
     nnodes = 4;
     wait_members(4);
+    long long loads0 = loads();
     for (unsigned i = 0; i < NSESS; i++) {
         uint16_t now = owner_of(&nodes[i % 4], sid[i]);
         if (now != before[i]) {
@@ -375,6 +387,9 @@ Test(apps_cluster, joining_node_takes_about_a_quarter_and_loads_their_state)
         cr_assert_eq(ran, now);
         cr_assert_eq(c, 2, "%s: count %ld after a join (want 2)", sid[i], c);
     }
+    /* only the moved sessions were loaded again: the others' copies held */
+    cr_assert_eq(loads() - loads0, moved, "%lld loads for %u moved sessions", loads() - loads0,
+                 moved);
     double ratio = (double)moved / NSESS * 4;
     cr_log_info("joining node took %u of %u sessions (%.3f of the ideal 1/4)", moved, NSESS, ratio);
     cr_assert(ratio >= 1 / 1.5 && ratio <= 1.5, "took %.3f of the ideal", ratio);

@@ -52,6 +52,31 @@ Test(runtime_cluster_view, a_changed_set_publishes_a_new_generation_an_equal_one
     ac_cluster_destroy(c);
 }
 
+Test(runtime_cluster_view, owned_since_holds_only_while_this_node_owned_the_key_throughout)
+{
+    ac_cluster *c = make("127.0.0.1:1", NULL, 0);
+    const char *two[] = {"127.0.0.1:1", "127.0.0.1:2"};
+    uint64_t mine = 0, theirs = 0;
+    struct ac_cluster_view v;
+    cr_assert(ac_cluster_owned_since(c, 42, 1), "alone, this node owns everything");
+    cr_assert_eq(ac_cluster_members_set(c, two, 2), 0); /* generation 2 */
+    ac_cluster_view_get(c, &v);
+    for (uint64_t k = 1; !mine || !theirs; k++) {
+        if ((int)ac_placement_owner(v.placement, k) == v.self)
+            mine = mine ? mine : k;
+        else
+            theirs = theirs ? theirs : k;
+    }
+    cr_assert(ac_cluster_owned_since(c, mine, 1));
+    cr_assert(!ac_cluster_owned_since(c, theirs, 1), "the other node owned it in generation 2");
+    cr_assert(!ac_cluster_owned_since(c, mine, 7), "a generation never published");
+    cr_assert(!ac_cluster_owned_since(c, mine, 0));
+    cr_assert_eq(ac_cluster_members_set(c, two, 1), 0); /* back to one: generation 3 */
+    cr_assert(!ac_cluster_owned_since(c, theirs, 1));
+    cr_assert(ac_cluster_owned_since(c, theirs, 3));
+    ac_cluster_destroy(c);
+}
+
 Test(runtime_cluster_view, bad_configs_are_refused)
 {
     struct ac_cluster_config cfg;
