@@ -16,7 +16,7 @@ Scenarios alternate A/B within each run; medians and min..max over --runs.
 Asserts every answer was a 2xx (wrk's non-2xx count is 0). Stops only the
 processes it started, by pid.
 
-  bench/cluster_proxy.py [--runs 5] [--seconds 3] [--json]
+  bench/cluster_proxy.py [--runs 5] [--seconds 3] [--quick] [--json]
 """
 import argparse, json, os, re, socket, statistics, subprocess, sys, tempfile, time
 import urllib.request
@@ -168,7 +168,10 @@ def main():
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--seconds", type=int, default=3)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--quick", action="store_true", help="one short run (smoke test)")
     args = ap.parse_args()
+    if args.quick:
+        args.runs, args.seconds = 1, 1
     with tempfile.TemporaryDirectory() as tmp:
         out = {"load_before": os.getloadavg(), "date": time.strftime("%Y-%m-%dT%H:%M:%SZ",
                                                                       time.gmtime()),
