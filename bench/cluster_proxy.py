@@ -104,9 +104,9 @@ def proxy_bench(args, tmp):
     a = start_agentd(pa, "0", ["--cluster-members", members])
     b = start_agentd(pb, "1", ["--cluster-members", members])
     try:
-        # a session id that node B owns
+        # a session id that node B owns (the script sends "<sid>-0")
         sid = next(f"bench-{i}" for i in range(1000) if f'"owner":"127.0.0.1:{pb}"' in wait_http(
-            f"http://127.0.0.1:{pa}/v1/cluster?session_id=bench-{i}"))
+            f"http://127.0.0.1:{pa}/v1/cluster?session_id=bench-{i}-0"))
         script = lua(tmp, '{"session_id":"' + sid + '-%d","input":null}', 1)
         res = {"local": [], "forwarded": []}
         for r in range(args.runs):
