@@ -139,7 +139,8 @@ int agentd_cluster_flag(struct agentd_cluster *c, int opt, const char *arg)
 int agentd_cluster_create(struct agentd_cluster *c, const char *host, uint16_t port)
 {
     int err;
-    if (!c->enabled)
+    /* a config section may fill cfg directly: members or Redis also turn it on */
+    if (!c->enabled && !c->cfg.nmembers && !c->cfg.nredis)
         return 0;
     if (!c->advertise[0]) {
         bool v6 = strchr(host, ':') != NULL;

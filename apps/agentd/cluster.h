@@ -46,7 +46,7 @@ enum {
 #define AGENTD_MAX_LIST 64
 
 struct agentd_cluster {
-    bool enabled; /* any --cluster-* flag given */
+    bool enabled; /* any --cluster-* flag given (or members / Redis set) */
     struct ac_cluster_config cfg;
     char *members_text, *redis_text; /* split in place */
     const char *members[AGENTD_MAX_LIST], *redis[AGENTD_MAX_LIST];
