@@ -152,9 +152,11 @@ AC_MUST_USE int ac_dlock_try_acquire(ac_dlock *d, const char *name,
                                      ac_dlock_acquired_fn cb, void *arg);
 
 /*
- * res 0: the lock was deleted (token compared) on a quorum; -ESTALE: it
- * was not ours any more on a quorum (lost, expired, or the nodes were
- * unreachable). `l` is freed when the callback returns.
+ * res 0: the lock was deleted (token compared) on a quorum; -ESTALE: a
+ * quorum could not be reached and some node said it was not ours any
+ * more (lost, expired); -EHOSTDOWN: the nodes did not answer (the keys
+ * then expire with their TTL); -ENOMEM. `l` is freed when the callback
+ * returns.
  */
 typedef void (*ac_dlock_released_fn)(void *arg, int res);
 

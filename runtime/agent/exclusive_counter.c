@@ -51,10 +51,9 @@ static void released(void *arg, int res)
     if (x->fail_status)
         ac_call_fail(x->call, x->fail_status, x->fail_code, x->fail_msg);
     else
-        ac_call_answer(x->call, json_pack("{s:s, s:I, s:I, s:i}", "lock", x->name, "count",
+        ac_call_answer(x->call, json_pack("{s:s, s:I, s:I}", "lock", x->name, "count",
                                           (json_int_t)x->count, "fence",
-                                          (json_int_t)ac_dlock_lease_fence(x->lease), "shard",
-                                          (int)ac_shard_id()));
+                                          (json_int_t)ac_dlock_lease_fence(x->lease)));
     excl_free(x);
 }
 

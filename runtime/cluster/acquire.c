@@ -14,7 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static void attempt_start(struct ac_dlock_lease *l);
+static int attempt_start(struct ac_dlock_lease *l);
 
 static void record_latency(struct ac_dlock *d, uint64_t ns)
 {
@@ -37,6 +37,11 @@ static void finish(struct ac_dlock_lease *l, int res)
         ac_timer_cancel(&l->retry_timer);
     l->attempt = NULL;
     d->busy--;
+    if (res == 0 && d->closing) {
+        /* granted while closing: nobody may hold it past the close */
+        ac__dlock_cleanup(l, ac__all_nodes(d));
+        res = -ECANCELED;
+    }
     if (res == 0) {
         l->state = L_HELD;
         d->stats.acquires++;
@@ -62,8 +67,8 @@ static void retry_fire(struct ac_timer *t, void *arg)
     struct ac_dlock_lease *l = arg;
     if (l->d->closing)
         finish(l, -ECANCELED);
-    else
-        attempt_start(l);
+    else if (attempt_start(l) != 0)
+        finish(l, -ENOMEM);
 }
 
 /* The attempt failed with `err`: undo, then retry or give up. */
@@ -100,13 +105,10 @@ static void note_decision(struct ac_dlock_lease *l, struct fanout *f)
 static void fence_answer(struct fanout *f, unsigned node, int res, const struct ac_resp_reply *r)
 {
     struct ac_dlock_lease *l = f->l;
-    struct ac_dlock *d = l->d;
-    ac__fanout_tally(f, node, res, r, 1, 1);
-    if (f->decided)
-        return;
-    if (f->ok >= d->quorum) {
-        f->decided = true;
-        int64_t left = ac__dlock_validity(d, l->ttl_ns, l->attempt0, ac_now_ns());
+    int64_t left;
+    switch (ac__fanout_vote(f, node, res, r, 1, 1)) {
+    case FANOUT_WON:
+        left = ac__dlock_validity(l->d, l->ttl_ns, l->attempt0, ac_now_ns());
         if (left <= 0) {
             attempt_failed(l, f, -EHOSTDOWN);
             return;
@@ -114,9 +116,10 @@ static void fence_answer(struct fanout *f, unsigned node, int res, const struct 
         l->fence = f->value;
         l->valid_until = ac_now_ns() + (uint64_t)left;
         finish(l, 0);
-    } else if (f->no + f->failed > f->sent - d->quorum) {
-        f->decided = true;
+        return;
+    case FANOUT_LOST:
         attempt_failed(l, f, f->no ? -EBUSY : -EHOSTDOWN);
+        return;
     }
 }
 
@@ -140,47 +143,44 @@ static void acquire_answer(struct fanout *f, unsigned node, int res, const struc
     struct ac_dlock_lease *l = f->l;
     struct ac_dlock *d = l->d;
     bool one = d->type == AC_DLOCK_REDIS;
-    if (ac__fanout_tally(f, node, res, r, one ? 1 : 0, INT64_MAX) &&
-        (uint64_t)r->integer > f->value)
-        f->value = (uint64_t)r->integer;
-    if (f->decided)
-        return;
-    if (f->ok >= d->quorum) {
-        f->decided = true;
+    int64_t left;
+    switch (ac__fanout_vote(f, node, res, r, one ? 1 : 0, INT64_MAX)) {
+    case FANOUT_WON:
         note_decision(l, f);
-        int64_t left = ac__dlock_validity(d, l->ttl_ns, l->attempt0, ac_now_ns());
+        left = ac__dlock_validity(d, l->ttl_ns, l->attempt0, ac_now_ns());
         if (left <= 0) {
             attempt_failed(l, f, -EHOSTDOWN);
         } else if (one) {
-            l->fence = f->value;
+            l->fence = f->max_seen; /* the INCR done with the grant */
             l->valid_until = ac_now_ns() + (uint64_t)left;
             finish(l, 0);
         } else {
-            start_fence(l, f->ok_mask, f->value + 1);
+            start_fence(l, f->ok_mask, f->max_seen + 1);
         }
-    } else if (f->no + f->failed > f->sent - d->quorum) {
-        f->decided = true;
+        return;
+    case FANOUT_LOST:
         note_decision(l, f);
         if (f->no)
             d->stats.contended++;
         attempt_failed(l, f, f->no ? -EBUSY : -EHOSTDOWN);
+        return;
     }
 }
 
-static void attempt_start(struct ac_dlock_lease *l)
+/* Starts an attempt. Returns 0 or -ENOMEM (nothing sent). */
+static int attempt_start(struct ac_dlock_lease *l)
 {
     struct ac_dlock *d = l->d;
     struct fanout *f = ac__fanout_new(l, acquire_answer);
-    if (!f) {
-        finish(l, -ENOMEM);
-        return;
-    }
+    if (!f)
+        return -ENOMEM;
     l->attempt = f;
     l->attempt0 = f->t0;
     l->info.attempts++;
     d->stats.attempts++;
     ac__fanout_send(f, d->type == AC_DLOCK_REDIS ? SCRIPT_ACQ_ONE : SCRIPT_ACQ_QUORUM,
                     ac__all_nodes(d), l->ttl_ms);
+    return 0;
 }
 
 static void deadline_fire(struct ac_timer *t, void *arg)
@@ -246,6 +246,12 @@ int ac_dlock_acquire(ac_dlock *d, const char *name, const struct ac_dlock_acquir
     l->lost_cb = o->on_lost;
     l->lost_arg = o->lost_arg;
     l->started = ac_now_ns();
+    /* the first attempt goes out now: its answers, even refusals from
+     * nodes known down, come later (fanout.c), never inside this call */
+    if (attempt_start(l) != 0) {
+        ac_free(l);
+        return -ENOMEM;
+    }
     /* listed from the start, so close finds acquires in progress too */
     l->listed = true;
     l->next = d->leases;
@@ -255,9 +261,6 @@ int ac_dlock_acquire(ac_dlock *d, const char *name, const struct ac_dlock_acquir
     d->busy++;
     if (l->deadline)
         AC_ASSERT(ac_timer_start_at(&l->deadline_timer, l->deadline, deadline_fire, l) == 0);
-    /* the first attempt starts on the next loop turn: the callback never
-     * runs inside this call, even when every node is known down */
-    AC_ASSERT(ac_timer_start(&l->retry_timer, 0, retry_fire, l) == 0);
     return 0;
 }
 

@@ -45,14 +45,32 @@ static void fanout_reply(void *arg, int res, const struct ac_resp_reply *r)
         fanout_done(f);
 }
 
+static void refused_fire(struct ac_timer *t, void *arg)
+{
+    (void)t;
+    struct fanout *f = arg;
+    if (f->sent == 0) {
+        fanout_done(f);
+        return;
+    }
+    uint32_t mask = f->refused_mask;
+    f->refused_mask = 0;
+    /* the last answer frees f: count the ones left first */
+    unsigned left = (unsigned)__builtin_popcount(mask);
+    for (unsigned i = 0; left; i++) {
+        if (!(mask & (1u << i)))
+            continue;
+        left--;
+        fanout_reply(&f->slot[i], f->refused_err[i], NULL);
+    }
+}
+
 void ac__fanout_send(struct fanout *f, int script, uint32_t mask, const char *arg)
 {
     struct ac_dlock_lease *l = f->l;
     struct ac_dlock *d = l->d;
     const char *args[] = {l->key, l->fence_key, l->token, arg};
     size_t lens[] = {l->key_len, l->fence_key_len, 32, strlen(arg)};
-    int refused[AC_DLOCK_MAX_NODES];
-    unsigned nrefused = 0, nodes[AC_DLOCK_MAX_NODES];
 
     f->asked = mask;
     for (unsigned i = 0; i < d->n; i++) {
@@ -63,29 +81,24 @@ void ac__fanout_send(struct fanout *f, int script, uint32_t mask, const char *ar
         int err = ac_resp_eval(d->node[i], &d->script[script], 2, 4, args, lens, fanout_reply,
                                &f->slot[i]);
         if (err) {
-            refused[nrefused] = err;
-            nodes[nrefused++] = i;
+            f->refused_err[i] = err;
+            f->refused_mask |= 1u << i;
         }
     }
-    if (f->sent == 0) {
-        fanout_done(f);
-        return;
-    }
-    /* every request is out: refusals may now count towards a decision (the
-     * last answer frees f) */
-    for (unsigned k = 0; k < nrefused; k++)
-        fanout_reply(&f->slot[nodes[k]], refused[k], NULL);
+    if (f->refused_mask || f->sent == 0)
+        AC_ASSERT(ac_timer_start(&f->refused_timer, 0, refused_fire, f) == 0);
 }
 
-bool ac__fanout_tally(struct fanout *f, unsigned node, int res, const struct ac_resp_reply *r,
-                      long long ok_min, long long ok_max)
+int ac__fanout_vote(struct fanout *f, unsigned node, int res, const struct ac_resp_reply *r,
+                    long long ok_min, long long ok_max)
 {
+    struct ac_dlock *d = f->l->d;
     if (res == 0 && r->type == AC_RESP_INTEGER && r->integer >= ok_min && r->integer <= ok_max) {
         f->ok++;
         f->ok_mask |= 1u << node;
-        return true;
-    }
-    if (res == 0 && r->type == AC_RESP_INTEGER) {
+        if ((uint64_t)r->integer > f->max_seen)
+            f->max_seen = (uint64_t)r->integer;
+    } else if (res == 0 && r->type == AC_RESP_INTEGER) {
         f->no++;
         f->no_mask |= 1u << node;
     } else {
@@ -94,7 +107,17 @@ bool ac__fanout_tally(struct fanout *f, unsigned node, int res, const struct ac_
         f->failed++;
         f->fail_mask |= 1u << node;
     }
-    return false;
+    if (f->decided)
+        return FANOUT_OPEN;
+    if (f->ok >= d->quorum) {
+        f->decided = true;
+        return FANOUT_WON;
+    }
+    if (f->no + f->failed > f->sent - d->quorum) {
+        f->decided = true;
+        return FANOUT_LOST;
+    }
+    return FANOUT_OPEN;
 }
 
 static void cleanup_answer(struct fanout *f, unsigned node, int res, const struct ac_resp_reply *r)

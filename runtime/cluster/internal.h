@@ -69,9 +69,16 @@ struct fanout {
     unsigned ok, no, failed; /* the answer function's tally */
     bool decided;
     uint64_t t0;
-    uint64_t value; /* ACQ: highest fence seen; FENCE: the fence stored */
+    uint64_t value;                              /* FENCE: the fence stored */
+    uint64_t max_seen;                           /* highest integer among the yes answers */
     uint32_t asked, ok_mask, no_mask, fail_mask; /* bit per node */
     struct fanout_slot slot[AC_DLOCK_MAX_NODES];
+    /* requests a client refused at once (node down): answered from a
+     * timer on the next turn, so no decision — and no user callback —
+     * ever runs inside the call that sent them */
+    struct ac_timer refused_timer;
+    uint32_t refused_mask;
+    int refused_err[AC_DLOCK_MAX_NODES];
 };
 
 struct ac_dlock_lease {
@@ -114,17 +121,22 @@ struct fanout *ac__fanout_new(struct ac_dlock_lease *l, fanout_answer_fn answer)
 /*
  * Sends script `s` (keys: the lease's lock and fence keys; args: token
  * and `arg`) to every node of `mask`. Answers — also for requests that
- * could not be queued — come through f->answer after every request was
- * sent, so a decision never precedes a send. The fanout frees itself
- * after its last answer.
+ * could not be queued, which come on the next loop turn — arrive through
+ * f->answer, never inside this call. The fanout frees itself after its
+ * last answer.
  */
 void ac__fanout_send(struct fanout *f, int script, uint32_t mask, const char *arg);
 /*
- * Counts one answer: an integer in [ok_min, ok_max] is ok (true), another
- * integer no, anything else (error reply, timeout, connection) failed.
+ * Counts one answer — an integer in [ok_min, ok_max] is a yes (the
+ * highest seen kept in f->max_seen), another integer a no, anything else
+ * (error reply, timeout, connection) a failure — and decides once:
+ * returns FANOUT_WON when a quorum has said yes, FANOUT_LOST when one can
+ * no longer say yes (f->decided is then set), else FANOUT_OPEN (also for
+ * every answer after the decision).
  */
-bool ac__fanout_tally(struct fanout *f, unsigned node, int res, const struct ac_resp_reply *r,
-                      long long ok_min, long long ok_max);
+enum { FANOUT_OPEN, FANOUT_WON, FANOUT_LOST };
+int ac__fanout_vote(struct fanout *f, unsigned node, int res, const struct ac_resp_reply *r,
+                    long long ok_min, long long ok_max);
 /* Drops a reference on the lease; frees it at zero. */
 void ac__lease_unref(struct ac_dlock_lease *l);
 /* Unlinks from d->leases (idempotent). */

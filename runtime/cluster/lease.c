@@ -81,15 +81,13 @@ static void renew_answer(struct fanout *f, unsigned node, int res, const struct 
 {
     struct ac_dlock_lease *l = f->l;
     struct ac_dlock *d = l->d;
-    ac__fanout_tally(f, node, res, r, 1, 1);
-    if (f->decided)
-        return;
-    if (f->ok >= d->quorum) {
-        f->decided = true;
+    int64_t left;
+    switch (ac__fanout_vote(f, node, res, r, 1, 1)) {
+    case FANOUT_WON:
         l->renewal = NULL;
         if (l->state != L_HELD)
             return;
-        int64_t left = ac__dlock_validity(d, l->ttl_ns, f->t0, ac_now_ns());
+        left = ac__dlock_validity(d, l->ttl_ns, f->t0, ac_now_ns());
         if (left <= 0)
             return; /* too slow to count; the expiry timer decides */
         l->renew_err = 0;
@@ -99,8 +97,8 @@ static void renew_answer(struct fanout *f, unsigned node, int res, const struct 
         AC_ASSERT(ac_timer_start_at(&l->expire_timer, l->valid_until, expire_fire, l) == 0);
         d->stats.renewals++;
         renew_later(l, l->ttl_ns / 3);
-    } else if (f->no + f->failed > f->sent - d->quorum) {
-        f->decided = true;
+        return;
+    case FANOUT_LOST:
         l->renewal = NULL;
         if (f->no) {
             lose(l, -ESTALE); /* gone or someone else's on a quorum */
@@ -109,6 +107,7 @@ static void renew_answer(struct fanout *f, unsigned node, int res, const struct 
             l->renew_err = -EHOSTDOWN;
             renew_later(l, d->retry_delay_ns);
         }
+        return;
     }
 }
 
@@ -145,35 +144,25 @@ static void release_done(struct ac_dlock_lease *l, int res)
 
 static void release_answer(struct fanout *f, unsigned node, int res, const struct ac_resp_reply *r)
 {
-    struct ac_dlock_lease *l = f->l;
-    struct ac_dlock *d = l->d;
-    ac__fanout_tally(f, node, res, r, 1, 1);
-    if (f->decided)
+    switch (ac__fanout_vote(f, node, res, r, 1, 1)) {
+    case FANOUT_WON:
+        release_done(f->l, 0);
         return;
-    if (f->ok >= d->quorum) {
-        f->decided = true;
-        release_done(l, 0);
-    } else if (f->no + f->failed > f->sent - d->quorum) {
-        f->decided = true;
-        release_done(l, -ESTALE);
+    case FANOUT_LOST:
+        release_done(f->l, f->no ? -ESTALE : -EHOSTDOWN);
+        return;
     }
 }
 
-/* From a timer, so the callback never runs inside ac_dlock_release (even
- * when every node refuses at once). */
-static void release_start(struct ac_timer *t, void *arg)
+/* No memory for the fanout: answered from a timer (never inside the call). */
+static void release_nomem(struct ac_timer *t, void *arg)
 {
     (void)t;
     struct ac_dlock_lease *l = arg;
     struct ac_dlock *d = l->d;
-    struct fanout *f = ac__fanout_new(l, release_answer);
     d->busy--;
-    if (!f) {
-        release_done(l, -ESTALE); /* the keys expire with their TTL */
-        ac__dlock_maybe_closed(d);
-        return;
-    }
-    ac__fanout_send(f, SCRIPT_RELEASE, ac__all_nodes(d), "0");
+    release_done(l, -ENOMEM); /* the keys expire with their TTL */
+    ac__dlock_maybe_closed(d);
 }
 
 void ac_dlock_release(ac_dlock_lease *l, ac_dlock_released_fn cb, void *arg)
@@ -188,8 +177,13 @@ void ac_dlock_release(ac_dlock_lease *l, ac_dlock_released_fn cb, void *arg)
     ac__lease_unlist(l);
     l->rel_cb = cb;
     l->rel_arg = arg;
-    d->busy++; /* until the fanout exists */
-    AC_ASSERT(ac_timer_start(&l->retry_timer, 0, release_start, l) == 0);
+    struct fanout *f = ac__fanout_new(l, release_answer);
+    if (!f) {
+        d->busy++; /* until the timer answers */
+        AC_ASSERT(ac_timer_start(&l->retry_timer, 0, release_nomem, l) == 0);
+        return;
+    }
+    ac__fanout_send(f, SCRIPT_RELEASE, ac__all_nodes(d), "0");
 }
 
 uint64_t ac_dlock_lease_fence(const ac_dlock_lease *l)

@@ -112,7 +112,7 @@ static void *worker_main(void *arg)
         json_t *out = json_object_get(root, "output");
         w->got[w->ok].count = json_integer_value(json_object_get(out, "count"));
         w->got[w->ok].fence = json_integer_value(json_object_get(out, "fence"));
-        w->got[w->ok].shard = (int)json_integer_value(json_object_get(out, "shard"));
+        w->got[w->ok].shard = (int)json_integer_value(json_object_get(root, "shard"));
         w->ok++;
         json_decref(root);
     }
@@ -143,8 +143,11 @@ static void exclusive_counter_across_processes(const char *type, unsigned nodes)
         snprintf(list + strlen(list), sizeof list - strlen(list), "%s127.0.0.1:%u", i ? "," : "",
                  rs[i].port);
     }
-    const char *extra[] = {"--redis-nodes",         list, "--lock-type", type,
-                           "--lock-retry-delay-ms", "2",  NULL};
+    /* a generous node timeout: the machine may be loaded, and a timeout is
+     * not what this test is about */
+    const char *extra[] = {
+        "--redis-nodes",          list,   "--lock-type", type, "--lock-retry-delay-ms", "2",
+        "--lock-node-timeout-ms", "2000", NULL};
     for (unsigned p = 0; p < PROCS; p++)
         agentd_start(&d[p], extra);
 

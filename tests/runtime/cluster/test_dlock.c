@@ -78,6 +78,9 @@ static void env_start(struct env *e, unsigned nodes, unsigned shards, enum ac_dl
     }
     e->cfg.node_count = nodes;
     e->cfg.retry_delay_ns = 20000000ull;
+    /* the default 50 ms is a production choice; a loaded test machine (or
+     * a sanitizer build) can stall a live node longer than that */
+    e->cfg.node_timeout_ns = 2000000000ull;
 }
 
 static void env_dlocks(struct env *e)
@@ -627,4 +630,113 @@ Test(runtime_cluster_dlock, locks_work_again_after_a_redis_restart, .timeout = 6
     release(&a);
     cr_assert_eq(a.rel_res, 0);
     env_stop(&e);
+}
+
+Test(runtime_cluster_dlock, redlock_fences_keep_rising_when_nodes_restart_empty, .timeout = 60)
+{
+    static struct env e;
+    static struct op a;
+    env_start(&e, NODES, 1, AC_DLOCK_REDLOCK);
+    env_dlocks(&e);
+    uint64_t last = 0;
+    /* each round one node comes back with no data (fence counter 0): the
+     * max over a quorum still sees the last grant's fence */
+    for (unsigned round = 0; round < 2 * NODES; round++) {
+        for (int i = 0; i < 3; i++) {
+            op_init(&a, &e, 0, "restarts");
+            a.o.retry_count = 1000;
+            a.o.deadline_ns = ac_now_ns() + 10000000000ull;
+            acquire(&a);
+            cr_assert_eq(a.res, 0, "round %u: %s", round, ac_strerror(a.res));
+            cr_assert_gt(a.fence, last, "round %u: fence %llu after %llu", round,
+                         (unsigned long long)a.fence, (unsigned long long)last);
+            last = a.fence;
+            release(&a);
+        }
+        unsigned victim = round % NODES;
+        redis_kill(&e.rs[victim]);
+        redis_start(&e.rs[victim]); /* same port, empty */
+    }
+    env_stop(&e);
+}
+
+Test(runtime_cluster_dlock, close_releases_held_leases, .timeout = 60)
+{
+    static struct env e;
+    static struct op a;
+    env_start(&e, 1, 1, AC_DLOCK_REDIS);
+    env_dlocks(&e);
+    op_init(&a, &e, 0, "left-held");
+    acquire(&a);
+    cr_assert_eq(a.res, 0);
+    cr_assert(key_exists(&e.rs[0], "ac:lock:left-held"));
+    tsh_run(&e.sh, 0, close_on_shard, &e);
+    for (unsigned i = 0; i < 10000 && atomic_load(&e.closed) < 1; i++)
+        usleep(1000);
+    cr_assert_eq(atomic_load(&e.closed), 1, "close called back");
+    e.d[0] = NULL;
+    cr_assert(!key_exists(&e.rs[0], "ac:lock:left-held"), "the close released it on Redis");
+    cr_assert(!atomic_load(&a.lost), "no lost callback from a close");
+    tsh_stop(&e.sh);
+    redis_kill(&e.rs[0]);
+}
+
+Test(runtime_cluster_dlock, redlock_deadline_ends_an_acquire_stuck_on_frozen_nodes, .timeout = 60)
+{
+    static struct env e;
+    static struct op a;
+    env_start(&e, NODES, 1, AC_DLOCK_REDLOCK);
+    e.cfg.node_timeout_ns = 60000000000ull; /* only the deadline can end it */
+    env_dlocks(&e);
+    op_init(&a, &e, 0, "stuck");
+    acquire(&a);
+    cr_assert_eq(a.res, 0);
+    release(&a);
+    redis_freeze(&e.rs[0]);
+    redis_freeze(&e.rs[1]);
+    op_init(&a, &e, 0, "stuck");
+    a.o.deadline_ns = ac_now_ns() + 200000000ull;
+    acquire(&a);
+    cr_assert_eq(a.res, -ETIMEDOUT, "got %s", ac_strerror(a.res));
+    cr_assert_null(a.l);
+    cr_assert_geq(a.cb_at, a.o.deadline_ns, "ended by the deadline timer, not before it");
+    redis_thaw(&e.rs[0]);
+    redis_thaw(&e.rs[1]);
+    /* once they answer, the undone attempt leaves no lock behind: a new
+     * acquire is granted at once */
+    op_init(&a, &e, 0, "stuck");
+    a.o.retry_count = 0;
+    acquire(&a);
+    cr_assert_eq(a.res, 0, "%s", ac_strerror(a.res));
+    release(&a);
+    env_stop(&e);
+}
+
+static void acquire_then_close(void *arg)
+{
+    struct op *p = arg;
+    acquire_on_shard(p);
+    ac_dlock_close(p->e->d[ac_shard_id()], closed, p->e);
+}
+
+Test(runtime_cluster_dlock, close_fails_an_acquire_in_flight_and_leaves_no_lock, .timeout = 60)
+{
+    static struct env e;
+    static struct op a;
+    env_start(&e, NODES, 1, AC_DLOCK_REDLOCK);
+    env_dlocks(&e);
+    op_init(&a, &e, 0, "closing");
+    tsh_run(&e.sh, 0, acquire_then_close, &a);
+    TSH_WAIT(&a.done, 10000, "the acquire called back");
+    cr_assert_eq(a.submit, 0);
+    cr_assert_eq(a.res, -ECANCELED, "got %s", ac_strerror(a.res));
+    for (unsigned i = 0; i < 10000 && atomic_load(&e.closed) < 1; i++)
+        usleep(1000);
+    cr_assert_eq(atomic_load(&e.closed), 1, "close called back");
+    e.d[0] = NULL;
+    for (unsigned n = 0; n < NODES; n++)
+        cr_assert(!key_exists(&e.rs[n], "ac:lock:closing"), "node %u holds no lock", n);
+    tsh_stop(&e.sh);
+    for (unsigned n = 0; n < NODES; n++)
+        redis_kill(&e.rs[n]);
 }

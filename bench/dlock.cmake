@@ -1,0 +1,1 @@
+ac_bench(dlock SOURCES dlock.c)
