@@ -17,7 +17,9 @@
  * shard ac_session_shard(session_id); the request is forwarded there by
  * cross-shard message and the response bytes come back the same way.
  * Requests without session_id, and agents placed on any shard, run where
- * they arrived. The handler answers through its ac_call handle, now or
+ * they arrived. With a cluster (ac_agent_host_config.cluster, cluster.h)
+ * the session's owner node is chosen first: another node's session is
+ * proxied there (or redirected), then placed on a shard by its owner. The handler answers through its ac_call handle, now or
  * later, under the agent's deadline: when it passes, the client gets 504
  * and whatever the handler does with the handle afterwards is dropped
  * (the functions return -ESTALE).
