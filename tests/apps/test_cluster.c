@@ -10,6 +10,7 @@
 #include "net/resp/helpers.h"
 
 #include <poll.h>
+#include <sys/prctl.h>
 #include <time.h>
 
 #define MAX_NODES 4
@@ -52,6 +53,7 @@ static void node_start(struct node *n, const char *store, const char *mode)
     n->pid = fork();
     cr_assert_geq(n->pid, 0);
     if (n->pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* dies with a crashed test */
         dup2(fds[1], 1);
         close(fds[0]);
         execv(AGENTD_BIN, (char *const *)argv);
