@@ -14,7 +14,7 @@ struct server {
     int fd;
     uint16_t port;
     enum behaviour how;
-    _Atomic unsigned accepted, requests;
+    _Atomic unsigned accepted, requests, open;
     _Atomic bool stop;
     pthread_t thread;
 };
@@ -42,6 +42,46 @@ static bool read_request(int fd)
     return true;
 }
 
+struct conn_arg {
+    struct server *s;
+    int fd;
+};
+
+/* One connection: answers as the test asked until the client closes. */
+static void *serve_conn(void *arg)
+{
+    struct conn_arg *ca = arg;
+    struct server *s = ca->s;
+    int c = ca->fd;
+    struct timeval tv = {.tv_sec = 5};
+    free(ca);
+    setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    while (read_request(c)) {
+        unsigned n = atomic_fetch_add(&s->requests, 1) + 1;
+        char out[256];
+        int len = 0;
+        if (s->how == SILENT)
+            continue;
+        if (s->how == CHUNKED)
+            len = snprintf(out, sizeof out,
+                           "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                           "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n");
+        else
+            len = snprintf(out, sizeof out,
+                           "HTTP/1.1 201 Created\r\nContent-Type: text/plain\r\n"
+                           "X-Req: %u\r\nContent-Length: 5\r\n\r\nreq-%u",
+                           n, n % 10);
+        if (send(c, out, (size_t)len, MSG_NOSIGNAL) != len)
+            break;
+        if (s->how == CLOSE_AFTER_ONE)
+            break; /* closes without saying so: the client finds out on reuse */
+    }
+    close(c);
+    atomic_fetch_sub(&s->open, 1);
+    return NULL;
+}
+
+/* Accepts until stopped; a thread per connection (the client pools several). */
 static void *serve(void *arg)
 {
     struct server *s = arg;
@@ -49,30 +89,14 @@ static void *serve(void *arg)
         int c = accept(s->fd, NULL, NULL);
         if (c < 0)
             continue; /* SO_RCVTIMEO on the listener: look at stop again */
+        atomic_fetch_add(&s->open, 1);
         atomic_fetch_add(&s->accepted, 1);
-        struct timeval tv = {.tv_sec = 5};
-        setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-        while (read_request(c)) {
-            unsigned n = atomic_fetch_add(&s->requests, 1) + 1;
-            char out[256];
-            int len = 0;
-            if (s->how == SILENT)
-                continue;
-            if (s->how == CHUNKED)
-                len = snprintf(out, sizeof out,
-                               "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-                               "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n");
-            else
-                len = snprintf(out, sizeof out,
-                               "HTTP/1.1 201 Created\r\nContent-Type: text/plain\r\n"
-                               "X-Req: %u\r\nContent-Length: 5\r\n\r\nreq-%u",
-                               n, n % 10);
-            if (send(c, out, (size_t)len, MSG_NOSIGNAL) != len)
-                break;
-            if (s->how == CLOSE_AFTER_ONE)
-                break; /* closes without saying so: the client finds out on reuse */
-        }
-        close(c);
+        struct conn_arg *ca = malloc(sizeof *ca);
+        pthread_t t;
+        cr_assert_not_null(ca);
+        *ca = (struct conn_arg){s, c};
+        cr_assert_eq(pthread_create(&t, NULL, serve_conn, ca), 0);
+        pthread_detach(t);
     }
     return NULL;
 }
@@ -99,6 +123,10 @@ static void server_stop(struct server *s)
     atomic_store(&s->stop, true);
     pthread_join(s->thread, NULL);
     close(s->fd);
+    /* connection threads end when the client closes (or 5 s idle) */
+    for (int i = 0; i < 1000 && atomic_load(&s->open); i++)
+        usleep(10000);
+    cr_assert_eq(atomic_load(&s->open), 0, "a server connection outlived the client");
 }
 
 /* The test's state, reached from the shard by message. */
@@ -265,4 +293,52 @@ Test(net_http_client, bad_peer_is_refused_without_callback)
     cr_assert_eq(x.status, -1, "callback ran for a refused request");
     cr_assert_eq(x.res, -EINVAL);
     finish(&x);
+}
+
+/* Requests beyond the pool's cap wait for a connection; none is lost. */
+struct burst {
+    struct ctx *x;
+    _Atomic unsigned done, ok;
+};
+
+static struct burst burst;
+
+static void on_burst(void *arg, int res, const struct ac_http_client_response *r)
+{
+    struct burst *b = arg;
+    if (res == 0 && r->status == 201)
+        atomic_fetch_add(&b->ok, 1);
+    if (atomic_fetch_add(&b->done, 1) + 1 == 12)
+        atomic_store(&b->x->flag, true);
+}
+
+static void burst_on_shard(void *arg)
+{
+    struct ctx *x = arg;
+    struct ac_http_client_config cfg;
+    ac_http_client_config_init(&cfg);
+    cfg.max_conns_per_peer = 2;
+    cr_assert_eq(ac_http_client_create(x->sh.net[0], &cfg, &x->cl), 0);
+    for (int i = 0; i < 12; i++) {
+        struct ac_http_client_request rq = {
+            .method = "GET", .path = "/", .deadline_ns = ac_now_ns() + 5000000000ull};
+        cr_assert_eq(ac_http_client_request(x->cl, x->peer, &rq, on_burst, &burst), 0);
+    }
+}
+
+Test(net_http_client, requests_over_the_pool_cap_queue_and_all_complete)
+{
+    static struct server s;
+    static struct ctx x;
+    server_start(&s, KEEP_ALIVE);
+    start(&x, s.port);
+    burst.x = &x;
+    tsh_run(&x.sh, 0, burst_on_shard, &x);
+    TSH_WAIT(&x.flag, 10000, "%u of 12 answered", atomic_load(&burst.done));
+    cr_assert_eq(atomic_load(&burst.ok), 12);
+    cr_assert_leq(atomic_load(&s.accepted), 2, "the pool opened %u connections",
+                  atomic_load(&s.accepted));
+    cr_assert_eq(atomic_load(&s.requests), 12);
+    finish(&x);
+    server_stop(&s);
 }
