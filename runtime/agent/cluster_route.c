@@ -73,6 +73,7 @@ static void relay(void *arg, int res, const struct ac_http_client_response *r)
     char msg[320];
     if (res) {
         bool late = res == -ETIMEDOUT;
+        AC_AGENT_STAT_ADD(sh->cc.proxy_errors, 1);
         snprintf(msg, sizeof msg, "session owner %s: %s", p->owner, ac_strerror(res));
         ac__agent_reply_error(sh, sh->id, p->ex, p->mode, late ? 504 : 503, late ? 0 : 1,
                               late ? "deadline_exceeded" : "owner_unreachable", msg);
@@ -155,6 +156,7 @@ bool ac__cluster_route(struct ac__agent_shard *sh, struct ac_exchange *ex,
     const struct ac_cluster_config *cfg = ac_cluster_config(cl);
     json_decref(req->root); /* the body goes as received */
     if (cfg->mode == AC_CLUSTER_REDIRECT) {
+        AC_AGENT_STAT_ADD(sh->cc.redirected, 1);
         redirect(sh, ex, mode, name);
         return true;
     }
@@ -191,9 +193,43 @@ bool ac__cluster_route(struct ac__agent_shard *sh, struct ac_exchange *ex,
         err = ac_http_client_request(sh->client, name, &rq, relay, p);
     if (err) {
         free(p);
+        AC_AGENT_STAT_ADD(sh->cc.proxy_errors, 1);
         ac__agent_reply_error(sh, sh->id, ex, mode, 503, 1, "proxy_failed", ac_strerror(err));
+    } else {
+        AC_AGENT_STAT_ADD(sh->cc.proxied, 1);
     }
     return true;
+}
+
+/* The cluster counters summed over the shards (relaxed single-writer loads). */
+static json_t *counters(ac_agent_host *h)
+{
+    static const struct {
+        const char *name;
+        size_t off;
+    } f[] = {
+        {"proxied", offsetof(struct ac__cluster_counters, proxied)},
+        {"redirected", offsetof(struct ac__cluster_counters, redirected)},
+        {"proxy_errors", offsetof(struct ac__cluster_counters, proxy_errors)},
+        {"session_loads", offsetof(struct ac__cluster_counters, loads)},
+        {"session_load_errors", offsetof(struct ac__cluster_counters, load_errors)},
+        {"session_writes", offsetof(struct ac__cluster_counters, writes)},
+        {"session_write_stale", offsetof(struct ac__cluster_counters, write_stale)},
+        {"session_write_errors", offsetof(struct ac__cluster_counters, write_errors)},
+    };
+    json_t *o = json_object();
+    for (size_t i = 0; i < AC_ARRAY_LEN(f); i++) {
+        uint64_t total = 0;
+        for (unsigned s = 0; s < h->cfg.shards; s++) {
+            /* acquire: pairs with the release that published the shard */
+            struct ac__agent_shard *sh = atomic_load_explicit(&h->shards[s], memory_order_acquire);
+            if (sh)
+                total += atomic_load_explicit((_Atomic uint64_t *)((char *)&sh->cc + f[i].off),
+                                              memory_order_relaxed);
+        }
+        json_object_set_new(o, f[i].name, json_integer((json_int_t)total));
+    }
+    return o;
 }
 
 void ac__cluster_show(struct ac__agent_shard *sh, struct ac_exchange *ex, struct ac__resp_mode mode,
@@ -229,6 +265,7 @@ void ac__cluster_show(struct ac__agent_shard *sh, struct ac_exchange *ex, struct
                          cfg->store == AC_CLUSTER_STORE_REDIS ? "redis" : "memory", "generation",
                          (json_int_t)v.generation, "view_age_ms",
                          (json_int_t)((ac_now_ns() - v.changed_ns) / 1000000), "members", members);
+        json_object_set_new(root, "counters", counters(sh->host));
         /* ?session_id=ID: which node owns it */
         struct ac_http_str q = ex->req->query;
         if (root && q.len > 11 && memcmp(q.p, "session_id=", 11) == 0) {

@@ -28,6 +28,13 @@ struct ac__agent_counters {
     _Atomic uint64_t calls, ok, errors, timeouts, rejected, inflight;
 };
 
+/* Cluster traffic of one shard; written by the shard, read by any (relaxed). */
+struct ac__cluster_counters {
+    _Atomic uint64_t proxied, redirected, proxy_errors; /* requests for other nodes */
+    _Atomic uint64_t loads, load_errors;                /* session states read from Redis */
+    _Atomic uint64_t writes, write_stale, write_errors; /* write-throughs */
+};
+
 /* One agent in a shard's copy of the registry. */
 struct ac__agent {
     struct ac_agent_def def; /* name points into the host's copy */
@@ -58,6 +65,7 @@ struct ac__agent_shard {
     /* the cluster's Redis session store of this shard, or NULL */
     struct ac_session_store *store;
     uint64_t running; /* the handle of the call whose handler runs now, or 0 */
+    struct ac__cluster_counters cc;
 
     /* posts waiting for room in a full ring, per target shard */
     STAILQ_HEAD(ac__outbox, ac__post) *outbox; /* per target: posts its ring had no room for */
@@ -133,8 +141,7 @@ void ac__agent_call_start(struct ac__agent_shard *sh, unsigned agent, unsigned o
 bool ac__cluster_route(struct ac__agent_shard *sh, struct ac_exchange *ex,
                        struct ac__resp_mode mode, unsigned agent, const ac_agent_request *req);
 uint64_t ac__cluster_deadline(const struct ac_exchange *ex);
-void ac__cluster_show(struct ac__agent_shard *sh, struct ac_exchange *ex,
-                      struct ac__resp_mode mode,
+void ac__cluster_show(struct ac__agent_shard *sh, struct ac_exchange *ex, struct ac__resp_mode mode,
                       void (*reply)(struct ac__agent_shard *, struct ac_exchange *,
                                     struct ac__resp_mode, const char *));
 

@@ -74,7 +74,9 @@ static void loaded(void *arg, int res, const char *data, size_t len, uint64_t ve
     }
     if (!res)
         res = ac__session_install(sh, id, strlen(id), value, version, p->gen);
+    AC_AGENT_STAT_ADD(sh->cc.loads, 1);
     if (res) {
+        AC_AGENT_STAT_ADD(sh->cc.load_errors, 1);
         ac_log_warn("agent: session %s: state not loaded: %s", id, ac_strerror(res));
         ac__agent_reply_error(sh, p->origin, p->ex, p->mode, 503, 1, "session_store_unavailable",
                               "the session's state could not be loaded");
@@ -122,6 +124,11 @@ static void written(void *arg, int res)
 {
     struct pending_write *w = arg;
     if (ac__agent_shard_current() == w->sh) {
+        AC_AGENT_STAT_ADD(w->sh->cc.writes, 1);
+        if (res == -ESTALE)
+            AC_AGENT_STAT_ADD(w->sh->cc.write_stale, 1);
+        else if (res)
+            AC_AGENT_STAT_ADD(w->sh->cc.write_errors, 1);
         if (res) {
             ac_log_warn("agent: session %.*s: write-through failed: %s", (int)w->len, w->id,
                         ac_strerror(res));
@@ -155,6 +162,8 @@ void ac__session_store_write(struct ac__agent_shard *sh, const char *id, size_t 
         return;
     }
     /* not sent: the state is not stored, so this call must not claim it is */
+    AC_AGENT_STAT_ADD(sh->cc.writes, 1);
+    AC_AGENT_STAT_ADD(sh->cc.write_errors, 1);
     free(w);
     ac__session_drop(sh, id, len);
     if (call) {

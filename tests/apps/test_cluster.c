@@ -266,8 +266,25 @@ static void name_sessions(void)
 
 TestSuite(apps_cluster, .fini = cluster_down, .timeout = 240);
 
+/* The sum of counter `name` in /v1/cluster over the live nodes. */
+static long long counter_sum(const char *name)
+{
+    char key[64];
+    long long total = 0;
+    snprintf(key, sizeof key, "\"%s\":", name);
+    for (unsigned k = 0; k < nnodes; k++)
+        if (nodes[k].alive) {
+            cr_assert_eq(view_of(&nodes[k], NULL), 200);
+            const char *p = strstr(resp.body, key);
+            cr_assert_not_null(p, "no %s in %s", name, resp.body);
+            total += atoll(p + strlen(key));
+        }
+    return total;
+}
+
 Test(apps_cluster, session_runs_on_one_node_whichever_node_receives_it)
 {
+    long long forwarded = 0;
     cluster_up(3, "memory", "proxy");
     wait_members(3);
     for (unsigned s = 0; s < 30; s++) {
@@ -278,8 +295,9 @@ Test(apps_cluster, session_runs_on_one_node_whichever_node_receives_it)
             long c;
             uint16_t ran;
             /* each request enters through a different node */
-            cr_assert_eq(count_via(&nodes[(s + (unsigned)want) % 3], id, &c, &ran), 200, "%s",
-                         resp.body);
+            struct node *entry = &nodes[(s + (unsigned)want) % 3];
+            cr_assert_eq(count_via(entry, id, &c, &ran), 200, "%s", resp.body);
+            forwarded += ran != entry->port;
             cr_assert_eq(c, want, "session %s counted %ld, want %ld", id, c, want);
             if (!first)
                 first = ran;
@@ -287,6 +305,10 @@ Test(apps_cluster, session_runs_on_one_node_whichever_node_receives_it)
         }
         cr_assert_eq(first, owner_of(&nodes[0], id));
     }
+    /* every request that entered elsewhere was proxied once, none failed */
+    cr_assert_gt(forwarded, 0);
+    cr_assert_eq(counter_sum("proxied"), forwarded);
+    cr_assert_eq(counter_sum("proxy_errors"), 0);
 }
 
 Test(apps_cluster, redirect_mode_answers_307_to_the_owner)
