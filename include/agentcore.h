@@ -5,6 +5,7 @@
 #include "agentcore/base.h"
 #include "agentcore/dlock.h"
 #include "agentcore/agent.h"
+#include "agentcore/alert.h"
 #include "agentcore/cluster.h"
 #include "agentcore/http.h"
 #include "agentcore/mem.h"

@@ -44,7 +44,7 @@ static int shard_boot(struct ac_shard *s)
     char tag[16];
     int err;
 
-    snprintf(tag, sizeof tag, "shard %u", s->id);
+    snprintf(tag, sizeof tag, "shard=%u", s->id);
     ac_log_set_thread_tag(tag);
     /* First-touch allocations of this thread land on its own node. */
     if (numa_available() >= 0)

@@ -1,7 +1,8 @@
 /*
- * SIGINT/SIGTERM through shard 0's ring: the signals are blocked in every
- * runtime thread and read from a signalfd by an io_uring read, so stopping
- * is an ordinary completion on shard 0 — no async-signal-safety concerns.
+ * SIGINT/SIGTERM/SIGHUP through shard 0's ring: the signals are blocked in
+ * every runtime thread and read from a signalfd by an io_uring read, so
+ * stopping (INT, TERM) or reopening the log file (HUP, for logrotate) is an
+ * ordinary completion on shard 0 — no async-signal-safety concerns.
  */
 #include "internal.h"
 
@@ -15,6 +16,7 @@ static void stop_signals(sigset_t *set)
     sigemptyset(set);
     sigaddset(set, SIGINT);
     sigaddset(set, SIGTERM);
+    sigaddset(set, SIGHUP);
 }
 
 int ac__signals_block(sigset_t *old)
@@ -42,7 +44,13 @@ static void on_signal(struct ac_op *op, int res, uint32_t flags)
 {
     struct ac_shard *s = AC_CONTAINER_OF(op, struct ac_shard, signal_op);
     (void)flags;
-    if (res == (int)sizeof s->siginfo) {
+    if (res == (int)sizeof s->siginfo && s->siginfo.ssi_signo == SIGHUP) {
+        int err = ac_log_reopen();
+        if (err)
+            ac_log_error("received SIGHUP: cannot reopen the log file: %s", ac_strerror(err));
+        else
+            ac_log_info("received SIGHUP, log file reopened");
+    } else if (res == (int)sizeof s->siginfo) {
         bool again = atomic_load_explicit(&s->rt->stop_requested, memory_order_relaxed);
         ac_log_info("received SIG%s%s", sigabbrev_np((int)s->siginfo.ssi_signo),
                     again ? " (already stopping)" : ", stopping");
@@ -64,7 +72,7 @@ static void arm(struct ac_shard *s)
     };
     int err = ac_ring_submit(s->ring, &s->signal_op);
     if (err)
-        ac_log_error("cannot watch for SIGINT/SIGTERM: %s", ac_strerror(err));
+        ac_log_error("cannot watch for SIGINT/SIGTERM/SIGHUP: %s", ac_strerror(err));
 }
 
 int ac__signals_start(struct ac_shard *shard0)

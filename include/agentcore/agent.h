@@ -93,6 +93,8 @@ struct ac_agent_host_config {
     unsigned shards;         /* the runtime's shard count (required) */
     uint64_t session_ttl_ns; /* idle sessions expire after this (0: 10 min) */
     uint64_t timeout_ns;     /* deadline of agents registered with none (0: 30 s) */
+    unsigned max_in_flight;  /* calls in flight per shard, all agents; beyond it 503
+                                server_busy with Retry-After (0: unlimited) */
     const char *server;      /* Server header (NULL: "agentcore") */
     /* Several nodes (cluster.h): a session another node owns is proxied or
      * redirected there. NULL: this node serves every session. Borrowed;

@@ -87,36 +87,114 @@ uint64_t ac_hash64(const void *data, size_t len);
 /* MurmurHash3's fmix64: a bijection whose every input bit reaches every
  * output bit. Any thread. */
 uint64_t ac_hash_mix64(uint64_t h);
+/* What a quantity's unit measures (ac_quantity_parse). */
+enum ac_unit_kind {
+    AC_UNIT_NONE,          /* a bare number */
+    AC_UNIT_SECONDS,       /* ns us ms s m min h */
+    AC_UNIT_BYTES,         /* B; KB MB GB TB (powers of 1000); KiB MiB GiB TiB (of 1024) */
+    AC_UNIT_BYTES_PER_SEC, /* a byte unit followed by "/s", e.g. 10MB/s */
+    AC_UNIT_FRACTION,      /* "%": the number divided by 100 */
+};
+
+/*
+ * Reads one quantity, a decimal number directly followed by an optional
+ * unit ("100ms", "64KiB", "10MB/s", "5%", "0.7"), from the `len` bytes at
+ * `s` (no surrounding space). Stores the value in the kind's base unit
+ * (seconds, bytes, bytes per second, fraction) in *value and the kind in
+ * *kind. Returns 0, -EINVAL when no number starts the text, -ENOENT for an
+ * unknown unit, -ERANGE for a number that overflows. Any thread.
+ */
+AC_MUST_USE int ac_quantity_parse(const char *s, size_t len, enum ac_unit_kind *kind,
+                                  double *value);
+
+/*
+ * A duration such as "30s", "100ms", "1m" or "0" into nanoseconds. The
+ * unit is required except for 0. Returns 0, -EINVAL (malformed or
+ * negative), -ENOENT (unknown unit), -EDOM (a unit that is not time) or
+ * -ERANGE (over 2^64 ns). Any thread.
+ */
+AC_MUST_USE int ac_duration_parse(const char *s, uint64_t *ns);
+
+/*
+ * A size such as "64KiB", "8GiB", "512MB" or "4096" (bare: bytes) into
+ * bytes; fractions of a byte are rounded down. Errors as
+ * ac_duration_parse (-EDOM: not a byte unit). Any thread.
+ */
+AC_MUST_USE int ac_size_parse(const char *s, uint64_t *bytes);
+
+/*
+ * Writes `ns` as ac_duration_parse reads it, in the largest unit that is
+ * exact ("30s", "1m", "100ms", "0"). Truncated to `cap`. Any thread.
+ */
+void ac_duration_format(uint64_t ns, char *buf, size_t cap);
+
+/*
+ * Writes `bytes` as ac_size_parse reads it: the largest exact IEC unit
+ * ("64KiB", "8GiB"), else the largest exact SI one ("512MB"), else "B".
+ */
+void ac_size_format(uint64_t bytes, char *buf, size_t cap);
 
 /* Log levels, most severe first. */
 enum ac_log_level { AC_LOG_ERROR, AC_LOG_WARN, AC_LOG_INFO, AC_LOG_DEBUG };
 
 /*
- * Writes one line to stderr: time, level, the calling thread's tag (e.g.
- * "shard 2", see ac_log_set_thread_tag) and the message. Lines from
- * different threads never interleave (one write(2) per line). Messages
- * above the process' level (ac_log_set_level; default INFO, or the
- * AC_LOG_LEVEL environment variable: error|warn|info|debug) are dropped.
- * Any thread.
+ * Writes one logfmt line to the log (stderr, or the file of ac_log_open):
+ *
+ *   ts=2026-12-04T20:39:04.123Z level=info shard=2 msg="listening"
+ *
+ * ts in UTC; the calling thread's tag fields (ac_log_set_thread_tag) come
+ * before msg; quotes, backslashes and control characters in the message
+ * are escaped. Lines from different threads never interleave (one write(2)
+ * per line). Messages above the process' level (ac_log_set_level; default
+ * INFO, or the AC_LOG_LEVEL environment variable: error|warn|info|debug)
+ * are dropped. Any thread.
  */
 void ac_log(enum ac_log_level level, const char *fmt, ...) AC_PRINTF(2, 3);
 
 /* Sets the most verbose level that ac_log writes. Any thread. */
 void ac_log_set_level(enum ac_log_level level);
 
+/* "error", "warn", "info" or "debug" (any case). Returns 0 or -EINVAL. */
+AC_MUST_USE int ac_log_level_parse(const char *name, enum ac_log_level *out);
+
+/* The level's name as above; "?" for a bad value. */
+const char *ac_log_level_name(enum ac_log_level level);
+
 /* True when a message at `level` would be written. Any thread. */
 bool ac_log_enabled(enum ac_log_level level);
 
 /*
- * Sets the tag that ac_log prints for the calling thread (copied, at most
- * 15 bytes kept). NULL clears it. Calling thread only.
+ * Sets logfmt fields that ac_log writes for the calling thread before msg,
+ * e.g. "shard=2" (copied, at most 31 bytes kept). NULL clears them.
+ * Calling thread only.
  */
 void ac_log_set_thread_tag(const char *tag);
+
+/*
+ * Sends the log to `path` (created 0644, appended to) instead of stderr;
+ * NULL goes back to stderr. Returns 0 or -errno from open(2) (the log is
+ * unchanged then). Call at start-up, before other threads log.
+ */
+AC_MUST_USE int ac_log_open(const char *path);
+
+/*
+ * Opens the log file's path again (after logrotate moved it): lines written
+ * from then on go to the new file; none is lost or split. Returns 0, or
+ * -errno from open(2) (logging continues to the old file). Without a log
+ * file it does nothing. Any thread.
+ */
+AC_MUST_USE int ac_log_reopen(void);
 
 #define ac_log_error(...) ac_log(AC_LOG_ERROR, __VA_ARGS__)
 #define ac_log_warn(...)  ac_log(AC_LOG_WARN, __VA_ARGS__)
 #define ac_log_info(...)  ac_log(AC_LOG_INFO, __VA_ARGS__)
-#define ac_log_debug(...) ac_log(AC_LOG_DEBUG, __VA_ARGS__)
+/* Debug lines may sit on hot paths: their arguments are not even computed
+ * unless debug is on. */
+#define ac_log_debug(...)                                                                          \
+    do {                                                                                           \
+        if (AC_UNLIKELY(ac_log_enabled(AC_LOG_DEBUG)))                                             \
+            ac_log(AC_LOG_DEBUG, __VA_ARGS__);                                                     \
+    } while (0)
 
 /*
  * Reports a broken invariant and aborts, in every build type (STYLE 6:

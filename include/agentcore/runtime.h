@@ -66,7 +66,8 @@ typedef struct ac_runtime_config {
     /* stall detector: a callback running longer is counted and logged */
     uint64_t stall_threshold_ns; /* default 10 ms */
 
-    /* SIGINT/SIGTERM stop the runtime (read through shard 0's ring) */
+    /* SIGINT/SIGTERM stop the runtime, SIGHUP reopens the log file
+     * (ac_log_reopen); all read through shard 0's ring */
     bool handle_signals;
 
     /* longest a shard waits for its stop holds (ac_shard_hold_stop) */
@@ -93,8 +94,9 @@ AC_MUST_USE int ac_runtime_create(const ac_runtime_config *cfg, ac_runtime **out
  * Starts the shards and blocks until the runtime stops and every shard
  * thread has exited. Returns 0, or -errno when a shard could not start
  * (e.g. io_uring set-up failed; logged). Call once, from a non-shard thread.
- * With handle_signals, SIGINT and SIGTERM are blocked in the calling thread
- * during the call; other threads of the process should block them too.
+ * With handle_signals, SIGINT, SIGTERM and SIGHUP are blocked in the
+ * calling thread during the call; other threads of the process should
+ * block them too.
  */
 AC_MUST_USE int ac_runtime_run(ac_runtime *rt);
 

@@ -101,6 +101,7 @@ static void end_call(struct ac__call *c)
     c->cancel_fn = NULL;
     c->next_free = sh->free_call;
     sh->free_call = c->slot;
+    sh->live_calls--;
     AC_AGENT_STAT_ADD(counters(c)->inflight, (uint64_t)-1);
 }
 
@@ -167,6 +168,13 @@ void ac__agent_call_start(struct ac__agent_shard *sh, unsigned agent, unsigned o
         json_decref(req->root);
         return;
     }
+    if (sh->host->cfg.max_in_flight && sh->live_calls >= sh->host->cfg.max_in_flight) {
+        AC_AGENT_STAT_ADD(a->c.rejected, 1);
+        ac__agent_reply_error(sh, origin, ex, mode, 503, 1, "server_busy",
+                              "the shard's limit of calls in flight is reached");
+        json_decref(req->root);
+        return;
+    }
     if (ac__session_store_gate(sh, agent, origin, ex, mode, req))
         return; /* back here once the session's state is loaded */
     c = slot_alloc(sh);
@@ -177,6 +185,7 @@ void ac__agent_call_start(struct ac__agent_shard *sh, unsigned agent, unsigned o
         return;
     }
     c->live = true;
+    sh->live_calls++;
     c->started = c->chunked = false;
     c->sh = sh;
     c->agent = agent;

@@ -55,6 +55,7 @@ struct ac__agent_shard {
     /* calls: slots by index, free list through `next_free` */
     struct ac__call **calls;
     uint32_t ncalls, cap_calls, free_call;
+    uint32_t live_calls; /* calls in flight, all agents (max_in_flight) */
 
     /* sessions: chained hash table */
     struct ac__session **buckets;

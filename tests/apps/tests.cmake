@@ -14,3 +14,16 @@ target_compile_definitions(test_apps_cluster PRIVATE AGENTD_BIN="$<TARGET_FILE:a
 ac_test(apps agentd_locks LABELS concurrency LIBS PkgConfig::HIREDIS PkgConfig::JANSSON)
 add_dependencies(test_apps_agentd_locks agentd)
 target_compile_definitions(test_apps_agentd_locks PRIVATE AGENTD_BIN="$<TARGET_FILE:agentd>")
+# agentd's config, flags, log file and systemd readiness, as a process.
+ac_test(apps agentd_config LABELS concurrency)
+add_dependencies(test_apps_agentd_config agentd)
+target_compile_definitions(test_apps_agentd_config PRIVATE AGENTD_BIN="$<TARGET_FILE:agentd>"
+                           SOURCE_DIR="${PROJECT_SOURCE_DIR}" AGENTD_VERSION="${PROJECT_VERSION}")
+# agentd's config loader compiled in: key -> knob mapping, truncation fuzz.
+ac_test(apps agentd_settings LIBS PkgConfig::AGENTD_YAML)
+target_sources(test_apps_agentd_settings PRIVATE
+  ${PROJECT_SOURCE_DIR}/apps/agentd/config.c ${PROJECT_SOURCE_DIR}/apps/agentd/keys.c
+  ${PROJECT_SOURCE_DIR}/apps/agentd/yaml_read.c ${PROJECT_SOURCE_DIR}/apps/agentd/settings.c
+  ${PROJECT_SOURCE_DIR}/apps/agentd/cluster.c)
+target_include_directories(test_apps_agentd_settings PRIVATE ${PROJECT_SOURCE_DIR}/apps/agentd)
+target_compile_definitions(test_apps_agentd_settings PRIVATE SOURCE_DIR="${PROJECT_SOURCE_DIR}")

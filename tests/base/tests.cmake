@@ -1,1 +1,3 @@
 ac_test(base cpulist)
+ac_test(base units)
+ac_test(base log)

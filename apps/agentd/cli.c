@@ -1,0 +1,220 @@
+/*
+ * Two passes over argv: the first finds --config (and --help, --version),
+ * the second applies every other flag over what the file said, so flags
+ * win wherever they stand on the line.
+ */
+#include "cli.h"
+#include "locks.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum {
+    OPT_CONFIG = 256,
+    OPT_CHECK,
+    OPT_PRINT,
+    OPT_EMIT,
+    OPT_VERSION,
+    OPT_NUMA,
+    OPT_ADMIN_PORT,
+    OPT_LOG_LEVEL,
+    OPT_LOG_FILE,
+};
+
+static const struct option opts[] = {
+    {"config", required_argument, 0, OPT_CONFIG},
+    {"check-config", no_argument, 0, OPT_CHECK},
+    {"print-config", no_argument, 0, OPT_PRINT},
+    {"emit-prometheus-rules", optional_argument, 0, OPT_EMIT},
+    {"version", no_argument, 0, OPT_VERSION},
+    {"help", no_argument, 0, 'h'},
+    {"port", required_argument, 0, 'p'},
+    {"host", required_argument, 0, 'H'},
+    {"admin-port", required_argument, 0, OPT_ADMIN_PORT},
+    {"cpus", required_argument, 0, 'c'},
+    {"numa-node", required_argument, 0, OPT_NUMA},
+    {"log-level", required_argument, 0, OPT_LOG_LEVEL},
+    {"log-file", required_argument, 0, OPT_LOG_FILE},
+    {"request-timeout-ms", required_argument, 0, 'r'},
+    {"idle-timeout-ms", required_argument, 0, 'i'},
+    {"drain-ms", required_argument, 0, 'd'},
+    {"max-body", required_argument, 0, 'b'},
+    {"agent-timeout-ms", required_argument, 0, 't'},
+    {"queue-size", required_argument, 0, 'Q'},
+    {"memory-limit", required_argument, 0, 'm'},
+    {"quiet", no_argument, 0, 'q'},
+    AGENTD_LOCK_OPTIONS,
+    AGENTD_CLUSTER_OPTIONS,
+    {0, 0, 0, 0},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: agentd [--config FILE] [flags]\n"
+               "  --config FILE           YAML config (reference: configs/agentd.yaml);\n"
+               "                          without it: API on 127.0.0.1:8080, admin on :9090\n"
+               "  --check-config          validate the config and exit (0 valid, 2 not)\n"
+               "  --print-config          print the effective config as YAML and exit\n"
+               "  --emit-prometheus-rules[=FILE]\n"
+               "                          write monitoring.alert_rules as a Prometheus rules file\n"
+               "  --port N --host A       API listener (server.listen; port 0: any free port)\n"
+               "  --admin-port N          admin listener port (monitoring.admin_listen)\n"
+               "  --cpus LIST             CPUs to run shards on, e.g. 0-3,6 (scheduler.cpus)\n"
+               "  --numa-node N           every CPU of node N (scheduler.numa_node)\n"
+               "  --log-level L           error|warn|info|debug (logging.level)\n"
+               "  --log-file F            log to F, reopened on SIGHUP (logging.file)\n"
+               "  --request-timeout-ms MS whole request received (10000; 408 after)\n"
+               "  --idle-timeout-ms MS    keep-alive idle (server.keep_alive_timeout)\n"
+               "  --drain-ms MS           drain on SIGTERM (server.shutdown_timeout)\n"
+               "  --max-body BYTES        request body limit (server.max_body)\n"
+               "  --agent-timeout-ms MS   agent deadline (server.request_timeout)\n"
+               "  --queue-size N          tasks per class per shard (scheduler.queue_size)\n"
+               "  --memory-limit MIB      heap budget per shard (wins over memory.memory_limit)\n"
+               "  --quiet                 print only the listening line\n"
+               "  --help, --version\n"
+               "  distributed locks (apps/agentd/locks.h):\n" AGENTD_LOCK_USAGE
+               "  cluster (section cluster; apps/agentd/cluster.h):\n" AGENTD_CLUSTER_USAGE);
+}
+
+static _Noreturn void bad(const char *what, const char *arg)
+{
+    fprintf(stderr, "agentd: %s: '%s'\n", what, arg);
+    usage(stderr);
+    exit(2);
+}
+
+static uint64_t num(const char *s, uint64_t max, const char *flag)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end || !*s || *s == '-' || v > max)
+        bad(flag, s);
+    return v;
+}
+
+static void first_pass(int argc, char **argv, struct agentd_cli *cli)
+{
+    int o;
+    opterr = 0; /* the second pass reports bad flags */
+    while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (o == OPT_CONFIG)
+            cli->config_path = optarg;
+        else if (o == 'h') {
+            usage(stdout);
+            exit(0);
+        } else if (o == OPT_VERSION) {
+            printf("agentd %s\n", ac_version());
+            exit(0);
+        }
+    }
+}
+
+void agentd_cli_parse(int argc, char **argv, struct agentd_config *c, struct agentd_cli *cli)
+{
+    int o;
+    *cli = (struct agentd_cli){0};
+    agentd_config_init(c);
+    first_pass(argc, argv, cli);
+    if (cli->config_path) {
+        int err = agentd_config_load(c, cli->config_path, stderr);
+        if (err == -EINVAL)
+            exit(2);
+        if (err) {
+            fprintf(stderr, "agentd: %s: %s\n", cli->config_path, ac_strerror(err));
+            exit(2);
+        }
+    }
+    optind = 0; /* GNU getopt: start over */
+    opterr = 1;
+    while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (o) {
+        case OPT_CONFIG:
+            break;
+        case OPT_CHECK:
+            cli->check_config = true;
+            break;
+        case OPT_PRINT:
+            cli->print_config = true;
+            break;
+        case OPT_EMIT:
+            cli->emit_rules = true;
+            cli->rules_path = optarg;
+            break;
+        case 'p':
+            c->api.port = (uint16_t)num(optarg, 65535, "--port");
+            break;
+        case 'H':
+            if (strlen(optarg) >= sizeof c->api.host)
+                bad("--host", optarg);
+            snprintf(c->api.host, sizeof c->api.host, "%s", optarg);
+            break;
+        case OPT_ADMIN_PORT:
+            c->admin.port = (uint16_t)num(optarg, 65535, "--admin-port");
+            break;
+        case 'c':
+            if (strlen(optarg) >= sizeof c->cpus)
+                bad("--cpus", optarg);
+            snprintf(c->cpus, sizeof c->cpus, "%s", optarg);
+            c->shards = 0;
+            break;
+        case OPT_NUMA:
+            c->numa_node = (int)num(optarg, 1023, "--numa-node");
+            break;
+        case OPT_LOG_LEVEL:
+            if (ac_log_level_parse(optarg, &c->log_level))
+                bad("--log-level (error, warn, info, debug)", optarg);
+            break;
+        case OPT_LOG_FILE:
+            if (strlen(optarg) >= sizeof c->log_file)
+                bad("--log-file", optarg);
+            snprintf(c->log_file, sizeof c->log_file, "%s", optarg);
+            break;
+        case 'r':
+            c->http_request_timeout_ns = num(optarg, 86400000, "--request-timeout-ms") * 1000000;
+            if (!c->http_request_timeout_ns)
+                bad("--request-timeout-ms", optarg);
+            break;
+        case 'i':
+            c->keep_alive_timeout_ns = num(optarg, 86400000, "--idle-timeout-ms") * 1000000;
+            break;
+        case 'd':
+            c->shutdown_timeout_ns = num(optarg, 86400000, "--drain-ms") * 1000000;
+            break;
+        case 'b':
+            c->max_body = num(optarg, 1ull << 30, "--max-body");
+            if (!c->max_body)
+                bad("--max-body", optarg);
+            break;
+        case 't':
+            c->request_timeout_ns = num(optarg, 86400000, "--agent-timeout-ms") * 1000000;
+            break;
+        case 'Q':
+            c->queue_size = (unsigned)num(optarg, 1u << 24, "--queue-size");
+            break;
+        case 'm':
+            c->memory_limit_per_shard = num(optarg, 1u << 30, "--memory-limit") << 20;
+            break;
+        case 'q':
+            cli->quiet = true;
+            break;
+        default: {
+            int r = agentd_locks_option(o, optarg);
+            if (r > 0)
+                break;
+            if (r == 0) {
+                r = agentd_cluster_flag(&c->cluster, o, optarg);
+                if (r == 0)
+                    break;
+            }
+            /* getopt, or the flag's reader, printed what was wrong */
+            usage(stderr);
+            exit(2);
+        }
+        }
+    }
+    if (optind < argc)
+        bad("unexpected argument", argv[optind]);
+}
