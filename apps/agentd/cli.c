@@ -4,7 +4,6 @@
  * win wherever they stand on the line.
  */
 #include "cli.h"
-#include "locks.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -21,6 +20,13 @@ enum {
     OPT_ADMIN_PORT,
     OPT_LOG_LEVEL,
     OPT_LOG_FILE,
+    OPT_REDIS_NODES,
+    OPT_LOCK_TYPE,
+    OPT_LOCK_TIMEOUT,
+    OPT_LOCK_RETRY_COUNT,
+    OPT_LOCK_RETRY_DELAY,
+    OPT_LOCK_DRIFT,
+    OPT_LOCK_NODE_TIMEOUT,
 };
 
 static const struct option opts[] = {
@@ -45,7 +51,13 @@ static const struct option opts[] = {
     {"queue-size", required_argument, 0, 'Q'},
     {"memory-limit", required_argument, 0, 'm'},
     {"quiet", no_argument, 0, 'q'},
-    AGENTD_LOCK_OPTIONS,
+    {"redis-nodes", required_argument, 0, OPT_REDIS_NODES},
+    {"lock-type", required_argument, 0, OPT_LOCK_TYPE},
+    {"lock-timeout-ms", required_argument, 0, OPT_LOCK_TIMEOUT},
+    {"lock-retry-count", required_argument, 0, OPT_LOCK_RETRY_COUNT},
+    {"lock-retry-delay-ms", required_argument, 0, OPT_LOCK_RETRY_DELAY},
+    {"lock-drift-factor", required_argument, 0, OPT_LOCK_DRIFT},
+    {"lock-node-timeout-ms", required_argument, 0, OPT_LOCK_NODE_TIMEOUT},
     AGENTD_CLUSTER_OPTIONS,
     {0, 0, 0, 0},
 };
@@ -73,8 +85,14 @@ static void usage(FILE *f)
                "  --queue-size N          tasks per class per shard (scheduler.queue_size)\n"
                "  --memory-limit MIB      heap budget per shard (wins over memory.memory_limit)\n"
                "  --quiet                 print only the listening line\n"
+               "  --redis-nodes H:P,...   distributed_lock.redis_nodes (sets the section)\n"
+               "  --lock-type T           redis|redis_redlock (distributed_lock.type)\n"
+               "  --lock-timeout-ms MS    lease TTL (distributed_lock.lock_timeout)\n"
+               "  --lock-retry-count N    attempts after the first (distributed_lock.retry_count)\n"
+               "  --lock-retry-delay-ms MS between attempts (distributed_lock.retry_delay)\n"
+               "  --lock-drift-factor F   0..0.1 (distributed_lock.drift_factor)\n"
+               "  --lock-node-timeout-ms MS one request to one Redis node (50)\n"
                "  --help, --version\n"
-               "  distributed locks (apps/agentd/locks.h):\n" AGENTD_LOCK_USAGE
                "  cluster (section cluster; apps/agentd/cluster.h):\n" AGENTD_CLUSTER_USAGE);
 }
 
@@ -93,6 +111,37 @@ static uint64_t num(const char *s, uint64_t max, const char *flag)
     if (errno || *end || !*s || *s == '-' || v > max)
         bad(flag, s);
     return v;
+}
+
+/* --redis-nodes host:port,[v6]:port,... : the lock section's nodes (replaced). */
+static void redis_nodes(struct agentd_config *c, const char *list)
+{
+    char buf[AGENTD_REDIS_NODES * (AGENTD_HOST_MAX + 8)];
+    if (snprintf(buf, sizeof buf, "%s", list) >= (int)sizeof buf)
+        bad("--redis-nodes (too long)", list);
+    c->lock.nnodes = 0;
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok;
+         tok = strtok_r(NULL, ",", &save)) {
+        struct agentd_addr *a = &c->lock.nodes[c->lock.nnodes];
+        char *colon = strrchr(tok, ':');
+        if (c->lock.nnodes == AGENTD_REDIS_NODES || !colon || colon == tok)
+            bad("--redis-nodes (host:port,...)", list);
+        *colon = '\0';
+        if (tok[0] == '[' && colon[-1] == ']') {
+            tok++;
+            colon[-1] = '\0';
+        }
+        if (!*tok || strlen(tok) >= sizeof a->host)
+            bad("--redis-nodes (host:port,...)", list);
+        snprintf(a->host, sizeof a->host, "%s", tok);
+        a->port = (uint16_t)num(colon + 1, 65535, "--redis-nodes port");
+        if (!a->port)
+            bad("--redis-nodes (port 0)", list);
+        c->lock.nnodes++;
+    }
+    if (!c->lock.nnodes)
+        bad("--redis-nodes (host:port,...)", list);
+    c->lock.configured = true;
 }
 
 static void first_pass(int argc, char **argv, struct agentd_cli *cli)
@@ -200,16 +249,45 @@ void agentd_cli_parse(int argc, char **argv, struct agentd_config *c, struct age
         case 'q':
             cli->quiet = true;
             break;
+        case OPT_REDIS_NODES:
+            redis_nodes(c, optarg);
+            break;
+        case OPT_LOCK_TYPE:
+            if (strcmp(optarg, "redis") == 0)
+                c->lock.type = AGENTD_LOCK_REDIS;
+            else if (strcmp(optarg, "redis_redlock") == 0)
+                c->lock.type = AGENTD_LOCK_REDLOCK;
+            else
+                bad("--lock-type (redis or redis_redlock)", optarg);
+            break;
+        case OPT_LOCK_TIMEOUT:
+            c->lock.lock_timeout_ns = num(optarg, 3600000, "--lock-timeout-ms") * 1000000u;
+            if (c->lock.lock_timeout_ns == 0)
+                bad("--lock-timeout-ms", optarg);
+            break;
+        case OPT_LOCK_RETRY_COUNT:
+            c->lock.retry_count = (unsigned)num(optarg, 1000, "--lock-retry-count");
+            break;
+        case OPT_LOCK_RETRY_DELAY:
+            c->lock.retry_delay_ns = num(optarg, 60000, "--lock-retry-delay-ms") * 1000000u;
+            break;
+        case OPT_LOCK_DRIFT: {
+            char *end;
+            double f = strtod(optarg, &end);
+            if (*end || !*optarg || !(f >= 0 && f <= 0.1))
+                bad("--lock-drift-factor (0..0.1)", optarg);
+            c->lock.drift_factor = f;
+            break;
+        }
+        case OPT_LOCK_NODE_TIMEOUT:
+            c->lock.node_timeout_ns = num(optarg, 60000, "--lock-node-timeout-ms") * 1000000u;
+            if (c->lock.node_timeout_ns == 0)
+                bad("--lock-node-timeout-ms", optarg);
+            break;
         default: {
-            int r = agentd_locks_option(o, optarg);
-            if (r > 0)
+            if (agentd_cluster_flag(&c->cluster, o, optarg) == 0)
                 break;
-            if (r == 0) {
-                r = agentd_cluster_flag(&c->cluster, o, optarg);
-                if (r == 0)
-                    break;
-            }
-            /* getopt, or the flag's reader, printed what was wrong */
+            /* getopt, or the cluster flag's reader, printed what was wrong */
             usage(stderr);
             exit(2);
         }

@@ -37,6 +37,7 @@ struct agentd_lock_config {
     unsigned retry_count;     /* attempts after the first (default 3) */
     uint64_t retry_delay_ns;  /* between attempts (default 200 ms) */
     double drift_factor;      /* clock drift allowance, Redlock (default 0.01) */
+    uint64_t node_timeout_ns; /* one request to one node (flag only; 0: dlock.h's 50 ms) */
 };
 
 struct agentd_config {

@@ -182,7 +182,6 @@ int main(int argc, char **argv)
     ac_runtime *rt;
     int err, reserved = -1;
 
-    agentd_locks_init();
     err = agentd_startup(argc, argv, &conf, &cli);
     if (err >= 0) {
         agentd_config_close(&conf);
@@ -192,6 +191,8 @@ int main(int argc, char **argv)
     d.cluster = &conf.cluster;
     d.quiet = cli.quiet;
     agentd_settings_from_config(&conf, &d.set);
+    if (agentd_locks_configure(&conf.lock) != 0)
+        return 2; /* it said why */
     if (d.set.tcp.port == 0) {
         /* the kernel picks once, here; every shard joins that port */
         reserved = ac_tcp_reserve_port(d.set.tcp.host, &d.set.tcp.port);

@@ -82,17 +82,6 @@ struct ac_dlock_config {
 void ac_dlock_config_init(struct ac_dlock_config *cfg);
 
 /*
- * Sets cfg->nodes from a comma-separated "host:port,host:port" list.
- * `list` is not copied: it must outlive cfg until ac_dlock_create (which
- * copies). Writes into `list` (splits it). Returns 0, or -EINVAL for an
- * empty entry, a missing or bad port, or more than AC_DLOCK_MAX_NODES.
- */
-AC_MUST_USE int ac_dlock_config_set_nodes(struct ac_dlock_config *cfg, char *list);
-
-/* Parses "redis" or "redis_redlock". Returns 0 or -EINVAL. */
-AC_MUST_USE int ac_dlock_type_parse(const char *s, enum ac_dlock_type *out);
-
-/*
  * Creates the calling shard's lock client on `net` and starts connecting
  * to every node. Returns 0 and *out, -EINVAL (no nodes, bad node, TTL 0,
  * drift outside [0, 0.5)), -EHOSTUNREACH (a name does not resolve) or

@@ -25,37 +25,6 @@ void ac_dlock_config_init(struct ac_dlock_config *cfg)
     };
 }
 
-int ac_dlock_type_parse(const char *s, enum ac_dlock_type *out)
-{
-    if (strcmp(s, "redis") == 0)
-        *out = AC_DLOCK_REDIS;
-    else if (strcmp(s, "redis_redlock") == 0)
-        *out = AC_DLOCK_REDLOCK;
-    else
-        return -EINVAL;
-    return 0;
-}
-
-int ac_dlock_config_set_nodes(struct ac_dlock_config *cfg, char *list)
-{
-    unsigned n = 0;
-    for (char *save = NULL, *tok = strtok_r(list, ",", &save); tok;
-         tok = strtok_r(NULL, ",", &save)) {
-        const char *colon = strrchr(tok, ':');
-        if (!colon || colon == tok || !colon[1] || n == AC_DLOCK_MAX_NODES)
-            return -EINVAL;
-        char *end;
-        unsigned long port = strtoul(colon + 1, &end, 10);
-        if (*end || port == 0 || port > 65535)
-            return -EINVAL;
-        cfg->nodes[n++] = tok;
-    }
-    if (n == 0)
-        return -EINVAL;
-    cfg->node_count = n;
-    return 0;
-}
-
 /* "host:port" or "[v6]:port" into host (NUL-terminated) and port. */
 static int node_split(const char *s, char *host, size_t cap, uint16_t *port)
 {

@@ -222,3 +222,43 @@ Test(apps_agentd_locks, exclusive_counter_without_redis_is_503, .timeout = 60)
     hc_close(&c);
     cr_assert_eq(agentd_stop(&d), 0);
 }
+
+Test(apps_agentd_locks, yaml_distributed_lock_section_drives_the_locks, .timeout = 60)
+{
+    static struct redis_srv rs;
+    static struct hc c;
+    static struct hc_resp r;
+    struct agentd d;
+    char path[] = "/tmp/agentd-locks-XXXXXX";
+    redis_start(&rs);
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    dprintf(fd,
+            "distributed_lock:\n"
+            "  type: redis\n"
+            "  redis_nodes: [\"127.0.0.1:%u\"]\n"
+            "  lock_timeout: 5s\n"
+            "  retry_count: 3\n"
+            "  retry_delay: 10ms\n",
+            rs.port);
+    close(fd);
+    const char *extra[] = {"--config", path, NULL};
+    agentd_start(&d, extra);
+    cr_assert(hc_open(&c, d.port));
+    for (int i = 1; i <= 3; i++) {
+        char want[32];
+        cr_assert(hc_sends(&c, "POST /v1/agents/exclusive-counter/invoke HTTP/1.1\r\nHost: t\r\n"
+                               "Content-Length: 16\r\n\r\n{\"input\":\"yaml\"}"));
+        cr_assert(hc_read(&c, &r, false));
+        cr_assert_eq(r.status, 200, "%s", r.body);
+        snprintf(want, sizeof want, "\"count\":%d", i);
+        cr_assert_not_null(strstr(r.body, want), "%s", r.body);
+    }
+    hc_close(&c);
+    redisReply *ttl = redis_do(&rs, "GET ac:counter:yaml");
+    cr_assert_str_eq(ttl->str, "3");
+    freeReplyObject(ttl);
+    cr_assert_eq(agentd_stop(&d), 0);
+    unlink(path);
+    redis_kill(&rs);
+}
