@@ -94,7 +94,7 @@ class Server:
 def start_servers(tmp, cpus):
     servers = []
     p = free_port()
-    cmd = [f"{BIN}/agentd", "--port", str(p), "--quiet"] + (["--cpus", cpus] if cpus else [])
+    cmd = [f"{BIN}/agentd", "--port", str(p), "--admin-port", "0", "--quiet"] + (["--cpus", cpus] if cpus else [])
     servers.append(Server("agentd", cmd, p))
     p = free_port()
     ncpu = len(os.sched_getaffinity(0))
@@ -136,6 +136,15 @@ def wrk(port, path, conns, seconds, lua):
     return reqs, rps, p99, errs.group(1) if errs else ""
 
 
+def post_lua(tmp):
+    """A wrk script that POSTs BODY as JSON; returns its path (in tmp)."""
+    lua = os.path.join(tmp, "post.lua")
+    with open(lua, "w") as f:
+        f.write('wrk.method = "POST"\nwrk.body = \'%s\'\n'
+                'wrk.headers["Content-Type"] = "application/json"\n' % BODY)
+    return lua
+
+
 def check_answers(servers):
     for s in servers:
         req = urllib.request.Request(f"http://127.0.0.1:{s.port}/v1/agents/echo/invoke",
@@ -145,7 +154,8 @@ def check_answers(servers):
             assert r.status == 200 and body["agent"] == "echo", (s.name, body)
 
 
-def main():
+def bench_args(quick_runs):
+    """The options every HTTP benchmark takes (--quick: quick_runs runs of 2 s)."""
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--seconds", type=int, default=5)
@@ -154,12 +164,48 @@ def main():
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
     if a.quick:
-        a.runs, a.seconds = 1, 2
+        a.runs, a.seconds = quick_runs, 2
+    return a
+
+
+def on_off(by):
+    """{"on": samples, "off": samples} (lists per measure) -> median, min, max
+    per mode and measure, and the on/off ratios of the CPU and req/s medians."""
+    s = {m: {k: {"median": statistics.median(v), "min": min(v), "max": max(v)}
+             for k, v in r.items()} for m, r in by.items()}
+    s["on_vs_off"] = {"cpu": s["on"]["cpu_us_per_req"]["median"] / s["off"]["cpu_us_per_req"]["median"],
+                      "rps": s["on"]["rps"]["median"] / s["off"]["rps"]["median"]}
+    return s
+
+
+def report_head(a, load0, results):
+    """With --json prints the results with the run's facts and returns False;
+    otherwise prints the load average line and returns True (text follows)."""
+    meta = {"runs": a.runs, "seconds": a.seconds, "cpus": os.cpu_count(),
+            "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+            "loadavg_before": load0, "loadavg_after": os.getloadavg()}
+    if a.json:
+        print(json.dumps({"meta": meta, "results": results}, indent=1))
+        return False
+    print(f"load average before {load0[0]:.2f} {load0[1]:.2f} {load0[2]:.2f}, "
+          f"after {meta['loadavg_after'][0]:.2f}")
+    return True
+
+
+def print_on_off(what, s):
+    """Prints an on_off() summary, one line per mode and the ratios."""
+    for mode in ("on", "off"):
+        m = s[mode]
+        print(f"  {what} {mode:3s} " + "  ".join(
+            f"{k} {m[k]['median']:.3f} [{m[k]['min']:.3f}..{m[k]['max']:.3f}]"
+            for k in ("cpu_us_per_req", "rps", "p99_ms")))
+    print(f"  on/off  cpu {s['on_vs_off']['cpu']:.3f}  rps {s['on_vs_off']['rps']:.3f}")
+
+
+def main():
+    a = bench_args(1)
     tmp = tempfile.mkdtemp(prefix="ac-http-bench-")
-    lua = os.path.join(tmp, "post.lua")
-    with open(lua, "w") as f:
-        f.write('wrk.method = "POST"\nwrk.body = \'%s\'\n'
-                'wrk.headers["Content-Type"] = "application/json"\n' % BODY)
+    lua = post_lua(tmp)
     scenarios = [("healthz", "/healthz", None), ("echo", "/v1/agents/echo/invoke", lua)]
     servers = start_servers(tmp, a.cpus)
     res = {}

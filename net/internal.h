@@ -112,6 +112,7 @@ struct ac_tcp_conn {
     int fd;
     uint8_t state;
     uint8_t inflight;  /* operations whose last CQE has not arrived */
+    uint8_t cause;     /* enum ac_close_cause: the first reason to close seen */
     bool reading;      /* ac_tcp_read_start called, no EOF/error yet */
     bool recv_armed;   /* a receive is in the kernel */
     bool paused;       /* output above high water: no receive armed */

@@ -24,6 +24,14 @@ void ac_net_config_init(struct ac_net_config *cfg)
     };
 }
 
+/* The net of this thread's ring (one per ring: it owns buffer group 0). */
+static _Thread_local struct ac_net *thread_net;
+
+ac_net *ac_net_current(void)
+{
+    return thread_net;
+}
+
 int ac_net_create(const struct ac_net_config *cfg, ac_net **out)
 {
     struct ac_net_config defaults;
@@ -52,6 +60,7 @@ int ac_net_create(const struct ac_net_config *cfg, ac_net **out)
                            !cfg->no_incremental);
     if (err)
         goto out_free;
+    thread_net = net;
     *out = net;
     return 0;
 
@@ -65,6 +74,8 @@ void ac_net_destroy(ac_net *net)
     if (!net)
         return;
     AC_ASSERT(LIST_EMPTY(&net->conns) && net->nservers == 0);
+    if (thread_net == net)
+        thread_net = NULL;
     ac__bufpool_fini(&net->pool, net->ring);
     struct ac__wreq *w;
     while ((w = STAILQ_FIRST(&net->wreq_free))) {
@@ -161,6 +172,8 @@ void ac__net_handle_gone(struct ac_net *net)
  */
 void ac__net_stop_conn(struct ac_tcp_conn *c)
 {
+    if (c->cause == AC_CLOSE_LOCAL)
+        c->cause = AC_CLOSE_SHUTDOWN;
     if (c->reading && c->read_cb) {
         c->reading = false;
         c->read_cb(c->read_arg, c, -ECANCELED, NULL);

@@ -144,6 +144,7 @@ static struct io_uring_sqe *get_sqe(struct ac_ring *r)
     if (AC_UNLIKELY(!sqe)) {
         /* SQ full: hand what is queued to the kernel and try once more. */
         int n = io_uring_submit(&r->uring);
+        r->stats.sq_full++;
         r->stats.enters++;
         if (n > 0)
             r->stats.submitted += (uint64_t)n;
@@ -187,6 +188,7 @@ int ac_ring_submit(struct ac_ring *r, struct ac_op *op)
     d->prep(sqe, op);
     sqe->flags |= op->sqe_flags;
     io_uring_sqe_set_data(sqe, op);
+    r->stats.ops_inflight++;
     return 0;
 }
 
@@ -263,6 +265,8 @@ unsigned ac_ring_dispatch(struct ac_ring *r)
         }
         struct ac_op *op = (struct ac_op *)(uintptr_t)ud;
         unsigned kind = op->kind; /* the callback may free op */
+        if (!(flags & IORING_CQE_F_MORE))
+            r->stats.ops_inflight--; /* its last CQE (multishot and SEND_ZC post several) */
         op->complete(op, res, flags);
         if (r->after_cb)
             r->after_cb(r->after_cb_arg, ac_op_kind_name(kind));
@@ -281,4 +285,7 @@ void ac_ring_set_callback_hook(struct ac_ring *r, void (*after_cb)(void *arg, co
 void ac_ring_stats(const struct ac_ring *r, struct ac_ring_stats *out)
 {
     *out = r->stats;
+    /* the kernel's own count of completions it dropped (no CQ room) */
+    const unsigned *koverflow = r->uring.cq.koverflow;
+    out->cq_overflows = koverflow ? __atomic_load_n(koverflow, __ATOMIC_RELAXED) : 0;
 }

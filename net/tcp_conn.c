@@ -143,6 +143,8 @@ static void recv_complete(struct ac_op *op, int res, uint32_t flags)
         ac_ring_mask_kinds(net->ring, 1ull << AC_OP_RECV_MULTI);
     } else if (c->reading && c->state == AC_CONN_OPEN) {
         /* 0: end of stream; < 0: error. Reading stops either way. */
+        if (c->cause == AC_CLOSE_LOCAL)
+            c->cause = res == 0 ? AC_CLOSE_PEER : AC_CLOSE_ERROR;
         c->reading = false;
         c->read_cb(c->read_arg, c, res, NULL);
     }
@@ -225,6 +227,7 @@ static void free_conn(struct ac_tcp_conn *c)
         c->close_cb(c->close_arg, c);
     LIST_REMOVE(c, link);
     net->stats.conns_open--;
+    net->stats.closed[c->cause]++;
     if (c->server)
         c->server->nconns--;
     free(c->vec);
@@ -300,6 +303,8 @@ static void idle_check(struct ac_timer *t, void *arg)
             return;
     }
     c->net->stats.idle_timeouts++;
+    if (c->cause == AC_CLOSE_LOCAL)
+        c->cause = AC_CLOSE_IDLE;
     if (c->reading) {
         c->reading = false;
         c->read_cb(c->read_arg, c, -ETIMEDOUT, NULL);

@@ -223,6 +223,8 @@ static void send_complete(struct ac_op *op, int res, uint32_t flags)
          * failed (failing them lost echoed bytes under load). */
     } else {
         /* After a close the error is the close's doing (rule 5). */
+        if (c->state == AC_CONN_OPEN && c->cause == AC_CLOSE_LOCAL)
+            c->cause = AC_CLOSE_ERROR;
         ac__send_fail_all(c, c->state == AC_CONN_OPEN ? res : -ECANCELED);
     }
     c->send_busy = false;

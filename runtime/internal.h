@@ -80,6 +80,9 @@ struct ac_shard {
     unsigned stop_holds;       /* ac_shard_hold_stop count */
     uint64_t stop_deadline_ns; /* close regardless of holds after this */
     uint64_t stall_mark;       /* ac_cycles() at the start of the timed callback */
+    const char *cb_name;       /* ac_shard_callback_name of the running callback */
+    unsigned nstalls;          /* entries used in `stalls` */
+    struct ac_stall_stats *stalls; /* [AC_STALL_NAMES], allocated on the first stall */
     int start_err;             /* set before the start barrier */
 
     /* SIGINT/SIGTERM, shard 0 only */

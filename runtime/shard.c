@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <numa.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 static _Thread_local struct ac_shard *current_shard;
 
@@ -289,6 +290,8 @@ void *ac__shard_main(void *arg)
         ac_ring_set_current(NULL);
     }
     ac__memory_fini(s);
+    free(s->stalls);
+    s->stalls = NULL;
     current_shard = NULL;
     ac_log_set_thread_tag(NULL);
     return NULL;

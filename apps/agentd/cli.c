@@ -73,6 +73,8 @@ static void usage(FILE *f)
                "                          write monitoring.alert_rules as a Prometheus rules file\n"
                "  --port N --host A       API listener (server.listen; port 0: any free port)\n"
                "  --admin-port N          admin listener port (monitoring.admin_listen)\n"
+               "  --admin-host A          admin listener address (127.0.0.1)\n"
+               "  --no-metrics            nothing recorded on the request path; no /metrics\n"
                "  --cpus LIST             CPUs to run shards on, e.g. 0-3,6 (scheduler.cpus)\n"
                "  --numa-node N           every CPU of node N (scheduler.numa_node)\n"
                "  --log-level L           error|warn|info|debug (logging.level)\n"

@@ -18,6 +18,7 @@
 #include "cluster.h"
 #include "locks.h"
 #include "notify.h"
+#include "ops.h"
 #include "startup.h"
 
 #include <stdatomic.h>
@@ -61,10 +62,13 @@ static void print_urls(struct agentd *d)
     char base[128];
     snprintf(base, sizeof base, "http://%s%s%s:%u", v6 ? "[" : "", h, v6 ? "]" : "",
              d->set.tcp.port);
-    printf("agentd: listening on %s (%u shards)\n", base, d->nshards);
+    /* one line (one write) in quiet mode: a reader may close the pipe after it */
+    printf("agentd: listening on %s (%u shards), admin on %s\n", base, d->nshards,
+           agentd_ops_url());
     if (!d->quiet) {
         printf("  GET  %s/healthz\n  GET  %s/readyz\n  GET  %s/v1/agents\n", base, base, base);
         printf("  POST %s/v1/agents/{echo,sleep,compute,stream,session-counter}/invoke\n", base);
+        agentd_ops_print_routes();
     }
     fflush(stdout);
 }
@@ -99,6 +103,11 @@ static void shard_start(void *arg, unsigned id)
     err = ac_agent_http_start(d->host, st->net, &d->set.tcp, &d->set.http, &st->http);
     if (err) {
         fail(d, id, "listen", err);
+        return;
+    }
+    err = agentd_ops_shard_start(id, st->net);
+    if (err) {
+        fail(d, id, "admin listener", err);
         return;
     }
     /* the last shard to listen announces the URLs */
@@ -137,6 +146,7 @@ static void shard_stop_serving(void *arg)
     struct shard_state *st = arg;
     struct agentd *d = st->d;
     unsigned id = st->id;
+    agentd_ops_shard_stop(id, ac_now_ns() + d->set.drain_ns);
     if (st->http)
         ac_http_server_stop(st->http, ac_now_ns() + d->set.drain_ns, http_stopped, st);
     else if (st->net)
@@ -182,6 +192,7 @@ int main(int argc, char **argv)
     ac_runtime *rt;
     int err, reserved = -1;
 
+    agentd_ops_parse(&argc, argv);
     err = agentd_startup(argc, argv, &conf, &cli);
     if (err >= 0) {
         agentd_config_close(&conf);
@@ -189,6 +200,7 @@ int main(int argc, char **argv)
     }
     d.conf = &conf;
     d.cluster = &conf.cluster;
+    agentd_ops_configure(&conf);
     d.quiet = cli.quiet;
     agentd_settings_from_config(&conf, &d.set);
     if (agentd_locks_configure(&conf.lock) != 0)
@@ -226,6 +238,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "agentd: agents: %s\n", ac_strerror(err));
         return 1;
     }
+    err = agentd_ops_create(rt, d.host);
+    if (err) {
+        fprintf(stderr, "agentd: admin listener: %s\n", ac_strerror(err));
+        return 1;
+    }
     err = ac_runtime_run(rt);
     if (reserved >= 0)
         close(reserved);
@@ -233,6 +250,7 @@ int main(int argc, char **argv)
     for (unsigned i = 0; i < d.nshards; i++)
         if (d.shard[i].http)
             ac_http_server_destroy(d.shard[i].http);
+    agentd_ops_destroy();
     ac_runtime_destroy(rt);
     ac_agent_host_destroy(d.host);
     if (err || atomic_load(&d.failed)) {

@@ -145,6 +145,20 @@ void ac_agent_host_shard_stop(ac_agent_host *h, unsigned shard);
 /* Frees the host; after the runtime stopped. */
 void ac_agent_host_destroy(ac_agent_host *h);
 
+/*
+ * Turns on the agents' metrics and registers their collector with `m`
+ * (metrics.h): agentcore_requests_total{agent,status},
+ * agentcore_requests_in_flight{agent}, and per agent the histograms
+ * agentcore_request_duration_seconds (call start to answer),
+ * agentcore_request_queue_wait_seconds (class queue) and
+ * agentcore_request_service_seconds (handler start to answer); also
+ * agentcore_sessions. Without this call the request path records
+ * nothing. Returns 0, -EINVAL, -EBUSY (a shard started) or -ENOMEM.
+ * Before the runtime runs.
+ */
+struct ac_metrics;
+AC_MUST_USE int ac_agent_host_metrics(ac_agent_host *h, struct ac_metrics *m);
+
 /* ---- the HTTP exchange ----------------------------------------------- */
 
 struct ac_exchange;

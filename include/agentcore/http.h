@@ -356,6 +356,14 @@ void ac_http_server_destroy(ac_http_server *s);
 /* A copy of the counters. */
 void ac_http_server_stats(const ac_http_server *s, struct ac_http_server_stats *out);
 
+/*
+ * Walks the servers started on the calling thread and not yet stopped:
+ * NULL gives the first, then each call the next, NULL after the last
+ * (how runtime/metrics finds every server of a shard). Calling thread's
+ * own servers only.
+ */
+ac_http_server *ac_http_server_next(const ac_http_server *prev);
+
 /* The caller's exchange_data bytes (max_align_t aligned). */
 void *ac_http_exchange_data(ac_http_exchange *x);
 

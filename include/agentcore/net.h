@@ -93,6 +93,16 @@ struct ac_net_config {
  */
 #define AC_NET_ZC_THRESHOLD (256u * 1024u)
 
+/* Why a connection closed (ac_net_stats.closed); the first reason seen wins. */
+enum ac_close_cause {
+    AC_CLOSE_LOCAL,    /* its owner closed it (e.g. HTTP's Connection: close or timeouts) */
+    AC_CLOSE_PEER,     /* the peer ended its side first (end of stream) */
+    AC_CLOSE_ERROR,    /* a receive or send failed (reset, broken pipe, ...) */
+    AC_CLOSE_IDLE,     /* the net's idle timeout */
+    AC_CLOSE_SHUTDOWN, /* ac_net_stop */
+    AC_CLOSE_CAUSES
+};
+
 /* Counters of one shard's net (plain; read on the owning shard or after it stopped). */
 struct ac_net_stats {
     uint64_t accepted, refused; /* connections taken / closed at once (limit) */
@@ -109,6 +119,7 @@ struct ac_net_stats {
     uint64_t read_pauses;           /* reading paused by the output high-water mark */
     uint64_t idle_timeouts;
     uint64_t fallback_accept, fallback_recv; /* single-shot used: multishot missing */
+    uint64_t closed[AC_CLOSE_CAUSES];        /* connections closed, by enum ac_close_cause */
     bool incremental;                        /* receives are packed into buffers (not a counter) */
 };
 
@@ -142,6 +153,9 @@ void ac_net_destroy(ac_net *net);
 
 /* A copy of the counters. */
 void ac_net_stats(const ac_net *net, struct ac_net_stats *out);
+
+/* The net created on the calling thread and not yet destroyed, or NULL. */
+ac_net *ac_net_current(void);
 
 /* Keeps the slice's buffer out of the ring until ac_slice_release (rule 3). */
 void ac_slice_hold(const struct ac_slice *s);

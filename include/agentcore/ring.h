@@ -181,6 +181,9 @@ struct ac_ring_stats {
     uint64_t submitted;   /* SQEs submitted */
     uint64_t completions; /* CQEs dispatched */
     uint64_t wakeups;     /* AC_RING_UD_WAKE CQEs received */
+    uint64_t sq_full;     /* SQE requests that found the SQ full (flushed early) */
+    uint64_t cq_overflows; /* the kernel's CQ overflow count (read on copy) */
+    uint64_t ops_inflight; /* operations submitted whose last CQE has not come */
 };
 
 /*

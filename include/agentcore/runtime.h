@@ -17,6 +17,7 @@
 #define AGENTCORE_RUNTIME_H
 
 #include "agentcore/base.h"
+#include "agentcore/hist.h"
 #include "agentcore/sched.h"
 
 struct ac_heap_stats;
@@ -185,6 +186,32 @@ AC_MUST_USE int ac_runtime_shard_stats(const ac_runtime *rt, unsigned shard,
  */
 AC_MUST_USE int ac_runtime_shard_heap_stats(const ac_runtime *rt, unsigned shard,
                                             struct ac_heap_stats *out);
+
+/*
+ * Names the callback now running on the calling shard, so that a stall in
+ * it is counted and logged under this name (e.g. the agent's) instead of
+ * the loop's generic "task", "message", "timer" or completion kind. The
+ * name holds until the current callback returns; `name` must stay valid
+ * that long (it is copied only when a stall is recorded). One store;
+ * ignored off shard threads.
+ */
+void ac_shard_callback_name(const char *name);
+
+/* Distinct callback names the stall table keeps per shard; more count as "other". */
+#define AC_STALL_NAMES 16
+
+/* Stalls of one callback name on one shard (hist.count is the number). */
+struct ac_stall_stats {
+    char name[64];
+    struct ac_hist hist; /* how long each stalled callback ran */
+};
+
+/*
+ * Copies the calling shard's stall table (at most `cap` entries, in the
+ * order names first stalled). Returns the number written. Shard threads
+ * only (0 elsewhere): the table is plain memory of its shard.
+ */
+unsigned ac_shard_stalls(struct ac_stall_stats *out, unsigned cap);
 
 #ifdef __cplusplus
 }

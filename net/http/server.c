@@ -49,6 +49,23 @@ void ac_http_server_config_init(struct ac_http_server_config *cfg)
     ac_http_limits_init(&cfg->limits);
 }
 
+/* The running servers of this thread, for whoever reports on them (metrics). */
+static _Thread_local LIST_HEAD(, ac_http_server) thread_servers;
+
+static void thread_list_add(struct ac_http_server *s)
+{
+    LIST_INSERT_HEAD(&thread_servers, s, thread_link);
+    s->listed = true;
+}
+
+static void thread_list_remove(struct ac_http_server *s)
+{
+    if (!s->listed)
+        return;
+    LIST_REMOVE(s, thread_link);
+    s->listed = false;
+}
+
 int ac_http_server_start(struct ac_net *net, const struct ac_tcp_server_config *tcp,
                          const struct ac_http_server_config *cfg, ac_http_request_fn cb, void *arg,
                          ac_http_server **out)
@@ -71,13 +88,20 @@ int ac_http_server_start(struct ac_net *net, const struct ac_tcp_server_config *
         free(s);
         return err;
     }
+    s->port = ac_tcp_server_port(s->tcp);
+    thread_list_add(s);
     *out = s;
     return 0;
 }
 
 uint16_t ac_http_server_port(const ac_http_server *s)
 {
-    return ac_tcp_server_port(s->tcp);
+    return s->port;
+}
+
+ac_http_server *ac_http_server_next(const ac_http_server *prev)
+{
+    return prev ? LIST_NEXT(prev, thread_link) : LIST_FIRST(&thread_servers);
 }
 
 static void finish_stop(struct ac_timer *t, void *arg)
@@ -108,6 +132,7 @@ void ac_http_server_stop(ac_http_server *s, uint64_t deadline_ns, ac_http_server
 {
     AC_ASSERT(!s->stopping);
     s->stopping = true;
+    thread_list_remove(s);
     s->stop_cb = cb;
     s->stop_arg = arg;
     ac_tcp_server_close(s->tcp);

@@ -82,6 +82,9 @@ struct ac_http_server {
     ac_http_server_stopped_fn stop_cb;
     void *stop_arg;
     struct ac_http_server_stats stats;
+    uint16_t port;                          /* the bound port, kept past the stop */
+    LIST_ENTRY(ac_http_server) thread_link; /* the thread's running servers */
+    bool listed;
 };
 
 /* http_server.c */

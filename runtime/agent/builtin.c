@@ -103,6 +103,7 @@ struct work {
 static void compute_run(void *arg)
 {
     struct work *w = arg;
+    ac_shard_callback_name("compute"); /* a long one stalls its shard: say whose */
     uint64_t x = 0x9e3779b97f4a7c15ull;
     for (json_int_t i = 0; i < w->iters; i++) { /* xorshift64*: a dependent chain */
         x ^= x >> 12;

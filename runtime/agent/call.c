@@ -39,6 +39,9 @@ struct ac__call {
     unsigned store_pending;
     int store_err;
     char *held;
+    int status;       /* of the answer, for metrics (0: ended without one) */
+    uint64_t t_start; /* ac_cycles() at the call's start (metrics on) */
+    uint64_t t_run;   /* ... and when its handler started (0: not yet) */
 };
 
 _Static_assert(AC_MAX_CPUS <= (1u << SHARD_BITS), "shard bits of a call handle");
@@ -103,6 +106,8 @@ static void end_call(struct ac__call *c)
     sh->free_call = c->slot;
     sh->live_calls--;
     AC_AGENT_STAT_ADD(counters(c)->inflight, (uint64_t)-1);
+    if (c->status)
+        ac__agent_metrics_end(&sh->agents[c->agent], c->status, c->t_start, c->t_run);
 }
 
 static void send_bytes(struct ac__call *c, const struct iovec *iov, int n, bool final)
@@ -144,8 +149,13 @@ static void run_handler(void *arg)
     if (!c)
         return; /* ended while queued (deadline, shard stop) */
     struct ac__agent_shard *sh = c->sh;
+    struct ac__agent *a = &sh->agents[c->agent];
+    if (a->m)
+        c->t_run = ac_cycles();
+    /* a stall in the handler is reported under the agent's name */
+    ac_shard_callback_name(a->def.name);
     sh->running = h.id; /* session puts made now belong to this call */
-    sh->agents[c->agent].def.handler(sh->agents[c->agent].def.arg, h, &c->req);
+    a->def.handler(a->def.arg, h, &c->req);
     sh->running = 0;
 }
 
@@ -163,6 +173,7 @@ void ac__agent_call_start(struct ac__agent_shard *sh, unsigned agent, unsigned o
     uint64_t inflight = atomic_load_explicit(&a->c.inflight, memory_order_relaxed);
     if (a->def.max_concurrency && inflight >= a->def.max_concurrency) {
         AC_AGENT_STAT_ADD(a->c.rejected, 1);
+        ac__agent_metrics_end(a, 503, 0, 0);
         ac__agent_reply_error(sh, origin, ex, mode, 503, 1, "agent_busy",
                               "the agent's concurrency limit is reached");
         json_decref(req->root);
@@ -179,6 +190,7 @@ void ac__agent_call_start(struct ac__agent_shard *sh, unsigned agent, unsigned o
         return; /* back here once the session's state is loaded */
     c = slot_alloc(sh);
     if (!c) {
+        ac__agent_metrics_end(a, 503, 0, 0);
         ac__agent_reply_error(sh, origin, ex, mode, 503, 1, "out_of_memory",
                               "no memory for the call");
         json_decref(req->root);
@@ -195,6 +207,9 @@ void ac__agent_call_start(struct ac__agent_shard *sh, unsigned agent, unsigned o
     c->req = *req;
     c->req.agent = a->def.name;
     c->cancel_fn = NULL;
+    c->status = 0;
+    c->t_start = a->m ? ac_cycles() : 0;
+    c->t_run = 0;
     AC_AGENT_STAT_ADD(a->c.calls, 1);
     AC_AGENT_STAT_ADD(a->c.inflight, 1);
     ac_call h = {((uint64_t)c->gen << 32) | ((uint64_t)sh->id << SLOT_BITS) | c->slot};
@@ -204,6 +219,7 @@ void ac__agent_call_start(struct ac__agent_shard *sh, unsigned agent, unsigned o
     int err = ac_spawn(class_prio[a->def.priority], run_handler, (void *)(uintptr_t)h.id);
     if (err) {
         AC_AGENT_STAT_ADD(a->c.rejected, 1);
+        c->status = 503;
         ac__agent_reply_error(sh, origin, ex, mode, 503, 1, "queue_full",
                               err == -EBUSY ? "the agent's priority class queue is full"
                                             : "the call could not be scheduled");
@@ -282,6 +298,7 @@ static int stream_event(struct ac__call *c, const char *event, const char *data,
 static void fail_call(struct ac__call *c, int status, const char *code, const char *msg)
 {
     AC_AGENT_STAT_ADD(counters(c)->errors, 1);
+    c->status = status;
     if (c->req.stream && c->started) {
         char body[1024];
         int n = ac_http_error_body(body, sizeof body, code, msg);
@@ -335,6 +352,7 @@ int ac_call_answer(ac_call h, json_t *output)
             fail_call(c, 503, "out_of_memory", "no memory for the answer");
             return 0;
         }
+        c->status = 200;
         end_call(c);
         return 0;
     }
@@ -377,6 +395,7 @@ static void send_answer(struct ac__call *c, char *body)
     send_bytes(c, iov, n, true);
     ac_free(body);
     c->held = NULL;
+    c->status = 200;
     end_call(c);
 }
 
@@ -434,6 +453,7 @@ int ac_call_stream_end(ac_call h)
     if (stream_event(c, NULL, NULL, 0, true))
         return -ENOMEM;
     AC_AGENT_STAT_ADD(counters(c)->ok, 1);
+    c->status = 200;
     end_call(c);
     return 0;
 }

@@ -7,6 +7,7 @@
 
 #include <sys/queue.h> /* the one list facility (docs/ARCHITECTURE.md, "Lists") */
 #include "agentcore/agent.h"
+#include "agentcore/hist.h"
 #include "agentcore/runtime.h"
 #include "agentcore/timer.h"
 
@@ -35,10 +36,27 @@ struct ac__cluster_counters {
     _Atomic uint64_t writes, write_stale, write_errors; /* write-throughs */
 };
 
+/* Statuses counted apart per agent; anything else counts as "other". */
+#define AC__AGENT_STATUSES 12
+
+/*
+ * Per agent and shard, for runtime/metrics: plain numbers written by the
+ * shard only and read there by the scrape's collector (metrics.c), on
+ * their own cache lines so /v1/agents' readers of the counters above
+ * never share one with them.
+ */
+struct ac__agent_metrics {
+    _Alignas(AC_CACHELINE) uint64_t status[AC__AGENT_STATUSES];
+    struct ac_hist total;   /* call start to end: what the client waited here */
+    struct ac_hist queue;   /* call start to handler start: the class queue */
+    struct ac_hist service; /* handler start to end */
+};
+
 /* One agent in a shard's copy of the registry. */
 struct ac__agent {
     struct ac_agent_def def; /* name points into the host's copy */
     struct ac__agent_counters c;
+    struct ac__agent_metrics *m; /* NULL: metrics off */
 };
 
 struct ac__call; /* agent_call.c */
@@ -75,6 +93,7 @@ struct ac__agent_shard {
 
 struct ac_agent_host {
     struct ac_agent_host_config cfg;
+    bool metrics; /* ac_agent_host_metrics was called: shards keep ac__agent_metrics */
     struct ac_agent_def *defs;
     unsigned ndefs, cap_defs;
     _Atomic bool frozen;
@@ -175,6 +194,12 @@ bool ac__session_fresh(struct ac__agent_shard *sh, const char *id, size_t len, u
 int ac__session_install(struct ac__agent_shard *sh, const char *id, size_t len, json_t *value,
                         uint64_t version, uint64_t gen);
 void ac__session_drop(struct ac__agent_shard *sh, const char *id, size_t len);
+
+/* metrics.c: counts a call's end (or a refusal: t_start 0) with its status. */
+void ac__agent_metrics_end(struct ac__agent *a, int status, uint64_t t_start, uint64_t t_run);
+/* metrics.c: per-shard metrics set-up and teardown of the shard's copy. */
+AC_MUST_USE int ac__agent_metrics_init(struct ac__agent_shard *sh);
+void ac__agent_metrics_fini(struct ac__agent_shard *sh);
 
 /* Frees what the shard's calls and sessions hold (shard stop). */
 void ac__agent_calls_close(struct ac__agent_shard *sh);

@@ -113,6 +113,13 @@ int ac_agent_host_shard_start(ac_agent_host *h, unsigned shard)
         STAILQ_INIT(&sh->outbox[t]);
     for (unsigned i = 0; i < h->ndefs; i++)
         sh->agents[i].def = h->defs[i];
+    if (ac__agent_metrics_init(sh)) {
+        ac__agent_metrics_fini(sh);
+        free(sh->agents);
+        free(sh->outbox);
+        free(sh);
+        return -ENOMEM;
+    }
     current = sh;
     /* release: another shard summing counters sees an initialised copy */
     atomic_store_explicit(&h->shards[shard], sh, memory_order_release);
@@ -132,6 +139,9 @@ void ac_agent_host_shard_stop(ac_agent_host *h, unsigned shard)
     ac_http_client_destroy(sh->client); /* its connections closed with the net */
     sh->client = NULL;
     sh->store = NULL; /* the cluster's, closed by ac_cluster_shard_stop */
+    current = NULL; /* before the metrics go: a late scrape finds no agents here */
+    ac__agent_metrics_fini(sh);
+    current = sh;
     ac_timer_cancel(&sh->out_timer);
     for (unsigned t = 0; t < h->cfg.shards; t++) {
         struct ac__post *p;

@@ -144,6 +144,7 @@ static void invoke(struct ac__agent_shard *sh, struct ac_exchange *ex, struct ac
         return;
     }
     if (ac__agent_request_parse(ex->req->body.p, ex->req->body.len, &req, &code, msg, sizeof msg)) {
+        ac__agent_metrics_end(&sh->agents[agent], 400, 0, 0);
         ac__agent_reply_error(sh, sh->id, ex, mode, 400, 0, code, msg);
         return;
     }

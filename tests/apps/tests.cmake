@@ -27,3 +27,7 @@ target_sources(test_apps_agentd_settings PRIVATE
   ${PROJECT_SOURCE_DIR}/apps/agentd/cluster.c)
 target_include_directories(test_apps_agentd_settings PRIVATE ${PROJECT_SOURCE_DIR}/apps/agentd)
 target_compile_definitions(test_apps_agentd_settings PRIVATE SOURCE_DIR="${PROJECT_SOURCE_DIR}")
+# agentd's admin listener and metrics as a real process (curl, promtool, wrk).
+ac_test(apps agentd_metrics LABELS concurrency)
+add_dependencies(test_apps_agentd_metrics agentd)
+target_compile_definitions(test_apps_agentd_metrics PRIVATE AGENTD_BIN="$<TARGET_FILE:agentd>")

@@ -1,0 +1,1 @@
+ac_test(runtime/metrics metrics LABELS concurrency)
