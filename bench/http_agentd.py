@@ -11,12 +11,20 @@ Client: wrk, one thread, keep-alive, --latency. Scenarios: GET /healthz and
 POST /v1/agents/echo/invoke ({"input":"hello"}) at 64 and 256 connections.
 Per run and server: requests/s and p99 from wrk, server CPU time per
 request from /proc/PID/stat utime+stime over the run (every server process
-summed: nginx master and workers). Servers are measured in turn within
+summed: nginx master and workers), and the time their threads waited
+runnable for a CPU (/proc/PID/task/*/schedstat, ms per second of run: the
+host keeping a shard off its CPU shows here). Servers are measured in turn within
 each run; reports the median and min..max over --runs runs, and ratios
 against nginx and go from the medians. Asserts every answer was a 2xx.
 Stops only the processes it started, by pid.
 
+With --baseline DIR, DIR/build/bin/agentd (another build of the tree,
+e.g. main's before a change) is served too, as "agentd-base", measured in
+the same alternation. --conns picks the connection counts (default 64
+and 256). The summary also gives agentd's echo / healthz CPU ratio.
+
   bench/http_agentd.py [--runs 5] [--seconds 5] [--quick] [--json]
+                       [--baseline DIR] [--conns 64,256]
 """
 import argparse, json, os, re, shutil, signal, socket, statistics, subprocess, sys
 import tempfile, time, urllib.request
@@ -27,16 +35,31 @@ TCK = os.sysconf("SC_CLK_TCK")
 BODY = '{"input":"hello"}'
 
 
-def cpu_ns(pids):
+def cpu_ns(pids, user_only=False):
+    """utime+stime (or utime alone) of the processes, in ns."""
     total = 0
     for pid in pids:
         try:
             with open(f"/proc/{pid}/stat") as f:
                 parts = f.read().rsplit(")", 1)[1].split()
-            total += int(parts[11]) + int(parts[12])
+            total += int(parts[11]) + (0 if user_only else int(parts[12]))
         except FileNotFoundError:
             pass
     return total * 1e9 / TCK
+
+
+def wait_ns(pids):
+    """Time the processes' threads spent runnable but not running (schedstat's
+    second field): how long the host kept them off a CPU."""
+    total = 0
+    for pid in pids:
+        try:
+            for tid in os.listdir(f"/proc/{pid}/task"):
+                with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                    total += int(f.read().split()[1])
+        except (FileNotFoundError, ProcessLookupError):
+            pass
+    return total
 
 
 def children(pid):
@@ -91,11 +114,25 @@ class Server:
             self.proc.wait()
 
 
-def start_servers(tmp, cpus):
+def agentd_cmd(binary, port, cpus=""):
+    """agentd on `port`, quiet; no admin listener where the build has one
+    (a --baseline build may predate it)."""
+    h = subprocess.run([binary, "--help"], capture_output=True, text=True)
+    help_text = h.stdout + h.stderr
+    cmd = [binary, "--port", str(port), "--quiet"]
+    if "--admin-port" in help_text:
+        cmd += ["--admin-port", "0"]
+    return cmd + (["--cpus", cpus] if cpus else [])
+
+
+def start_servers(tmp, cpus, baseline=None):
     servers = []
-    p = free_port()
-    cmd = [f"{BIN}/agentd", "--port", str(p), "--admin-port", "0", "--quiet"] + (["--cpus", cpus] if cpus else [])
-    servers.append(Server("agentd", cmd, p))
+    agentds = [("agentd", f"{BIN}/agentd")]
+    if baseline:
+        agentds.append(("agentd-base", os.path.join(baseline, "build", "bin", "agentd")))
+    for name, binary in agentds:
+        p = free_port()
+        servers.append(Server(name, agentd_cmd(binary, p, cpus), p))
     p = free_port()
     ncpu = len(os.sched_getaffinity(0))
     conf = open(os.path.join(ROOT, "bench", "baselines", "nginx.conf")).read()
@@ -162,6 +199,8 @@ def bench_args(quick_runs):
     ap.add_argument("--cpus", default="", help="agentd --cpus (default: all)")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--baseline", help="another build tree's root (its build/bin/agentd)")
+    ap.add_argument("--conns", default="64,256")
     a = ap.parse_args()
     if a.quick:
         a.runs, a.seconds = quick_runs, 2
@@ -207,27 +246,34 @@ def main():
     tmp = tempfile.mkdtemp(prefix="ac-http-bench-")
     lua = post_lua(tmp)
     scenarios = [("healthz", "/healthz", None), ("echo", "/v1/agents/echo/invoke", lua)]
-    servers = start_servers(tmp, a.cpus)
+    servers = start_servers(tmp, a.cpus, a.baseline)
+    conn_counts = [int(c) for c in a.conns.split(",")]
     res = {}
     try:
         check_answers(servers)
         for run in range(a.runs):
             for sname, path, script in scenarios:
-                for conns in (64, 256):
+                for conns in conn_counts:
                     for s in servers:
-                        c0 = cpu_ns(s.pids)
+                        c0, u0, w0 = cpu_ns(s.pids), cpu_ns(s.pids, True), wait_ns(s.pids)
                         reqs, rps, p99, errs = wrk(s.port, path, conns, a.seconds, script)
+                        waited = (wait_ns(s.pids) - w0) / 1e6 / a.seconds
                         cpu = (cpu_ns(s.pids) - c0) / reqs
+                        user = (cpu_ns(s.pids, True) - u0) / reqs
                         r = res.setdefault(f"{sname}/c{conns}", {}).setdefault(
                             s.name, {"rps": [], "p99_ms": [], "cpu_us_per_req": [],
+                                     "user_us_per_req": [], "runq_wait_ms_per_s": [],
                                      "socket_errors": []})
                         r["rps"].append(rps)
                         r["p99_ms"].append(p99)
                         r["cpu_us_per_req"].append(cpu / 1000)
+                        r["user_us_per_req"].append(user / 1000)
+                        r["runq_wait_ms_per_s"].append(waited)
                         if errs:
                             r["socket_errors"].append(errs)
                         print(f"run {run} {sname} c{conns} {s.name}: {rps:.0f} req/s "
-                              f"p99 {p99:.2f} ms cpu {cpu / 1000:.2f} us/req {errs}",
+                              f"p99 {p99:.2f} ms cpu {cpu / 1000:.2f} us/req "
+                              f"runq wait {waited:.0f} ms/s {errs}",
                               file=sys.stderr)
     finally:
         for s in servers:
@@ -247,18 +293,32 @@ def main():
             "rps_vs_nginx": ag["rps"]["median"] / ng["rps"]["median"],
             "p99_vs_nginx": ag["p99_ms"]["median"] / ng["p99_ms"]["median"],
         }
+        if "agentd-base" in summary[scen]:
+            base = summary[scen]["agentd-base"]
+            summary[scen]["ratios"]["cpu_vs_base"] = (ag["cpu_us_per_req"]["median"] /
+                                                      base["cpu_us_per_req"]["median"])
+    for scen in list(summary):
+        if scen.startswith("echo/"):
+            hz = summary.get("healthz/" + scen.split("/", 1)[1])
+            for name in ("agentd", "agentd-base"):
+                if hz and name in hz:
+                    summary[scen]["ratios"][f"{name}_echo_vs_healthz_cpu"] = (
+                        summary[scen][name]["cpu_us_per_req"]["median"] /
+                        hz[name]["cpu_us_per_req"]["median"])
     meta = {"runs": a.runs, "seconds": a.seconds, "cpus": os.cpu_count(),
-            "date": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
+            "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "load": os.getloadavg()}
     if a.json:
         print(json.dumps({"meta": meta, "results": summary}, indent=1))
         return
+    print(f"# {meta['date']}, load {meta['load'][0]:.2f}, {a.runs} runs x {a.seconds} s")
     for scen, by in summary.items():
         print(f"== {scen}")
-        for name in ("agentd", "nginx", "go"):
+        for name in [n for n in ("agentd", "agentd-base", "nginx", "go") if n in by]:
             m = by[name]
             print(f"  {name:7s} " + "  ".join(
                 f"{k} {m[k]['median']:.2f} [{m[k]['min']:.2f}..{m[k]['max']:.2f}]"
-                for k in ("rps", "p99_ms", "cpu_us_per_req")))
+                for k in ("rps", "p99_ms", "cpu_us_per_req", "user_us_per_req",
+                          "runq_wait_ms_per_s")))
         print("  ratios " + "  ".join(f"{k} {v:.2f}" for k, v in by["ratios"].items()))
 
 

@@ -14,7 +14,7 @@ for b in build/bin/bench_*; do
   cat "bench/out/$name.json"
 done
 for s in bench/net_echo.py bench/http_agentd.py bench/http_metrics.py bench/http_pprof.py \
-         bench/cluster_proxy.py; do
+         bench/http_steal.py bench/cluster_proxy.py; do
   name=$(basename "$s" .py)
   echo "== $name" >&2
   python3 "$s" --json "$@" > "bench/out/$name.json"

@@ -80,6 +80,7 @@ struct ac_shard {
     unsigned stop_holds;       /* ac_shard_hold_stop count */
     uint64_t stop_deadline_ns; /* close regardless of holds after this */
     uint64_t stall_mark;       /* ac_cycles() at the start of the timed callback */
+    uint64_t turn_mark;        /* ac_cycles() when this turn started running tasks */
     const char *cb_name;       /* ac_shard_callback_name of the running callback */
     unsigned nstalls;          /* entries used in `stalls` */
     struct ac_stall_stats *stalls; /* [AC_STALL_NAMES], allocated on the first stall */
@@ -97,6 +98,7 @@ struct ac_shard {
 struct ac_runtime {
     ac_runtime_config cfg;
     uint64_t stall_threshold_cycles;
+    uint64_t task_slice_cycles;
     unsigned nshards;
     struct ac_shard *shards;
     /* spsc[src * nshards + dst] */

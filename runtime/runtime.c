@@ -10,7 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define DEFAULT_STALL_NS (10ull * 1000 * 1000)
+#define DEFAULT_STALL_NS      (10ull * 1000 * 1000)
+#define DEFAULT_TASK_SLICE_NS (250ull * 1000)
 
 void ac_runtime_config_init(ac_runtime_config *cfg)
 {
@@ -22,6 +23,7 @@ void ac_runtime_config_init(ac_runtime_config *cfg)
         .stall_threshold_ns = DEFAULT_STALL_NS,
         .stop_timeout_ns = 5ull * 1000 * 1000 * 1000,
         .task_budget = 64,
+        .task_slice_ns = DEFAULT_TASK_SLICE_NS,
         .memory_idle_release_ns = 5ull * 1000 * 1000 * 1000,
         .handle_signals = true,
     };
@@ -131,6 +133,9 @@ int ac_runtime_create(const ac_runtime_config *cfg, ac_runtime **out)
     }
     if (!rt->cfg.task_budget)
         rt->cfg.task_budget = 64;
+    if (!rt->cfg.task_slice_ns)
+        rt->cfg.task_slice_ns = DEFAULT_TASK_SLICE_NS;
+    rt->task_slice_cycles = (uint64_t)((double)rt->cfg.task_slice_ns * ac_cycles_per_ns());
     err = ac__msg_init(rt);
     if (err)
         goto out_free_msg;

@@ -163,7 +163,8 @@ static void shard_loop(struct ac_shard *s)
         AC_STAT_INC(s->stats.loops);
         ac__stall_mark(s);
 
-        /* 1. tasks, then timers */
+        /* 1. tasks (for a slice of time, see tasks.c), then timers */
+        s->turn_mark = s->stall_mark;
         ac_sched_run(s->sched, rt->cfg.task_budget);
         unsigned fired = ac_timer_wheel_expire(&s->wheel, ac_now_ns());
         if (fired) {

@@ -26,7 +26,11 @@ static void wake_hook(void *arg, unsigned shard)
 
 static void after_task_hook(void *arg)
 {
-    ac__after_callback(arg, "task");
+    struct ac_shard *s = arg;
+    ac__after_callback(s, "task"); /* stamps stall_mark: the task's end */
+    /* The turn's time slice is spent: serve I/O and messages first. */
+    if (s->stall_mark - s->turn_mark > s->rt->task_slice_cycles)
+        ac_sched_yield(s->sched);
 }
 
 int ac__tasks_boot(struct ac_shard *s)

@@ -175,6 +175,8 @@ struct ac_sched {
      * the owner pushes, so a clear bit proves the deque empty without
      * touching its cache lines (the spawn+run fast path of local tasks). */
     uint8_t dq_used;
+    bool yield;          /* ac_sched_yield: end this ac_sched_run */
+    bool notified;       /* this ac_sched_run woke a peer for queued work */
     unsigned queue_size; /* per class */
     unsigned weights[AC_PRIO_COUNT];
     /* queued[] is computed on read: local[c].len + size of dq[c], which

@@ -5,7 +5,8 @@
  *
  * Per class there are two queues: `local` (an intrusive FIFO of tasks only
  * this shard may run; no atomics) and `dq` (a Chase-Lev deque of stealable
- * tasks, which the owner pops newest-first and thieves take oldest-first).
+ * tasks, which the owner and thieves alike take oldest-first: see
+ * take_oldest).
  * The owner alternates between the two within a class so neither starves.
  * A class' length is local.len + the deque's size; admission refuses a
  * spawn with -EBUSY when it reaches queue_size.
@@ -280,22 +281,55 @@ static bool class_ready(const ac_sched *s, unsigned c)
     return s->local[c].len || ac__own_dq_size(s, c) > 0;
 }
 
+/*
+ * The owner takes its stealable tasks oldest first, as thieves do (a
+ * steal on its own deque: Chase-Lev allows any thread to steal). These
+ * are request-level tasks (a call's work), not fork-join children: LIFO
+ * let the newest call's work overtake older ones and the oldest waited
+ * for a thief — a long tail when a session's calls spread over shards.
+ * A steal lost to a thief is retried while the deque looks non-empty.
+ * Without peers nobody else takes from it and the order matters less than
+ * the locked op a steal costs over a pop (the scheduler alone, as in
+ * bench_sched_spawn; a one-shard runtime queues stealable tasks locally).
+ */
+static inline __attribute__((always_inline)) struct ac__task *take_oldest(const ac_sched *s,
+                                                                          struct ac__deque *dq)
+{
+    if (s->nvictims == 0)
+        return ac__deque_size(dq) > 0 ? ac__deque_pop(dq) : NULL;
+    while (ac__deque_size(dq) > 0) {
+        struct ac__task *t = ac__deque_steal(dq);
+        if (t)
+            return t;
+    }
+    return NULL;
+}
+
 static struct ac__task *take_from_class(ac_sched *s, unsigned c)
 {
     unsigned bit = 1u << c;
     if (!(s->dq_used & bit)) /* the common case: no stealable work here */
         return ac__fifo_pop(&s->local[c]);
     struct ac__task *t = NULL;
-    /* Pop the deque only when it looks non-empty: pop costs a locked op. */
+    /* Take from the deque only when it looks non-empty: it costs a locked op. */
     bool dq_first = s->from_deque & bit;
-    if (dq_first && ac__deque_size(&s->dq[c]) > 0)
-        t = ac__deque_pop(&s->dq[c]);
+    if (dq_first)
+        t = take_oldest(s, &s->dq[c]);
     if (!t)
         t = ac__fifo_pop(&s->local[c]);
-    if (!t && !dq_first && ac__deque_size(&s->dq[c]) > 0)
-        t = ac__deque_pop(&s->dq[c]);
-    if (ac__deque_size(&s->dq[c]) == 0)
+    if (!t && !dq_first)
+        t = take_oldest(s, &s->dq[c]);
+    if (ac__deque_size(&s->dq[c]) == 0) {
         s->dq_used &= (uint8_t)~bit;
+    } else if (!s->notified) {
+        /* About to run a task with stealable ones queued behind it: a
+         * sleeping peer could take those now rather than after this one
+         * (the wake at spawn may have been skipped while a peer searched,
+         * or spent). Once per run: it costs a fence. Only this path (the
+         * deque is in use) pays the check. */
+        s->notified = true;
+        ac__sched_notify(s);
+    }
     s->from_deque ^= bit;
     return t;
 }
@@ -314,10 +348,17 @@ static bool next_turn(ac_sched *s)
     return false;
 }
 
+void ac_sched_yield(ac_sched *s)
+{
+    s->yield = true;
+}
+
 unsigned ac_sched_run(ac_sched *s, unsigned budget)
 {
     unsigned n = 0;
-    while (n < budget) {
+    s->yield = false;
+    s->notified = false;
+    while (n < budget && !s->yield) {
         if ((s->credit == 0 || !class_ready(s, s->cur_class)) && !next_turn(s))
             break;
         struct ac__task *t = take_from_class(s, s->cur_class);

@@ -12,8 +12,11 @@
  * a struct ac_exchange and calls ac_agent_serve. The response comes back
  * through the exchange's ops on the same shard, at once or later.
  *
- * Dispatch: POST /v1/agents/{name}/invoke parses the JSON body (an
- * AgentRequest) on the arriving shard. An agent placed by session runs on
+ * Dispatch: POST /v1/agents/{name}/invoke validates the JSON body (an
+ * AgentRequest) on the arriving shard with one scan that builds no tree;
+ * input, context and tools travel as raw JSON text, and a handler gets
+ * them as jansson trees only when it asks (or, unless its agent is
+ * registered with lazy_json, before it runs). An agent placed by session runs on
  * shard ac_session_shard(session_id); the request is forwarded there by
  * cross-shard message and the response bytes come back the same way.
  * Requests without session_id, and agents placed on any shard, run where
@@ -45,20 +48,46 @@ enum ac_agent_placement {
     AC_AGENT_ANY_SHARD,  /* always where the request arrived */
 };
 
-/* The parsed AgentRequest (the original Go design's fields). */
+/*
+ * The validated AgentRequest (the original Go design's fields). Every
+ * pointer is owned by the call and valid until it ends.
+ *
+ * The trees (input, context, tools, root) are built before the handler
+ * runs, unless the agent was registered with lazy_json: then they are
+ * NULL until ac_agent_request_input / _context / _tools builds one (once;
+ * the field is set then too), and root stays NULL. The raw texts are
+ * always there: valid JSON (checked as strictly as jansson would),
+ * borrowed, not NUL-terminated.
+ */
 typedef struct ac_agent_request {
     const char *agent;      /* registered name */
     const char *session_id; /* NULL when absent */
     const char *user_id;    /* NULL when absent */
-    json_t *input;          /* any JSON value, never NULL */
+    json_t *input;          /* any JSON value, never NULL (lazy_json: see above) */
     json_t *context;        /* object, or NULL */
     json_t *tools;          /* array of strings, or NULL */
     double temperature;     /* 0..2; valid when has_temperature */
     bool has_temperature;
-    int64_t max_tokens; /* 1..1000000, 0 when absent */
-    bool stream;        /* answer as Server-Sent Events */
-    json_t *root;       /* the whole body; owns everything above */
+    int64_t max_tokens;            /* 1..1000000, 0 when absent */
+    bool stream;                   /* answer as Server-Sent Events */
+    json_t *root;                  /* the whole body; owns the trees above (NULL with lazy_json) */
+    struct ac_http_str input_json; /* input's text, never empty ("null" when null) */
+    struct ac_http_str context_json; /* len 0 when absent or null */
+    struct ac_http_str tools_json;   /* len 0 when absent or null */
 } ac_agent_request;
+
+/*
+ * The request's input as a tree, built from input_json the first time
+ * (borrowed: the call owns it). NULL only when out of memory. Also sets
+ * req->input. The handler's shard, during the call.
+ */
+json_t *ac_agent_request_input(const ac_agent_request *req);
+
+/* The same for context (NULL also when absent or null). */
+json_t *ac_agent_request_context(const ac_agent_request *req);
+
+/* The same for tools (NULL also when absent or null). */
+json_t *ac_agent_request_tools(const ac_agent_request *req);
 
 /*
  * A call in progress: a value handle, valid only on the shard that ran
@@ -87,6 +116,9 @@ struct ac_agent_def {
     enum ac_agent_placement placement;
     uint64_t timeout_ns;      /* deadline per call; 0: the host's (30 s) */
     unsigned max_concurrency; /* calls in flight per shard; 0: unlimited */
+    /* true: build no tree before the handler runs; it reads the *_json
+     * texts or asks ac_agent_request_input() (see ac_agent_request) */
+    bool lazy_json;
 };
 
 struct ac_agent_host_config {
@@ -212,6 +244,16 @@ AC_MUST_USE int ac_agent_http_start(ac_agent_host *h, struct ac_net *net,
  * (also on failure). Returns 0 or -ESTALE (the call ended). Owner shard.
  */
 int ac_call_answer(ac_call c, json_t *output);
+
+/*
+ * The same answer with the output given as JSON text: `json` (len bytes)
+ * is sent as it is between the envelope's head and tail — no tree, no
+ * serialiser. It is checked to be one JSON value (as strictly as the
+ * request); borrowed, copied before this returns. Returns 0, -EINVAL
+ * (not one valid JSON value; the call goes on: answer or fail it), or
+ * -ESTALE. Owner shard.
+ */
+int ac_call_answer_raw(ac_call c, const char *json, size_t len);
 
 /*
  * An error answer (status ≥ 400, a stable code, a message): JSON, or an

@@ -53,8 +53,12 @@ typedef struct ac_runtime_config {
     unsigned ext_inbox_size; /* per shard, for non-shard threads (default 1024) */
 
     /* tasks (sched.h): per loop turn at most task_budget tasks run, by
-     * weighted shares between the classes; 0 fields take the defaults */
+     * weighted shares between the classes, and no new one starts once
+     * task_slice_ns have passed in the turn (long tasks never hold I/O,
+     * messages and completions back for more than one task); 0 fields
+     * take the defaults */
     unsigned task_budget;                  /* default 64 */
+    uint64_t task_slice_ns;                /* default 250 us */
     unsigned sched_weights[AC_PRIO_COUNT]; /* default 8:4:1 */
     unsigned sched_queue_size;             /* per class, default 4096 */
     bool no_stealing;                      /* never steal stealable tasks */

@@ -131,9 +131,21 @@ AC_MUST_USE int ac_sched_set_peers(ac_sched *s, ac_sched *const *peers, unsigned
  * gets up to weights[c] tasks, highest class first, and a class with no work
  * gives up the rest of its turn. The round position persists across calls,
  * so small budgets keep the shares. Also flushes completions of stolen tasks
- * back to their shards. Returns the number of tasks taken. Owner.
+ * back to their shards. Ends early when ac_sched_yield was called during
+ * the run. Before it runs a stealable task while more of them wait in its
+ * deque, it wakes one sleeping peer (once per call), so queued work does
+ * not wait for the next spawn to be seen. Returns the number of tasks
+ * taken. Owner.
  */
 unsigned ac_sched_run(ac_sched *s, unsigned budget);
+
+/*
+ * Ends the ac_sched_run in progress after the task that is running (from
+ * a task or the after_task hook; e.g. the runtime's time slice per loop
+ * turn, so long tasks never hold I/O back). The shares are kept: the
+ * round resumes where it stopped. Owner.
+ */
+void ac_sched_yield(ac_sched *s);
 
 /* True when some task is queued on this shard (own or stolen). Owner. */
 bool ac_sched_has_ready(const ac_sched *s);

@@ -8,36 +8,56 @@
  *                   the answer says which shard ran it ("ran_on")
  *   stream          SSE chunks from a timer (input {"chunks": n, "interval_ms": m})
  *   session-counter per-session state: 1, 2, 3, ... per session_id
+ *
+ * All but session-counter are lazy_json agents: echo answers with the
+ * input's text as it came, compute with printed text, and the others
+ * build a tree of their input only (ac_agent_request_input).
+ * session-counter keeps the tree-based path (trees before it runs,
+ * json_t answers) in use.
  */
 #include "internal.h"
 #include "agentcore/mem.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 
-/* A number input, or a field of an object input; `def` when absent. */
-static bool input_int(const ac_agent_request *req, const char *key, json_int_t def, json_int_t max,
-                      json_int_t *out)
+/* A number input, or a field of an object input; `def` when absent.
+ * 0, -EINVAL (out of range, not a number) or -ENOMEM. */
+static int input_int(const ac_agent_request *req, const char *key, json_int_t def, json_int_t max,
+                     json_int_t *out)
 {
-    json_t *v = req->input;
+    json_t *v = ac_agent_request_input(req);
+    if (!v)
+        return -ENOMEM;
     if (json_is_object(v))
         v = json_object_get(v, key);
     else if (json_is_null(v))
         v = NULL;
     if (!v) {
         *out = def;
-        return true;
+        return 0;
     }
     if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > max)
-        return false;
+        return -EINVAL;
     *out = json_integer_value(v);
-    return true;
+    return 0;
+}
+
+/* Fails the call for input_int's error; false when there was none. */
+static bool bad_input(ac_call call, int err, const char *what)
+{
+    if (err == -ENOMEM)
+        ac_call_fail(call, 503, "out_of_memory", "no memory for the input");
+    else if (err)
+        ac_call_fail(call, 400, "invalid_input", what);
+    return err != 0;
 }
 
 static void echo(void *arg, ac_call call, const ac_agent_request *req)
 {
     (void)arg;
-    ac_call_answer(call, json_incref(req->input));
+    ac__call_answer_valid(call, req->input_json.p, req->input_json.len); /* validated */
 }
 
 /* ---- sleep -------------------------------------------------------------- */
@@ -68,10 +88,9 @@ static void sleep_agent(void *arg, ac_call call, const ac_agent_request *req)
     struct nap *n;
     json_int_t ms;
     (void)arg;
-    if (!input_int(req, "ms", 10, 3600000, &ms)) {
-        ac_call_fail(call, 400, "invalid_input", "input must be ms (0..3600000) or {\"ms\": n}");
+    if (bad_input(call, input_int(req, "ms", 10, 3600000, &ms),
+                  "input must be ms (0..3600000) or {\"ms\": n}"))
         return;
-    }
     n = ac_calloc(1, sizeof *n);
     if (!n) {
         ac_call_fail(call, 503, "out_of_memory", "no memory for the timer");
@@ -118,11 +137,12 @@ static void compute_run(void *arg)
 static void compute_done(void *arg, int res)
 {
     struct work *w = arg;
-    char hex[17];
+    char out[96];
     if (res == 0) {
-        snprintf(hex, sizeof hex, "%016llx", (unsigned long long)w->x);
-        ac_call_answer(w->call, json_pack("{s:I, s:s, s:i}", "iterations", w->iters, "result", hex,
-                                          "ran_on", (int)w->ran_on));
+        int n =
+            snprintf(out, sizeof out, "{\"iterations\":%lld,\"result\":\"%016llx\",\"ran_on\":%u}",
+                     (long long)w->iters, (unsigned long long)w->x, w->ran_on);
+        ac__call_answer_valid(w->call, out, (size_t)n);
     } else {
         ac_call_fail(w->call, 503, "not_run", ac_strerror(res));
     }
@@ -135,11 +155,9 @@ static void compute(void *arg, ac_call call, const ac_agent_request *req)
     struct work *w;
     int err;
     (void)arg;
-    if (!input_int(req, "iterations", 350000, 1000000000, &iters)) {
-        ac_call_fail(call, 400, "invalid_input",
-                     "input must be iterations (0..1e9) or {\"iterations\": n}");
+    if (bad_input(call, input_int(req, "iterations", 350000, 1000000000, &iters),
+                  "input must be iterations (0..1e9) or {\"iterations\": n}"))
         return;
-    }
     w = ac_calloc(1, sizeof *w);
     if (!w) {
         ac_call_fail(call, 503, "out_of_memory", "no memory for the work");
@@ -194,12 +212,11 @@ static void stream(void *arg, ac_call call, const ac_agent_request *req)
 {
     json_int_t chunks, interval;
     (void)arg;
-    if (!input_int(req, "chunks", 3, 10000, &chunks) ||
-        !input_int(req, "interval_ms", 10, 60000, &interval)) {
-        ac_call_fail(call, 400, "invalid_input",
-                     "input must be {\"chunks\": 0..10000, \"interval_ms\": 0..60000}");
+    int err = input_int(req, "chunks", 3, 10000, &chunks);
+    if (!err)
+        err = input_int(req, "interval_ms", 10, 60000, &interval);
+    if (bad_input(call, err, "input must be {\"chunks\": 0..10000, \"interval_ms\": 0..60000}"))
         return;
-    }
     if (!req->stream) { /* all chunks in one answer */
         json_t *all = json_array();
         for (json_int_t i = 0; i < chunks; i++)
@@ -243,18 +260,27 @@ int ac_agent_register_builtins(ac_agent_host *h)
     const struct ac_agent_def defs[] = {
         {.name = "echo",
          .handler = echo,
+         .lazy_json = true,
          .priority = AC_AGENT_NORMAL,
          .placement = AC_AGENT_ANY_SHARD},
         {.name = "sleep",
          .handler = sleep_agent,
+         .lazy_json = true,
          .priority = AC_AGENT_NORMAL,
          .placement = AC_AGENT_ANY_SHARD},
+        /* The handler only reads the input and queues the work (class LOW,
+         * stealable): at NORMAL it runs ahead of the work, so a burst of
+         * calls fills the deque at once and an idle shard can take half
+         * of it; at the work's class, calls and work alternated and the
+         * owner popped each piece of work right after queueing it. */
         {.name = "compute",
          .handler = compute,
-         .priority = AC_AGENT_LOW,
+         .lazy_json = true,
+         .priority = AC_AGENT_NORMAL,
          .placement = AC_AGENT_BY_SESSION},
         {.name = "stream",
          .handler = stream,
+         .lazy_json = true,
          .priority = AC_AGENT_NORMAL,
          .placement = AC_AGENT_ANY_SHARD},
         {.name = "session-counter",

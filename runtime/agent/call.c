@@ -17,9 +17,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SLOT_BITS  22
-#define SHARD_BITS 10
-#define NO_SLOT    UINT32_MAX
+#define SLOT_BITS   22
+#define INLINE_BODY 384 /* request bytes a call holds without an allocation */
+#define SHARD_BITS  10
+#define NO_SLOT     UINT32_MAX
 
 struct ac__call {
     uint32_t gen, slot, next_free;
@@ -34,11 +35,16 @@ struct ac__call {
     struct ac_timer deadline;
     ac_call_cancel_fn cancel_fn;
     void *cancel_arg;
+    /* the request's body, then its ids: inline_body or ac_alloc'd */
+    char *body;
+    size_t body_len;
+    char inline_body[INLINE_BODY];
     /* session store writes this call made and Redis has not acknowledged;
-     * its answer waits in `held` until they are (session_store.c) */
+     * its answer waits in `held` (ac_alloc'd) until they are (session_store.c) */
     unsigned store_pending;
     int store_err;
     char *held;
+    size_t held_len;
     int status;       /* of the answer, for metrics (0: ended without one) */
     uint64_t t_start; /* ac_cycles() at the call's start (metrics on) */
     uint64_t t_run;   /* ... and when its handler started (0: not yet) */
@@ -94,7 +100,16 @@ static void end_call(struct ac__call *c)
 {
     struct ac__agent_shard *sh = c->sh;
     ac_timer_cancel(&c->deadline);
-    json_decref(c->req.root);
+    if (c->req.root) {
+        json_decref(c->req.root); /* owns the trees */
+    } else {
+        json_decref(c->req.input);
+        json_decref(c->req.context);
+        json_decref(c->req.tools);
+    }
+    if (c->body != c->inline_body)
+        ac_free(c->body);
+    c->body = NULL;
     ac_free(c->held);
     c->held = NULL;
     c->store_pending = 0;
@@ -116,7 +131,6 @@ static void send_bytes(struct ac__call *c, const struct iovec *iov, int n, bool 
 }
 
 static void fail_call(struct ac__call *c, int status, const char *code, const char *msg);
-static void send_answer(struct ac__call *c, char *body);
 static void store_failed(struct ac__call *c);
 
 static void on_deadline(struct ac_timer *t, void *arg)
@@ -142,6 +156,50 @@ static const enum ac_prio class_prio[] = {
     [AC_AGENT_LOW] = AC_PRIO_LOW,
 };
 
+/* Parses the body once more, with jansson, for an agent that wants trees
+ * (as before the scan existed: root owns them). False when out of memory:
+ * the text was validated already. */
+static bool build_trees(struct ac__call *c)
+{
+    json_t *root = json_loadb(c->body, c->body_len, JSON_REJECT_DUPLICATES, NULL), *v;
+    if (!root)
+        return false;
+    c->req.root = root;
+    c->req.input = json_object_get(root, "input");
+    v = json_object_get(root, "context");
+    c->req.context = json_is_object(v) ? v : NULL;
+    v = json_object_get(root, "tools");
+    c->req.tools = json_is_array(v) ? v : NULL;
+    return true;
+}
+
+/* The tree of `text` in *slot, built the first time. */
+static json_t *lazy_tree(json_t **slot, struct ac_http_str text)
+{
+    if (!*slot && text.len)
+        *slot = json_loadb(text.p, text.len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, NULL);
+    return *slot;
+}
+
+/* The handler got a pointer to const; the request is the call's own copy. */
+json_t *ac_agent_request_input(const ac_agent_request *req)
+{
+    ac_agent_request *r = (ac_agent_request *)req;
+    return lazy_tree(&r->input, r->input_json);
+}
+
+json_t *ac_agent_request_context(const ac_agent_request *req)
+{
+    ac_agent_request *r = (ac_agent_request *)req;
+    return lazy_tree(&r->context, r->context_json);
+}
+
+json_t *ac_agent_request_tools(const ac_agent_request *req)
+{
+    ac_agent_request *r = (ac_agent_request *)req;
+    return lazy_tree(&r->tools, r->tools_json);
+}
+
 static void run_handler(void *arg)
 {
     ac_call h = {(uint64_t)(uintptr_t)arg};
@@ -152,6 +210,10 @@ static void run_handler(void *arg)
     struct ac__agent *a = &sh->agents[c->agent];
     if (a->m)
         c->t_run = ac_cycles();
+    if (!a->def.lazy_json && !build_trees(c)) {
+        fail_call(c, 503, "out_of_memory", "no memory for the request's JSON");
+        return;
+    }
     /* a stall in the handler is reported under the agent's name */
     ac_shard_callback_name(a->def.name);
     sh->running = h.id; /* session puts made now belong to this call */
@@ -164,9 +226,37 @@ uint64_t ac__agent_call_running(struct ac__agent_shard *sh)
     return sh->running;
 }
 
+/* Copies the body and ids into the call; false when out of memory. */
+static bool keep_request(struct ac__call *c, const struct ac__envelope *env, const char *body,
+                         size_t len)
+{
+    size_t need = len + env->session_len + 1u + env->user_len + 1u;
+    char *b = need <= sizeof c->inline_body ? c->inline_body : ac_alloc(need);
+    if (!b)
+        return false;
+    memcpy(b, body, len);
+    char *sid = b + len, *uid = sid + env->session_len + 1;
+    memcpy(sid, env->ids, env->session_len + 1u);
+    memcpy(uid, ac__envelope_user(env) ? ac__envelope_user(env) : "", env->user_len + 1u);
+    c->body = b;
+    c->body_len = len;
+    c->req = (ac_agent_request){
+        .session_id = env->has_session ? sid : NULL,
+        .user_id = env->has_user ? uid : NULL,
+        .temperature = env->temperature,
+        .has_temperature = env->has_temperature,
+        .max_tokens = env->max_tokens,
+        .stream = env->stream,
+        .input_json = ac__span_move(env->input, body, b),
+        .context_json = ac__span_move(env->context, body, b),
+        .tools_json = ac__span_move(env->tools, body, b),
+    };
+    return true;
+}
+
 void ac__agent_call_start(struct ac__agent_shard *sh, unsigned agent, unsigned origin,
                           struct ac_exchange *ex, struct ac__resp_mode mode,
-                          const ac_agent_request *req)
+                          const struct ac__envelope *env, const char *body, size_t len)
 {
     struct ac__agent *a = &sh->agents[agent];
     struct ac__call *c;
@@ -176,24 +266,26 @@ void ac__agent_call_start(struct ac__agent_shard *sh, unsigned agent, unsigned o
         ac__agent_metrics_end(a, 503, 0, 0);
         ac__agent_reply_error(sh, origin, ex, mode, 503, 1, "agent_busy",
                               "the agent's concurrency limit is reached");
-        json_decref(req->root);
         return;
     }
     if (sh->host->cfg.max_in_flight && sh->live_calls >= sh->host->cfg.max_in_flight) {
         AC_AGENT_STAT_ADD(a->c.rejected, 1);
         ac__agent_reply_error(sh, origin, ex, mode, 503, 1, "server_busy",
                               "the shard's limit of calls in flight is reached");
-        json_decref(req->root);
         return;
     }
-    if (ac__session_store_gate(sh, agent, origin, ex, mode, req))
+    if (ac__session_store_gate(sh, agent, origin, ex, mode, env, body, len))
         return; /* back here once the session's state is loaded */
     c = slot_alloc(sh);
+    if (c && !keep_request(c, env, body, len)) {
+        c->next_free = sh->free_call; /* back to the free list, generation unchanged */
+        sh->free_call = c->slot;
+        c = NULL;
+    }
     if (!c) {
         ac__agent_metrics_end(a, 503, 0, 0);
         ac__agent_reply_error(sh, origin, ex, mode, 503, 1, "out_of_memory",
                               "no memory for the call");
-        json_decref(req->root);
         return;
     }
     c->live = true;
@@ -204,7 +296,6 @@ void ac__agent_call_start(struct ac__agent_shard *sh, unsigned agent, unsigned o
     c->origin = origin;
     c->ex = ex;
     c->mode = mode;
-    c->req = *req;
     c->req.agent = a->def.name;
     c->cancel_fn = NULL;
     c->status = 0;
@@ -223,7 +314,7 @@ void ac__agent_call_start(struct ac__agent_shard *sh, unsigned agent, unsigned o
         ac__agent_reply_error(sh, origin, ex, mode, 503, 1, "queue_full",
                               err == -EBUSY ? "the agent's priority class queue is full"
                                             : "the call could not be scheduled");
-        end_call(c); /* releases req->root (c->req is its copy) */
+        end_call(c); /* releases the request's copy */
         return;
     }
     /* a proxying node's deadline only ever shortens the agent's own */
@@ -314,58 +405,140 @@ static void fail_call(struct ac__call *c, int status, const char *code, const ch
 
 /* ---- the handler API -------------------------------------------------- */
 
+/*
+ * The 200 answer around `out` (one valid JSON value): the envelope's head
+ * {"agent":...,"shard":...,"output": follows the HTTP head in one buffer,
+ * the handler's bytes go as they are, then the closing brace — three
+ * iovecs, one write. Ends the call.
+ */
+static void answer_text(struct ac__call *c, const char *out, size_t len)
+{
+    char head[640], pre[128];
+    struct iovec iov[3];
+    /* Held while this call's session writes are unacknowledged: sent by
+     * ac__agent_call_store_end once they are, or replaced by a 503 if one
+     * failed. A streamed answer is not held (session_store.c, "Limits"). */
+    if (!c->req.stream && c->store_pending) {
+        c->held = ac_alloc(len ? len : 1);
+        if (!c->held) {
+            fail_call(c, 503, "out_of_memory", "no memory to hold the answer");
+            return;
+        }
+        memcpy(c->held, out, len);
+        c->held_len = len;
+        return;
+    }
+    if (!c->req.stream && c->store_err) {
+        store_failed(c);
+        return;
+    }
+    /* {"agent":"<name>","shard":<id>,"output": — printed by hand: this is
+     * on every answer and snprintf's format walk cost more than the rest */
+    size_t name_len = strlen(c->req.agent), plen = 0;
+    char digits[12];
+    int nd = 0;
+    unsigned id = c->sh->id;
+    do
+        digits[nd++] = (char)('0' + id % 10);
+    while ((id /= 10) > 0);
+    AC_ASSERT(name_len <= 64); /* registry names */
+    memcpy(pre, "{\"agent\":\"", 10);
+    plen = 10;
+    memcpy(pre + plen, c->req.agent, name_len);
+    plen += name_len;
+    memcpy(pre + plen, "\",\"shard\":", 10);
+    plen += 10;
+    while (nd > 0)
+        pre[plen++] = digits[--nd];
+    memcpy(pre + plen, ",\"output\":", 10);
+    plen += 10;
+    size_t total = plen + len + 1;
+    if (c->req.stream) {
+        char *body = ac_alloc(total);
+        int err = body ? 0 : -ENOMEM;
+        if (body) {
+            memcpy(body, pre, plen);
+            memcpy(body + plen, out, len);
+            body[total - 1] = '}';
+            err = stream_event(c, "result", body, total, true);
+            ac_free(body);
+        }
+        if (err) {
+            fail_call(c, 503, "out_of_memory", "no memory for the answer");
+            return;
+        }
+        AC_AGENT_STAT_ADD(counters(c)->ok, 1);
+        c->status = 200;
+        end_call(c);
+        return;
+    }
+    struct ac_http_response r = {.status = 200,
+                                 .content_type = "application/json",
+                                 .content_length = total,
+                                 .keep_alive = c->mode.keep_alive,
+                                 .http10 = c->mode.http10};
+    int n = ac_http_response_head(head, sizeof head - sizeof pre, &r, &c->sh->date,
+                                  c->sh->host->cfg.server);
+    AC_ASSERT(n > 0);
+    memcpy(head + n, pre, plen);
+    iov[0] = (struct iovec){head, (size_t)n + plen};
+    iov[1] = (struct iovec){(void *)out, len};
+    iov[2] = (struct iovec){(void *)"}", 1};
+    AC_AGENT_STAT_ADD(counters(c)->ok, 1);
+    send_bytes(c, iov, 3, true);
+    c->status = 200;
+    end_call(c);
+}
+
 int ac_call_answer(ac_call h, json_t *output)
 {
     struct ac__call *c = lookup(h);
+    char small[2048], *out = small;
+    size_t n;
     if (!c || c->held) {
         json_decref(output);
         return -ESTALE;
     }
-    /* The envelope is printed around the serialized output rather than
-     * packed as a JSON object: one object, its hash table and a second
-     * walk less per answer (agent names need no escaping: [a-z0-9_-]). */
-    char *out = json_dumps(output ? output : json_null(), JSON_COMPACT | JSON_ENCODE_ANY);
-    char *body = NULL;
+    /* Most outputs fit the stack buffer: one dump, no allocation. */
+    json_t *v = output ? output : json_null();
+    n = json_dumpb(v, small, sizeof small, JSON_COMPACT | JSON_ENCODE_ANY);
+    if (n > sizeof small) {
+        out = malloc(n);
+        if (out)
+            n = json_dumpb(v, out, n, JSON_COMPACT | JSON_ENCODE_ANY);
+    }
     json_decref(output);
-    if (out) {
-        size_t n = strlen(out) + strlen(c->req.agent) + 48;
-        body = ac_alloc(n); /* NULL past the shard's memory budget */
-        if (body)
-            snprintf(body, n, "{\"agent\":\"%s\",\"shard\":%u,\"output\":%s}", c->req.agent,
-                     c->sh->id, out);
-        free(out);
-        if (!body) {
-            fail_call(c, 503, "out_of_memory", "the shard's memory budget is exhausted");
-            return 0;
-        }
+    if (!out) {
+        fail_call(c, 503, "out_of_memory", "the shard's memory budget is exhausted");
+        return 0;
     }
-    if (!body) {
+    if (n == 0)
         fail_call(c, 500, "bad_output", "the agent's output could not be serialized");
-        return 0;
-    }
-    if (c->req.stream) {
-        int err = stream_event(c, "result", body, strlen(body), true);
-        ac_free(body);
-        if (!err)
-            AC_AGENT_STAT_ADD(counters(c)->ok, 1);
-        if (err) {
-            fail_call(c, 503, "out_of_memory", "no memory for the answer");
-            return 0;
-        }
-        c->status = 200;
-        end_call(c);
-        return 0;
-    }
-    if (c->store_pending) { /* acknowledged only once its state is stored */
-        c->held = body;
-        return 0;
-    }
-    if (c->store_err) {
-        ac_free(body);
-        store_failed(c);
-        return 0;
-    }
-    send_answer(c, body);
+    else
+        answer_text(c, out, n);
+    if (out != small)
+        free(out);
+    return 0;
+}
+
+int ac__call_answer_valid(ac_call h, const char *json, size_t len)
+{
+    struct ac__call *c = lookup(h);
+    if (!c || c->held)
+        return -ESTALE;
+    answer_text(c, json, len);
+    return 0;
+}
+
+int ac_call_answer_raw(ac_call h, const char *json, size_t len)
+{
+    struct ac__call *c = lookup(h);
+    struct ac__json_result res;
+    if (!c || c->held)
+        return -ESTALE;
+    if (!json || ac__json_scan(json, len, NULL, NULL, &res) != 0)
+        return -EINVAL;
+    answer_text(c, json, len);
     return 0;
 }
 
@@ -377,26 +550,6 @@ static void store_failed(struct ac__call *c)
              c->store_err == -ESTALE ? "a newer version exists (ownership moved)"
                                      : ac_strerror(c->store_err));
     fail_call(c, 503, "session_store_failed", msg);
-}
-
-/* Sends a 200 answer with `body` (freed here) and ends the call. */
-static void send_answer(struct ac__call *c, char *body)
-{
-    char head[512];
-    struct iovec iov[2];
-    struct ac_http_response r = {.status = 200,
-                                 .content_type = "application/json",
-                                 .keep_alive = c->mode.keep_alive,
-                                 .http10 = c->mode.http10};
-    int n = ac_http_response_iov(iov, head, sizeof head, &r, &c->sh->date, c->sh->host->cfg.server,
-                                 body, strlen(body));
-    AC_ASSERT(n > 0);
-    AC_AGENT_STAT_ADD(counters(c)->ok, 1);
-    send_bytes(c, iov, n, true);
-    ac_free(body);
-    c->held = NULL;
-    c->status = 200;
-    end_call(c);
 }
 
 void ac__agent_call_store_begin(uint64_t call)
@@ -415,11 +568,10 @@ void ac__agent_call_store_end(uint64_t call, int err)
         c->store_err = err;
     if (--c->store_pending || !c->held)
         return;
-    if (c->store_err) {
+    if (c->store_err)
         store_failed(c); /* frees held through end_call */
-        return;
-    }
-    send_answer(c, c->held);
+    else
+        answer_text(c, c->held, c->held_len); /* end_call frees held */
 }
 
 int ac_call_fail(ac_call h, int status, const char *code, const char *message)

@@ -139,22 +139,21 @@ static void redirect(struct ac__agent_shard *sh, struct ac_exchange *ex, struct 
 }
 
 bool ac__cluster_route(struct ac__agent_shard *sh, struct ac_exchange *ex,
-                       struct ac__resp_mode mode, unsigned agent, const ac_agent_request *req)
+                       struct ac__resp_mode mode, unsigned agent, const struct ac__envelope *env)
 {
     ac_cluster *cl = sh->host->cfg.cluster;
     struct ac_cluster_view v;
-    if (!cl || !req->session_id || ac_http_request_header(ex->req, HDR_FORWARDED))
+    if (!cl || !env->has_session || ac_http_request_header(ex->req, HDR_FORWARDED))
         return false;
     ac_cluster_view_get(cl, &v);
     if (ac_placement_count(v.placement) < 2)
         return false;
-    unsigned owner =
-        ac_placement_owner(v.placement, ac_session_hash(req->session_id, strlen(req->session_id)));
+    unsigned owner = ac_placement_owner(v.placement, ac_session_hash(env->ids, env->session_len));
     if ((int)owner == v.self)
         return false;
     const char *name = ac_placement_node(v.placement, owner);
     const struct ac_cluster_config *cfg = ac_cluster_config(cl);
-    json_decref(req->root); /* the body goes as received */
+    /* the body goes as received */
     if (cfg->mode == AC_CLUSTER_REDIRECT) {
         AC_AGENT_STAT_ADD(sh->cc.redirected, 1);
         redirect(sh, ex, mode, name);

@@ -87,7 +87,7 @@ struct ac__agent_shard {
     struct ac__cluster_counters cc;
 
     /* posts waiting for room in a full ring, per target shard */
-    STAILQ_HEAD(ac__outbox, ac__post) *outbox; /* per target: posts its ring had no room for */
+    STAILQ_HEAD(ac__outbox, ac__post) * outbox; /* per target: posts its ring had no room for */
     struct ac_timer out_timer;
 };
 
@@ -115,13 +115,104 @@ void ac__agent_post(struct ac__agent_shard *sh, unsigned shard, struct ac__post 
     atomic_store_explicit(&(field), atomic_load_explicit(&(field), memory_order_relaxed) + (n),    \
                           memory_order_relaxed)
 
+/* ---- JSON without a tree (json.c) ----------------------------------------- */
+
+enum ac__json_kind {
+    AC__JSON_NULL,
+    AC__JSON_FALSE,
+    AC__JSON_TRUE,
+    AC__JSON_INT,  /* a number without '.', 'e' or 'E' (fits int64_t) */
+    AC__JSON_REAL, /* any other number (finite as a double) */
+    AC__JSON_STRING,
+    AC__JSON_ARRAY,
+    AC__JSON_OBJECT,
+};
+
+/* A member of the top-level object, as the scan met it. */
+struct ac__json_member {
+    struct ac_http_str key; /* raw bytes between the quotes */
+    bool key_escaped;       /* key holds escapes: ac__json_unescape it */
+    enum ac__json_kind kind;
+    struct ac_http_str value; /* the value's whole text */
+};
+
+typedef void (*ac__json_member_fn)(void *arg, const struct ac__json_member *m);
+
+struct ac__json_result {
+    enum ac__json_kind kind; /* of the whole text, when valid */
+    const char *error;       /* static text, when invalid */
+    size_t offset;           /* where the error was found */
+};
+
 /*
- * Parses and validates an AgentRequest body. Returns 0 and fills *out
- * (out->root owns the JSON), or -EINVAL with *code ("invalid_json" or
- * "invalid_request") and a precise message in msg.
+ * Validates that p[0..n) is one JSON value exactly as jansson's
+ * json_loadb(JSON_DECODE_ANY | JSON_REJECT_DUPLICATES) would accept it
+ * (see json.c), building nothing. When the value is an object and
+ * on_member is set, it is called for each top-level member in order
+ * (also on a text found invalid later: discard what it collected then).
+ * Returns 0, or -EINVAL with res->error and res->offset.
  */
-int ac__agent_request_parse(const char *body, size_t len, ac_agent_request *out, const char **code,
-                            char *msg, size_t msgcap);
+int ac__json_scan(const char *p, size_t n, ac__json_member_fn on_member, void *arg,
+                  struct ac__json_result *res);
+
+/* Unescapes the raw bytes of a validated string into out (room for len
+ * bytes: never longer); returns the length written. */
+size_t ac__json_unescape(const char *raw, size_t len, char *out);
+
+/* The value of a validated JSON number (any locale); *overflow when it
+ * does not fit a double. */
+double ac__json_strtod(const char *p, size_t len, bool *overflow);
+
+/* 1-based line and column (in bytes) of `offset` in p. */
+void ac__json_position(const char *p, size_t offset, int *line, int *column);
+
+/* On validated text: moves *i (at a value's first byte) past that value.
+ * False when the text ends first. */
+bool ac__json_skip(const char *p, size_t n, size_t *i);
+
+/* ---- the AgentRequest envelope (request.c) ---------------------------- */
+
+#define AC__AGENT_MAX_ID 256
+
+/*
+ * A scanned AgentRequest: spans into the body it was scanned from, ids
+ * unescaped into ids[]. Plain data: copy it with the body.
+ */
+struct ac__envelope {
+    struct ac_http_str input;       /* never empty */
+    struct ac_http_str context;     /* len 0: absent or null */
+    struct ac_http_str tools;       /* len 0: absent or null */
+    uint16_t session_len, user_len; /* 0: absent */
+    bool has_session, has_user;
+    bool has_temperature, stream;
+    double temperature;
+    int64_t max_tokens;
+    char ids[2 * (AC__AGENT_MAX_ID + 1)]; /* session_id NUL user_id NUL */
+};
+
+/* The ids as C strings (NULL when absent); they point into env->ids. */
+const char *ac__envelope_session(const struct ac__envelope *env);
+const char *ac__envelope_user(const struct ac__envelope *env);
+
+/* A span of the text at `from` moved to the same place in its copy at `to`. */
+static inline struct ac_http_str ac__span_move(struct ac_http_str s, const char *from,
+                                               const char *to)
+{
+    return (struct ac_http_str){s.len ? to + (s.p - from) : NULL, s.len};
+}
+
+/* Moves env's spans from the body at `from` to its copy at `to`. */
+void ac__envelope_rebase(struct ac__envelope *env, const char *from, const char *to);
+
+/*
+ * Scans and validates an AgentRequest body (no tree; nothing copied but
+ * the ids). Returns 0 and fills *out, or -EINVAL with *code
+ * ("invalid_json" or "invalid_request") and a precise message in msg —
+ * the same verdicts, in the same order, as the jansson-based parser
+ * before it (tests/runtime/agent/test_json.c keeps that one as oracle).
+ */
+int ac__agent_request_scan(const char *body, size_t len, struct ac__envelope *out,
+                           const char **code, char *msg, size_t msgcap);
 
 /*
  * Sends a whole response from the calling shard to the exchange, which
@@ -145,21 +236,26 @@ void ac__agent_reply_error(struct ac__agent_shard *sh, unsigned origin, struct a
 
 /*
  * Starts a call of agent `agent` for `ex` (arrived on `origin`) on the
- * calling shard; takes ownership of req->root.
+ * calling shard: copies what it needs of `env` and of `body` (the text
+ * env's spans point into), which the caller keeps.
  */
 void ac__agent_call_start(struct ac__agent_shard *sh, unsigned agent, unsigned origin,
                           struct ac_exchange *ex, struct ac__resp_mode mode,
-                          const ac_agent_request *req);
+                          const struct ac__envelope *env, const char *body, size_t len);
+
+/* ac_call_answer_raw for text known to be one valid JSON value (the
+ * request's own validated input, or printed by the built-in agents). */
+int ac__call_answer_valid(ac_call c, const char *json, size_t len);
 
 /*
  * Cluster routing (cluster_route.c). ac__cluster_route proxies or
- * redirects a request whose session another node owns and returns true
- * (it took req->root), else false. ac__cluster_deadline is the deadline
+ * redirects a request whose session (env's) another node owns, sending
+ * ex's body as received, and returns true (ex is answered), else false. ac__cluster_deadline is the deadline
  * a proxying node sent with ex (0: none). ac__cluster_show answers
  * GET /v1/cluster through `reply`.
  */
 bool ac__cluster_route(struct ac__agent_shard *sh, struct ac_exchange *ex,
-                       struct ac__resp_mode mode, unsigned agent, const ac_agent_request *req);
+                       struct ac__resp_mode mode, unsigned agent, const struct ac__envelope *env);
 uint64_t ac__cluster_deadline(const struct ac_exchange *ex);
 void ac__cluster_show(struct ac__agent_shard *sh, struct ac_exchange *ex, struct ac__resp_mode mode,
                       void (*reply)(struct ac__agent_shard *, struct ac_exchange *,
@@ -168,15 +264,16 @@ void ac__cluster_show(struct ac__agent_shard *sh, struct ac_exchange *ex, struct
 /*
  * The session store (session_store.c, with the Redis store of cluster.h):
  *  - ac__session_store_gate: when the shard has a store and the session
- *    has no local copy loaded under the current view, loads it, then
- *    calls ac__agent_call_start again; returns true (it took req->root),
- *    else false;
+ *    has no local copy loaded under the current view, copies env and
+ *    body (valid only during ac_agent_serve), loads the state, then calls
+ *    ac__agent_call_start again with the copy; returns true (ex will be
+ *    answered), else false;
  *  - ac__session_store_write: a put's write-through; the running call's
  *    answer waits for it (ac__agent_call_store_begin/end).
  */
 bool ac__session_store_gate(struct ac__agent_shard *sh, unsigned agent, unsigned origin,
                             struct ac_exchange *ex, struct ac__resp_mode mode,
-                            const ac_agent_request *req);
+                            const struct ac__envelope *env, const char *body, size_t len);
 void ac__session_store_write(struct ac__agent_shard *sh, const char *id, size_t len,
                              const json_t *value, uint64_t version);
 uint64_t ac__agent_call_running(struct ac__agent_shard *sh);

@@ -18,18 +18,30 @@ static const int statuses[AC__AGENT_STATUSES - 1] = {200, 400, 404, 405, 408, 41
 static unsigned status_slot(int status)
 {
     switch (status) {
-    case 200: return 0;
-    case 400: return 1;
-    case 404: return 2;
-    case 405: return 3;
-    case 408: return 4;
-    case 413: return 5;
-    case 429: return 6;
-    case 431: return 7;
-    case 500: return 8;
-    case 503: return 9;
-    case 504: return 10;
-    default: return AC__AGENT_STATUSES - 1;
+    case 200:
+        return 0;
+    case 400:
+        return 1;
+    case 404:
+        return 2;
+    case 405:
+        return 3;
+    case 408:
+        return 4;
+    case 413:
+        return 5;
+    case 429:
+        return 6;
+    case 431:
+        return 7;
+    case 500:
+        return 8;
+    case 503:
+        return 9;
+    case 504:
+        return 10;
+    default:
+        return AC__AGENT_STATUSES - 1;
     }
 }
 
@@ -87,8 +99,8 @@ static const struct ac_metric_desc m_service = {
     "agentcore_request_service_seconds",
     "Time from the handler's start to the call's answer (including its async work).",
     AC_METRIC_HISTOGRAM};
-static const struct ac_metric_desc m_sessions = {
-    "agentcore_sessions", "Sessions stored on the shard.", AC_METRIC_GAUGE};
+static const struct ac_metric_desc m_sessions = {"agentcore_sessions",
+                                                 "Sessions stored on the shard.", AC_METRIC_GAUGE};
 
 static void collect(void *arg, ac_metrics_sink *s)
 {

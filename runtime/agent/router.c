@@ -26,14 +26,14 @@ struct forward {
     unsigned agent, origin;
     struct ac_exchange *ex;
     struct ac__resp_mode mode;
-    ac_agent_request req;
+    struct ac__envelope env; /* spans point into body[] */
+    size_t len;
+    char body[];
 };
 
 static void drop_forward(void *arg)
 {
-    struct forward *f = arg;
-    json_decref(f->req.root);
-    ac_free(f);
+    ac_free(arg);
 }
 
 static void run_forward(void *arg)
@@ -44,7 +44,7 @@ static void run_forward(void *arg)
         drop_forward(f);
         return;
     }
-    ac__agent_call_start(sh, f->agent, f->origin, f->ex, f->mode, &f->req);
+    ac__agent_call_start(sh, f->agent, f->origin, f->ex, f->mode, &f->env, f->body, f->len);
     ac_free(f);
 }
 
@@ -134,8 +134,9 @@ static void list_agents(struct ac__agent_shard *sh, struct ac_exchange *ex,
 static void invoke(struct ac__agent_shard *sh, struct ac_exchange *ex, struct ac__resp_mode mode,
                    const char *name, size_t len)
 {
-    ac_agent_request req;
-    const char *code;
+    struct ac__envelope env;
+    const char *code, *body = ex->req->body.p;
+    size_t blen = ex->req->body.len;
     char msg[256];
     int agent = ac__agent_find(sh, name, len);
     if (agent < 0) {
@@ -143,34 +144,37 @@ static void invoke(struct ac__agent_shard *sh, struct ac_exchange *ex, struct ac
         ac__agent_reply_error(sh, sh->id, ex, mode, 404, 0, "unknown_agent", msg);
         return;
     }
-    if (ac__agent_request_parse(ex->req->body.p, ex->req->body.len, &req, &code, msg, sizeof msg)) {
+    if (ac__agent_request_scan(body, blen, &env, &code, msg, sizeof msg)) {
         ac__agent_metrics_end(&sh->agents[agent], 400, 0, 0);
         ac__agent_reply_error(sh, sh->id, ex, mode, 400, 0, code, msg);
         return;
     }
     if (sh->agents[agent].def.placement == AC_AGENT_BY_SESSION &&
-        ac__cluster_route(sh, ex, mode, (unsigned)agent, &req))
+        ac__cluster_route(sh, ex, mode, (unsigned)agent, &env))
         return;
     unsigned target = sh->id;
-    if (sh->agents[agent].def.placement == AC_AGENT_BY_SESSION && req.session_id)
-        target = ac_session_shard(req.session_id, sh->host->cfg.shards);
+    if (sh->agents[agent].def.placement == AC_AGENT_BY_SESSION && env.has_session)
+        target = (unsigned)(ac_session_hash(env.ids, env.session_len) % sh->host->cfg.shards);
     if (target == sh->id) {
-        ac__agent_call_start(sh, (unsigned)agent, sh->id, ex, mode, &req);
+        ac__agent_call_start(sh, (unsigned)agent, sh->id, ex, mode, &env, body, blen);
         return;
     }
-    struct forward *f = ac_alloc(sizeof *f);
+    /* The body lives only during this call: the post carries a copy. */
+    struct forward *f = ac_alloc(sizeof *f + blen);
     if (!f) {
-        json_decref(req.root);
         ac__agent_reply_error(sh, sh->id, ex, mode, 503, 1, "out_of_memory",
                               "no memory to forward the request");
         return;
     }
-    *f = (struct forward){.post = {.fn = run_forward, .drop = drop_forward},
-                          .agent = (unsigned)agent,
-                          .origin = sh->id,
-                          .ex = ex,
-                          .mode = mode,
-                          .req = req};
+    f->post = (struct ac__post){.fn = run_forward, .drop = drop_forward};
+    f->agent = (unsigned)agent;
+    f->origin = sh->id;
+    f->ex = ex;
+    f->mode = mode;
+    f->env = env;
+    f->len = blen;
+    memcpy(f->body, body, blen);
+    ac__envelope_rebase(&f->env, body, f->body);
     ac__agent_post(sh, target, &f->post);
 }
 

@@ -30,14 +30,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A call waiting for its session's state. */
+/* A call waiting for its session's state, with its own copy of the body
+ * (the exchange's is valid only during ac_agent_serve). */
 struct pending_load {
     struct ac__agent_shard *sh;
     unsigned agent, origin;
     struct ac_exchange *ex;
     struct ac__resp_mode mode;
-    ac_agent_request req;
+    struct ac__envelope env; /* spans point into body[] */
     uint64_t gen;
+    size_t len;
+    char body[];
 };
 
 /* A write in flight: the call to release, the session to drop on failure. */
@@ -59,9 +62,8 @@ static void loaded(void *arg, int res, const char *data, size_t len, uint64_t ve
 {
     struct pending_load *p = arg;
     struct ac__agent_shard *sh = p->sh;
-    const char *id = p->req.session_id;
+    const char *id = ac__envelope_session(&p->env);
     if (ac__agent_shard_current() != sh) { /* the shard stopped meanwhile */
-        json_decref(p->req.root);
         free(p);
         return;
     }
@@ -73,33 +75,32 @@ static void loaded(void *arg, int res, const char *data, size_t len, uint64_t ve
             res = -EPROTO;
     }
     if (!res)
-        res = ac__session_install(sh, id, strlen(id), value, version, p->gen);
+        res = ac__session_install(sh, id, p->env.session_len, value, version, p->gen);
     AC_AGENT_STAT_ADD(sh->cc.loads, 1);
     if (res) {
         AC_AGENT_STAT_ADD(sh->cc.load_errors, 1);
         ac_log_warn("agent: session %s: state not loaded: %s", id, ac_strerror(res));
         ac__agent_reply_error(sh, p->origin, p->ex, p->mode, 503, 1, "session_store_unavailable",
                               "the session's state could not be loaded");
-        json_decref(p->req.root);
         free(p);
         return;
     }
-    ac__agent_call_start(sh, p->agent, p->origin, p->ex, p->mode, &p->req);
+    ac__agent_call_start(sh, p->agent, p->origin, p->ex, p->mode, &p->env, p->body, p->len);
     free(p);
 }
 
 bool ac__session_store_gate(struct ac__agent_shard *sh, unsigned agent, unsigned origin,
                             struct ac_exchange *ex, struct ac__resp_mode mode,
-                            const ac_agent_request *req)
+                            const struct ac__envelope *env, const char *body, size_t blen)
 {
-    if (!sh->store || !req->session_id || sh->agents[agent].def.placement != AC_AGENT_BY_SESSION)
+    if (!sh->store || !env->has_session || sh->agents[agent].def.placement != AC_AGENT_BY_SESSION)
         return false;
-    const char *id = req->session_id;
-    size_t len = strlen(id);
+    const char *id = env->ids;
+    size_t len = env->session_len;
     uint64_t gen = view_gen(sh);
     if (ac__session_fresh(sh, id, len, gen))
         return false;
-    struct pending_load *p = malloc(sizeof *p);
+    struct pending_load *p = malloc(sizeof *p + blen);
     int err = p ? 0 : -ENOMEM;
     if (p) {
         *p = (struct pending_load){.sh = sh,
@@ -107,15 +108,17 @@ bool ac__session_store_gate(struct ac__agent_shard *sh, unsigned agent, unsigned
                                    .origin = origin,
                                    .ex = ex,
                                    .mode = mode,
-                                   .req = *req,
-                                   .gen = gen};
-        err = ac_session_store_load(sh->store, id, len, loaded, p);
+                                   .env = *env,
+                                   .gen = gen,
+                                   .len = blen};
+        memcpy(p->body, body, blen);
+        ac__envelope_rebase(&p->env, body, p->body);
+        err = ac_session_store_load(sh->store, p->env.ids, len, loaded, p);
     }
     if (err) {
         free(p);
         ac__agent_reply_error(sh, origin, ex, mode, 503, 1, "session_store_unavailable",
                               ac_strerror(err));
-        json_decref(req->root);
     }
     return true;
 }

@@ -145,3 +145,54 @@ Test(runtime_tasks, spawn_outside_a_shard_is_refused)
 {
     cr_assert_eq(ac_spawn(AC_PRIO_HIGH, record, NULL), -EINVAL);
 }
+
+/* ---- the time slice of a loop turn --------------------------------------- */
+
+#define LONG_TASKS 8
+
+static struct {
+    ac_runtime *rt;
+    struct ac_timer timer;
+    unsigned ran, ran_when_fired;
+} T;
+
+static void long_task(void *arg)
+{
+    (void)arg;
+    uint64_t until = ac_now_ns() + 2000000; /* 2 ms of CPU: longer than the timer */
+    while (ac_now_ns() < until)
+        ;
+    if (++T.ran == LONG_TASKS)
+        ac_runtime_stop(T.rt);
+}
+
+static void fired(struct ac_timer *t, void *arg)
+{
+    (void)t, (void)arg;
+    T.ran_when_fired = T.ran;
+}
+
+static void spawn_long(void *arg, unsigned shard)
+{
+    (void)arg, (void)shard;
+    cr_assert_eq(ac_timer_start(&T.timer, 1000000, fired, NULL), 0);
+    for (int i = 0; i < LONG_TASKS; i++)
+        cr_assert_eq(ac_spawn(AC_PRIO_NORMAL, long_task, NULL), 0);
+}
+
+/* The task budget (64) would run all eight 2 ms tasks in one turn; the
+ * 250 us slice ends the turn after the first, so the 1 ms timer fires
+ * between the first and the second task instead of after the eighth. */
+Test(runtime_tasks, long_tasks_leave_the_turn_once_the_slice_is_spent)
+{
+    ac_runtime_config cfg;
+    test_config(&cfg);
+    cfg.shards = 1;
+    cfg.on_shard_start = spawn_long;
+    cfg.stall_threshold_ns = 60ull * 1000 * 1000 * 1000;
+    memset(&T, 0, sizeof T);
+    cr_assert_eq(ac_runtime_create(&cfg, &T.rt), 0);
+    test_run(T.rt);
+    cr_assert_eq(T.ran, LONG_TASKS);
+    cr_assert_eq(T.ran_when_fired, 1, "the timer waited for %u tasks", T.ran_when_fired);
+}

@@ -250,6 +250,36 @@ Test(sched_sched, run_stops_at_budget_and_continues_next_call)
     cr_expect_not(ac_sched_has_ready(s));
 }
 
+static void record_and_yield(void *arg)
+{
+    record(arg);
+    if (norder % 3 == 0)
+        ac_sched_yield(s);
+}
+
+/* A yield ends the run after the running task, and the weighted round
+ * resumes where it stopped: the order is the one without yields. */
+Test(sched_sched, yield_ends_the_run_and_keeps_the_shares)
+{
+    make(64);
+    norder = 0;
+    for (uintptr_t c = AC_PRIO_COUNT; c-- > 0;)
+        for (int i = 0; i < 20; i++)
+            cr_assert_eq(ac_spawn((enum ac_prio)c, record_and_yield, (void *)c), 0);
+    unsigned runs = 0, total = 0, n;
+    while ((n = ac_sched_run(s, 1000)) > 0) {
+        cr_assert_leq(n, 3, "run %u took %u tasks past a yield", runs, n);
+        total += n;
+        runs++;
+    }
+    cr_expect_eq(total, 60);
+    cr_expect_eq(runs, 20);
+    static const unsigned char want[] = {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 0, 0, 0, 0, 0,
+                                         0, 0, 0, 1, 1, 1, 1, 2, 0, 0, 0, 0, 1, 1, 1, 1, 2};
+    for (unsigned i = 0; i < sizeof want; i++)
+        cr_expect_eq(order[i], want[i], "position %u: class %u, want %u", i, order[i], want[i]);
+}
+
 Test(sched_sched, stealable_task_without_peers_runs_here_and_calls_done)
 {
     make(16);

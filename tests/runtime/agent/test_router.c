@@ -148,6 +148,47 @@ static void two_events(void *arg, ac_call call, const ac_agent_request *req)
         atomic_fetch_add(&R.errors, 1);
 }
 
+/* Both see the same request: "trees" as trees built before it runs,
+ * "lazy" as raw text first. Each answers with what it saw; a broken
+ * expectation counts as an error. */
+static void expect_at(bool ok, int line)
+{
+    if (!ok) {
+        cr_log_warn("expectation on line %d failed", line);
+        atomic_fetch_add(&R.errors, 1);
+    }
+}
+#define expect(ok) expect_at(ok, __LINE__)
+
+static void trees(void *arg, ac_call call, const ac_agent_request *req)
+{
+    (void)arg;
+    expect(req->root && req->input && req->input_json.len > 0);
+    expect(ac_agent_request_input(req) == req->input);
+    expect(json_equal(json_object_get(req->root, "input"), req->input));
+    ac_call_answer(call,
+                   json_pack("{s:O, s:s?, s:I}", "input", req->input, "session", req->session_id,
+                             "tools", (json_int_t)json_array_size(req->tools)));
+}
+
+static void lazy(void *arg, ac_call call, const ac_agent_request *req)
+{
+    char out[2048];
+    (void)arg;
+    expect(!req->root && !req->input && !req->context && !req->tools);
+    expect(ac_call_answer_raw(call, "{\"a\":", 5) == -EINVAL);
+    expect(ac_call_answer_raw(call, "{\"a\":1,\"a\":2}", 13) == -EINVAL);
+    json_t *in = ac_agent_request_input(req);
+    expect(in && req->input == in && ac_agent_request_input(req) == in); /* built once */
+    expect(ac_agent_request_context(req) == req->context);
+    expect(ac_agent_request_tools(req) == req->tools);
+    int n = snprintf(out, sizeof out, "{\"input\":%.*s,\"session\":\"%s\",\"tools\":%zu}",
+                     (int)req->input_json.len, req->input_json.p,
+                     req->session_id ? req->session_id : "", json_array_size(req->tools));
+    expect(ac_call_answer_raw(call, out, (size_t)n) == 0);
+    expect(ac_call_answer_raw(call, "1", 1) == -ESTALE);
+}
+
 static unsigned ring_size = 1024;
 
 static void run_script(unsigned shards, const struct step *steps, unsigned n)
@@ -162,6 +203,8 @@ static void run_script(unsigned shards, const struct step *steps, unsigned n)
         {.name = "late", .handler = late, .timeout_ns = 20000000},
         {.name = "limited", .handler = never, .timeout_ns = 50000000, .max_concurrency = 1},
         {.name = "two-events", .handler = two_events, .placement = AC_AGENT_BY_SESSION},
+        {.name = "trees", .handler = trees, .placement = AC_AGENT_BY_SESSION},
+        {.name = "lazy", .handler = lazy, .placement = AC_AGENT_BY_SESSION, .lazy_json = true},
     };
     memset(&R, 0, sizeof R);
     R.steps = steps;
@@ -508,4 +551,41 @@ Test(runtime_agent_router, full_message_rings_queue_posts_in_order, .timeout = 6
         json_decref(j);
     }
     free_script(24);
+}
+
+/* Session "s1" lives on shard 1 of 2 (ac_session_hash), so calls that
+ * arrive on shard 0 travel there; the long body does not fit a call. */
+Test(runtime_agent_router, tree_and_lazy_agents_see_the_same_request, .timeout = 60)
+{
+    static char big_body[2048];
+    const char *small = "{\"input\":{\"k\":[1,\"\\u00e9\"]},\"session_id\":\"s\\u0031\","
+                        "\"tools\":[\"a\",\"b\"],\"context\":{\"c\":1}}";
+    snprintf(big_body, sizeof big_body,
+             "{\"input\":{\"k\":[1,\"%01200d\"]},\"session_id\":\"s1\",\"tools\":[\"a\",\"b\"]}",
+             5);
+    cr_assert_eq(ac_session_shard("s1", 2), 1);
+    const struct step steps[] = {
+        {0, post("/v1/agents/trees/invoke", small, NULL)},
+        {0, post("/v1/agents/lazy/invoke", small, NULL)},
+        {0, post("/v1/agents/trees/invoke", big_body, NULL)},
+        {0, post("/v1/agents/lazy/invoke", big_body, NULL)},
+        {1, post("/v1/agents/lazy/invoke", small, NULL)},
+    };
+    unsigned n = sizeof steps / sizeof steps[0];
+    run_script(2, steps, n);
+    for (unsigned i = 0; i < n; i++) {
+        cr_assert_eq(status_of(i), 200, "step %u: %s", i, R.tex[i].buf);
+        json_t *j = json_of(i), *o = json_object_get(j, "output");
+        cr_assert_eq(json_integer_value(json_object_get(j, "shard")), 1, "ran on the owner");
+        cr_assert_str_eq(json_string_value(json_object_get(o, "session")), "s1");
+        cr_assert_eq(json_integer_value(json_object_get(o, "tools")), 2);
+        json_t *k = json_object_get(json_object_get(o, "input"), "k");
+        cr_assert_eq(json_array_size(k), 2);
+        if (i == 0 || i == 1 || i == 4)
+            cr_assert_str_eq(json_string_value(json_array_get(k, 1)), "\xc3\xa9");
+        else
+            cr_assert_eq(strlen(json_string_value(json_array_get(k, 1))), 1200);
+        json_decref(j);
+    }
+    free_script(n);
 }
