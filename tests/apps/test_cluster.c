@@ -6,12 +6,8 @@
  * Every wait is bounded (membership convergence: 15 s; a request: the
  * client's 10 s receive timeout; retries: counted).
  */
-#include "net/http/client.h"
+#include "agentd_proc.h"
 #include "net/resp/helpers.h"
-
-#include <poll.h>
-#include <sys/prctl.h>
-#include <time.h>
 
 #define MAX_NODES 4
 #define TTL_MS    "1000"
@@ -31,46 +27,21 @@ static char redis_arg[32];
 
 static void node_start(struct node *n, const char *store, const char *mode)
 {
-    const char *argv[] = {AGENTD_BIN,
-                          "--port",
-                          "0",
-                          "--quiet",
-                          "--cluster-redis",
-                          redis_arg,
-                          "--cluster-session-store",
-                          store,
-                          "--cluster-mode",
-                          mode,
-                          "--cluster-ttl-ms",
-                          TTL_MS,
-                          "--cluster-poll-ms",
-                          POLL_MS,
-                          NULL};
-    int fds[2];
-    char line[256] = {0};
-    size_t len = 0;
-    cr_assert_eq(pipe(fds), 0);
-    n->pid = fork();
-    cr_assert_geq(n->pid, 0);
-    if (n->pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL); /* dies with a crashed test */
-        dup2(fds[1], 1);
-        close(fds[0]);
-        execv(AGENTD_BIN, (char *const *)argv);
-        _exit(127);
-    }
-    close(fds[1]);
-    while (!memchr(line, '\n', len) && len < sizeof line - 1) {
-        struct pollfd p = {fds[0], POLLIN, 0};
-        cr_assert_eq(poll(&p, 1, 15000), 1, "agentd printed nothing");
-        ssize_t k = read(fds[0], line + len, sizeof line - 1 - len);
-        cr_assert_gt(k, 0, "agentd exited before listening");
-        len += (size_t)k;
-    }
-    close(fds[0]);
-    const char *p = strstr(line, "127.0.0.1:");
-    cr_assert_not_null(p, "unexpected first line: %s", line);
-    n->port = (uint16_t)atoi(p + 10);
+    const char *const extra[] = {"--cluster-redis",
+                                 redis_arg,
+                                 "--cluster-session-store",
+                                 store,
+                                 "--cluster-mode",
+                                 mode,
+                                 "--cluster-ttl-ms",
+                                 TTL_MS,
+                                 "--cluster-poll-ms",
+                                 POLL_MS,
+                                 NULL};
+    struct agentd d;
+    agentd_start(&d, extra); /* dies with a crashed test (PDEATHSIG) */
+    n->pid = d.pid;
+    n->port = d.port;
     n->c = NULL;
     n->alive = true;
 }
