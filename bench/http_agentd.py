@@ -20,11 +20,14 @@ Stops only the processes it started, by pid.
 
 With --baseline DIR, DIR/build/bin/agentd (another build of the tree,
 e.g. main's before a change) is served too, as "agentd-base", measured in
-the same alternation. --conns picks the connection counts (default 64
-and 256). The summary also gives agentd's echo / healthz CPU ratio.
+the same alternation. --epoll adds agentd on the epoll backend (--backend
+epoll), "agentd-epoll". --conns picks the connection counts (default 64
+and 256), --scenarios the paths. The summary also gives agentd's echo /
+healthz CPU ratio.
 
   bench/http_agentd.py [--runs 5] [--seconds 5] [--quick] [--json]
-                       [--baseline DIR] [--conns 64,256]
+                       [--baseline DIR] [--epoll] [--scenarios healthz,echo]
+                       [--conns 64,256]
 """
 import argparse, json, os, re, shutil, signal, socket, statistics, subprocess, sys
 import tempfile, time, urllib.request
@@ -114,25 +117,27 @@ class Server:
             self.proc.wait()
 
 
-def agentd_cmd(binary, port, cpus=""):
+def agentd_cmd(binary, port, cpus="", extra=()):
     """agentd on `port`, quiet; no admin listener where the build has one
     (a --baseline build may predate it)."""
     h = subprocess.run([binary, "--help"], capture_output=True, text=True)
     help_text = h.stdout + h.stderr
-    cmd = [binary, "--port", str(port), "--quiet"]
+    cmd = [binary, "--port", str(port), "--quiet"] + list(extra)
     if "--admin-port" in help_text:
         cmd += ["--admin-port", "0"]
     return cmd + (["--cpus", cpus] if cpus else [])
 
 
-def start_servers(tmp, cpus, baseline=None):
+def start_servers(tmp, cpus, baseline=None, epoll=False):
     servers = []
-    agentds = [("agentd", f"{BIN}/agentd")]
+    agentds = [("agentd", f"{BIN}/agentd", ())]
+    if epoll:
+        agentds.append(("agentd-epoll", f"{BIN}/agentd", ("--backend", "epoll")))
     if baseline:
-        agentds.append(("agentd-base", os.path.join(baseline, "build", "bin", "agentd")))
-    for name, binary in agentds:
+        agentds.append(("agentd-base", os.path.join(baseline, "build", "bin", "agentd"), ()))
+    for name, binary, extra in agentds:
         p = free_port()
-        servers.append(Server(name, agentd_cmd(binary, p, cpus), p))
+        servers.append(Server(name, agentd_cmd(binary, p, cpus, extra), p))
     p = free_port()
     ncpu = len(os.sched_getaffinity(0))
     conf = open(os.path.join(ROOT, "bench", "baselines", "nginx.conf")).read()
@@ -200,6 +205,8 @@ def bench_args(quick_runs):
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--baseline", help="another build tree's root (its build/bin/agentd)")
+    ap.add_argument("--epoll", action="store_true")
+    ap.add_argument("--scenarios", default="healthz,echo")
     ap.add_argument("--conns", default="64,256")
     a = ap.parse_args()
     if a.quick:
@@ -245,8 +252,9 @@ def main():
     a = bench_args(1)
     tmp = tempfile.mkdtemp(prefix="ac-http-bench-")
     lua = post_lua(tmp)
-    scenarios = [("healthz", "/healthz", None), ("echo", "/v1/agents/echo/invoke", lua)]
-    servers = start_servers(tmp, a.cpus, a.baseline)
+    scenarios = [s for s in (("healthz", "/healthz", None), ("echo", "/v1/agents/echo/invoke", lua))
+                 if s[0] in a.scenarios.split(",")]
+    servers = start_servers(tmp, a.cpus, a.baseline, a.epoll)
     conn_counts = [int(c) for c in a.conns.split(",")]
     res = {}
     try:
@@ -297,6 +305,12 @@ def main():
             base = summary[scen]["agentd-base"]
             summary[scen]["ratios"]["cpu_vs_base"] = (ag["cpu_us_per_req"]["median"] /
                                                       base["cpu_us_per_req"]["median"])
+        if "agentd-epoll" in summary[scen]:
+            ep = summary[scen]["agentd-epoll"]
+            summary[scen]["ratios"]["epoll_cpu_vs_uring"] = (
+                ep["cpu_us_per_req"]["median"] / ag["cpu_us_per_req"]["median"])
+            summary[scen]["ratios"]["epoll_rps_vs_uring"] = (
+                ep["rps"]["median"] / ag["rps"]["median"])
     for scen in list(summary):
         if scen.startswith("echo/"):
             hz = summary.get("healthz/" + scen.split("/", 1)[1])
@@ -313,9 +327,9 @@ def main():
     print(f"# {meta['date']}, load {meta['load'][0]:.2f}, {a.runs} runs x {a.seconds} s")
     for scen, by in summary.items():
         print(f"== {scen}")
-        for name in [n for n in ("agentd", "agentd-base", "nginx", "go") if n in by]:
+        for name in [n for n in ("agentd", "agentd-epoll", "agentd-base", "nginx", "go") if n in by]:
             m = by[name]
-            print(f"  {name:7s} " + "  ".join(
+            print(f"  {name:12s} " + "  ".join(
                 f"{k} {m[k]['median']:.2f} [{m[k]['min']:.2f}..{m[k]['max']:.2f}]"
                 for k in ("rps", "p99_ms", "cpu_us_per_req", "user_us_per_req",
                           "runq_wait_ms_per_s")))

@@ -8,8 +8,11 @@ ac-loadgen --json, server CPU ns/msg from /proc/PID/stat utime+stime over
 the run. Reports the median and min..max of --runs runs; ratios against
 epoll-echo and uring-echo of the same run. Stops only the pids it started.
 
-  bench/net_echo.py [--runs N] [--seconds S] [--quick] [--json]
+  bench/net_echo.py [--runs N] [--seconds S] [--quick] [--json] [--epoll]
                     [--conns 1,16,128,1024] [--depths 1,8] [--extra LABEL=PATH ...]
+
+--epoll adds ac-echo on the epoll backend (AC_BACKEND=epoll) as a row of
+its own, "ac-echo@epoll", beside ac-echo on io_uring and the baselines.
 
 --extra adds another ac-echo-compatible binary (e.g. a build of an earlier
 commit, LABEL=PATH) to the same interleaved runs, for before/after numbers
@@ -31,12 +34,17 @@ EXTRA = {}
 
 
 def start(name, port):
+    env = None
+    if name == "ac-echo@epoll":
+        env = dict(os.environ, AC_BACKEND="epoll")
+        name = "ac-echo"
     if name == "ac-echo" or name in EXTRA:
         path = EXTRA.get(name, f"{BIN}/ac-echo")
         cmd = [path, "--port", str(port), "--cpus", "1", "--stats"]
     else:
         cmd = [f"{BIN}/{name}", str(port), "1"]
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                         env=env)
     for _ in range(100):  # until it listens (at most 5 s)
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
@@ -68,13 +76,14 @@ def main():
     ap.add_argument("--conns", default="1,16,128,1024")
     ap.add_argument("--depths", default="1,8")
     ap.add_argument("--extra", action="append", default=[])
+    ap.add_argument("--epoll", action="store_true")
     a = ap.parse_args()
     if a.quick:
         a.runs, a.seconds = 1, 0.3
     for e in a.extra:
         label, path = e.split("=", 1)
         EXTRA[label] = path
-    acs = ["ac-echo"] + list(EXTRA)
+    acs = ["ac-echo"] + (["ac-echo@epoll"] if a.epoll else []) + list(EXTRA)
     servers = acs + ["epoll-echo", "uring-echo"]
     conns_list = [int(c) for c in a.conns.split(",")]
     depths = [int(d) for d in a.depths.split(",")]

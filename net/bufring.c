@@ -6,9 +6,10 @@
  * The buffers are a mem/ buffer group (ac_bufgroup): its region, its
  * buffer ids (the ring's bids) and its per-buffer reference counts, so a
  * received buffer is held and released one way, as ac_ioslice references
- * (struct ac_slice carries one). The ring of io_uring_buf descriptors is
- * set up by hand (liburing 2.3 has no io_uring_setup_buf_ring): page-aligned
- * memory registered with io_uring_register_buf_ring.
+ * (struct ac_slice carries one). The ring that lends buffers to the
+ * kernel is the backend's (ac__ring_pbuf_*): an io_uring provided-buffer
+ * ring, or the epoll backend's own stack, from which it picks a buffer
+ * per receive itself — so the references below work the same on both.
  *
  * The kernel's reference. A buffer in the ring is adopted as one reference
  * that the kernel holds, lent[bid]: a slice over the part it has not filled
@@ -41,15 +42,12 @@
 
 #include <errno.h>
 #include <stdlib.h>
-#include <sys/mman.h>
 
 /* Lends buffer bid to the kernel: adopts it as the kernel's reference. */
 static void ring_add(struct ac__bufpool *p, uint16_t bid)
 {
     ac_bufgroup_adopt(p->group, bid, p->size, &p->lent[bid]);
-    io_uring_buf_ring_add(p->br, ac_bufgroup_addr(p->group, bid), p->size, bid, (int)p->mask, 0);
-    /* advance is a release store of the tail: the descriptor is visible first. */
-    io_uring_buf_ring_advance(p->br, 1);
+    ac__ring_pbuf_add(p->net->ring, ac_bufgroup_addr(p->group, bid), p->size, bid);
     p->avail++;
 }
 
@@ -65,7 +63,6 @@ static void recycled(void *arg, ac_bufgroup *g, uint16_t bid)
 int ac__bufpool_init(struct ac__bufpool *p, struct ac_ring *ring, unsigned count, unsigned size,
                      bool want_registered, bool want_incremental)
 {
-    struct io_uring *u = ac_ring_raw(ring);
     int err;
 
     if (count == 0 || (count & (count - 1)) || count > 32768)
@@ -76,39 +73,16 @@ int ac__bufpool_init(struct ac__bufpool *p, struct ac_ring *ring, unsigned count
         return err;
     p->count = count;
     p->size = size;
-    p->mask = (unsigned)io_uring_buf_ring_mask(count);
     p->avail = 0;
     p->bgid = 0;
-    p->br_len = (size_t)count * sizeof(struct io_uring_buf);
     p->lent = calloc(count, sizeof *p->lent);
-    p->br = mmap(NULL, p->br_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     err = -ENOMEM;
-    if (p->br == MAP_FAILED) {
-        p->br = NULL;
-        goto out_free;
-    }
     if (!p->lent)
-        goto out_unmap_ring;
-
-    struct io_uring_buf_reg reg = {
-        .ring_addr = (uint64_t)(uintptr_t)p->br, .ring_entries = count, .bgid = p->bgid};
-    err = -EINVAL;
-    p->incremental = false;
-    if (want_incremental) {
-        reg.pad = IOU_PBUF_RING_INC; /* `flags` in newer uapi headers */
-        err = io_uring_register_buf_ring(u, &reg, 0);
-        p->incremental = err == 0;
-    }
-    if (err == -EINVAL) { /* not asked for, or a kernel < 6.12: a buffer per receive */
-        reg.pad = 0;
-        err = io_uring_register_buf_ring(u, &reg, 0);
-    }
-    if (err) {
-        if (err == -EINVAL)
-            err = -EOPNOTSUPP; /* kernel < 5.19 */
-        goto out_unmap_ring;
-    }
-    io_uring_buf_ring_init(p->br);
+        goto out_free;
+    err = ac__ring_pbuf_register(ring, p->bgid, count, want_incremental, &p->incremental);
+    if (err)
+        goto out_free;
+    p->ready = true;
     for (unsigned i = 0; i < count; i++) {
         uint16_t bid;
         err = ac_bufgroup_take(p->group, &bid); /* a new group has every id free */
@@ -119,9 +93,8 @@ int ac__bufpool_init(struct ac__bufpool *p, struct ac_ring *ring, unsigned count
 
     p->registered = false;
     if (want_registered) {
-        struct iovec iov = {.iov_base = ac_bufgroup_base(p->group),
-                            .iov_len = ac_bufgroup_size(p->group)};
-        err = io_uring_register_buffers(u, &iov, 1);
+        err =
+            ac__ring_buffers_register(ring, ac_bufgroup_base(p->group), ac_bufgroup_size(p->group));
         if (err == 0)
             p->registered = true;
         else
@@ -131,10 +104,6 @@ int ac__bufpool_init(struct ac__bufpool *p, struct ac_ring *ring, unsigned count
     }
     return 0;
 
-out_unmap_ring:
-    if (p->br)
-        munmap(p->br, p->br_len);
-    p->br = NULL;
 out_free:
     free(p->lent);
     p->lent = NULL;
@@ -145,12 +114,11 @@ out_free:
 
 void ac__bufpool_fini(struct ac__bufpool *p, struct ac_ring *ring)
 {
-    if (!p->br)
+    if (!p->ready)
         return;
-    struct io_uring *u = ac_ring_raw(ring);
     if (p->registered)
-        io_uring_unregister_buffers(u);
-    io_uring_unregister_buf_ring(u, p->bgid);
+        ac__ring_buffers_unregister(ring);
+    ac__ring_pbuf_unregister(ring, p->bgid);
     /* The kernel's references end; the buffers go to the free list, not the ring. */
     ac_bufgroup_set_recycle(p->group, NULL, NULL);
     for (unsigned i = 0; i < p->count; i++)
@@ -159,9 +127,8 @@ void ac__bufpool_fini(struct ac__bufpool *p, struct ac_ring *ring)
     ac_bufgroup_stats(p->group, &st);
     AC_ASSERT(st.held == 0); /* net.h rule 7: no slice still held */
     ac_bufgroup_destroy(p->group);
-    munmap(p->br, p->br_len);
     free(p->lent);
-    p->br = NULL;
+    p->ready = false;
 }
 
 void ac__bufpool_take(struct ac__bufpool *p, uint16_t bid, uint32_t len, uint32_t cqe_flags,

@@ -10,14 +10,99 @@
 #include <liburing.h>
 #include <sys/uio.h>
 
+/* ---- the seam: one const table of operations per backend ---- */
+
+/*
+ * A backend: how a ring is created, fed and reaped. ring.c (the public
+ * ac_ring_* functions) forwards to the table of the ring's backend; no
+ * other file switches on the backend. Completions reach callers through
+ * ac__ring_complete on both.
+ */
+struct ac__backend {
+    const char *name;
+    /* Fills r's backend part, r->feat and r->kinds. 0 or -errno. */
+    int (*create)(struct ac_ring *r, const struct ac_ring_config *cfg);
+    void (*destroy)(struct ac_ring *r);
+    int (*fd)(const struct ac_ring *r);
+    void (*describe)(const struct ac_ring *r, char *buf, size_t len);
+    int (*submit)(struct ac_ring *r, struct ac_op *op);
+    int (*submit_wake)(struct ac_ring *r, int target_fd);
+    int (*enter)(struct ac_ring *r, uint64_t timeout_ns);
+    unsigned (*dispatch)(struct ac_ring *r);
+    /* Optional: fills the counters only the backend knows (cq_overflows). */
+    void (*stats)(const struct ac_ring *r, struct ac_ring_stats *out);
+    /* Provided buffers: one group per ring, `count` buffers (a power of 2). */
+    int (*pbuf_register)(struct ac_ring *r, uint16_t bgid, unsigned count, bool want_incremental,
+                         bool *incremental);
+    void (*pbuf_add)(struct ac_ring *r, void *addr, unsigned len, uint16_t bid);
+    void (*pbuf_unregister)(struct ac_ring *r, uint16_t bgid);
+    /* Registers [base, base+len) as fixed buffer 0. 0 or -errno. */
+    int (*buffers_register)(struct ac_ring *r, void *base, size_t len);
+    void (*buffers_unregister)(struct ac_ring *r);
+};
+
+extern const struct ac__backend ac__backend_uring; /* backend_uring.c */
+extern const struct ac__backend ac__backend_epoll; /* backend_epoll.c */
+
+/* The epoll backend's state (backend_epoll.c has the design comment). */
+struct ac__epoll_fd;
+struct ac__epoll_cqe {
+    struct ac_op *op; /* NULL: a wake-up */
+    int res;
+    uint32_t flags;
+};
+struct ac__epoll_buf {
+    char *addr;
+    uint32_t used; /* bytes already received into it (packing) */
+    uint16_t bid;
+};
+struct ac__epoll {
+    int epfd, efd;                   /* the epoll set; eventfd for wake-ups */
+    struct ac__epoll_fd *fds;        /* indexed by fd */
+    unsigned nfds;                   /* capacity of fds */
+    struct ac_op *sq_head, *sq_tail; /* submitted, started at the next enter */
+    unsigned nqueued;
+    unsigned nwaiting;        /* operations in the fds' wait lists */
+    struct ac__epoll_cqe *cq; /* completions not yet dispatched (ring) */
+    unsigned cq_head, cq_tail, cq_cap;
+    int *again; /* fds with a multishot op cut short */
+    unsigned nagain, again_cap;
+    struct ac__epoll_buf *bufs; /* provided buffers, a stack */
+    unsigned nbufs, bufs_cap, buf_len;
+    bool pack;           /* receives share a buffer (incremental) */
+    bool pwait2_missing; /* epoll_pwait2 is ENOSYS: ms timeouts */
+};
+
 struct ac_ring {
-    struct io_uring uring;
+    const struct ac__backend *be;
+    union {
+        struct {
+            struct io_uring uring;
+            struct io_uring_buf_ring *br; /* provided-buffer ring */
+            size_t br_len;
+            unsigned br_mask;
+            uint16_t br_bgid;
+        };
+        struct ac__epoll ep;
+    };
     struct ac_ring_features feat;
     struct ac_ring_stats stats;
     void (*after_cb)(void *arg, const char *what);
     void *after_cb_arg;
+    uint64_t kinds;        /* bit k: the backend performs kind k */
     uint64_t masked_kinds; /* ac_ring_mask_kinds */
 };
+
+/* Runs op's callback for one completion, then the callback hook. */
+void ac__ring_complete(struct ac_ring *r, struct ac_op *op, int res, uint32_t flags);
+
+/* Provided buffers at the seam (bufring.c's only way to the backend). */
+AC_MUST_USE int ac__ring_pbuf_register(struct ac_ring *r, uint16_t bgid, unsigned count,
+                                       bool want_incremental, bool *incremental);
+void ac__ring_pbuf_add(struct ac_ring *r, void *addr, unsigned len, uint16_t bid);
+void ac__ring_pbuf_unregister(struct ac_ring *r, uint16_t bgid);
+AC_MUST_USE int ac__ring_buffers_register(struct ac_ring *r, void *base, size_t len);
+void ac__ring_buffers_unregister(struct ac_ring *r);
 
 /* One row per enum ac_op_kind: how to prepare its SQE, and its name. */
 struct ac_op_desc {
@@ -57,13 +142,12 @@ _Static_assert(AC_OP_KIND_COUNT <= 64, "ac_ring_mask_kinds takes a 64-bit mask")
  * of lent[bid]. `avail` is how many buffers the kernel can still pick.
  */
 struct ac__bufpool {
-    struct io_uring_buf_ring *br;
-    size_t br_len;
     ac_bufgroup *group;
     struct ac_ioslice *lent;
-    unsigned count, size, mask;
+    unsigned count, size;
     unsigned avail;
     uint16_t bgid;
+    bool ready;       /* registered with the ring */
     bool registered;  /* the group's region is registered as fixed buffer 0 (for SEND_ZC) */
     bool incremental; /* registered with IOU_PBUF_RING_INC */
     struct ac_net *net;
@@ -136,7 +220,7 @@ struct ac_tcp_conn {
     uint64_t idle_ns, last_rx_ns;
     ac_tcp_close_fn close_cb;
     void *close_arg;
-    LIST_ENTRY(ac_tcp_conn) link;          /* net->conns */
+    LIST_ENTRY(ac_tcp_conn) link;        /* net->conns */
     STAILQ_ENTRY(ac_tcp_conn) wait_link; /* net->waiters */
 };
 
@@ -150,7 +234,7 @@ struct ac_tcp_server {
     ac_tcp_accept_fn cb;
     void *arg;
     struct ac_op accept_op, cancel_op;
-    struct ac_timer retry; /* re-arm after a resource error (EMFILE) */
+    struct ac_timer retry;          /* re-arm after a resource error (EMFILE) */
     LIST_ENTRY(ac_tcp_server) link; /* net->servers */
 };
 
@@ -158,9 +242,9 @@ struct ac_net {
     struct ac_ring *ring;
     struct ac_net_config cfg;
     struct ac__bufpool pool;
-    LIST_HEAD(, ac_tcp_conn) conns;      /* every connection not yet freed */
+    LIST_HEAD(, ac_tcp_conn) conns; /* every connection not yet freed */
     LIST_HEAD(, ac_tcp_server) servers;
-    unsigned nservers;                   /* not yet freed */
+    unsigned nservers;                  /* not yet freed */
     STAILQ_HEAD(, ac_tcp_conn) waiters; /* parked for buffers, FIFO */
     STAILQ_HEAD(, ac__wreq) wreq_free;  /* used as a stack */
     struct ac_net_stats stats;

@@ -97,6 +97,7 @@ struct ac_shard {
 
 struct ac_runtime {
     ac_runtime_config cfg;
+    enum ac_ring_backend backend; /* resolved: IO_URING or EPOLL */
     uint64_t stall_threshold_cycles;
     uint64_t task_slice_cycles;
     unsigned nshards;
@@ -153,6 +154,11 @@ void ac__stall_mark(struct ac_shard *self);
 /* The stall check, then the wake-ups the callback's messages need. */
 void ac__after_callback(struct ac_shard *self, const char *what);
 void ac__after_callback_hook(void *arg, const char *what);
+
+/* backend.c: which backend the shards use */
+/* Resolves `want` (AUTO: environment, io_uring, epoll; logs a fallback or
+ * a refusal once, naming the cause). 0 and *out, or -errno. */
+AC_MUST_USE int ac__backend_choose(enum ac_ring_backend want, enum ac_ring_backend *out);
 
 /* signals.c */
 AC_MUST_USE int ac__signals_block(sigset_t *old);

@@ -204,9 +204,17 @@ void ac__msg_fini(struct ac_runtime *rt)
 
 /* ---- wake-ups ------------------------------------------------------------ */
 
-static void wake_via_ext_ring(struct ac_runtime *rt, int fd)
+static void wake_via_ext_ring(struct ac_runtime *rt, struct ac_shard *target)
 {
     pthread_mutex_lock(&rt->ext_lock);
+    /* The fd is read under the lock that ac_runtime_run holds while it
+     * retires the rings: a target being torn down reads -1, never a
+     * closed (or reused) fd number. */
+    int fd = atomic_load_explicit(&target->ring_fd, memory_order_relaxed);
+    if (fd < 0) {
+        pthread_mutex_unlock(&rt->ext_lock);
+        return;
+    }
     /* Reap (and log) failures of earlier wake-ups; successes post no CQE. */
     ac_ring_dispatch(rt->ext_ring);
     int err = ac_ring_submit_wake(rt->ext_ring, fd);
@@ -239,7 +247,7 @@ void ac__shard_wake(struct ac_runtime *rt, struct ac_shard *target)
             return;
         }
     }
-    wake_via_ext_ring(rt, fd);
+    wake_via_ext_ring(rt, target);
 }
 
 /* ---- sending and draining ------------------------------------------------ */

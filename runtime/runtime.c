@@ -147,10 +147,14 @@ int ac_runtime_create(const ac_runtime_config *cfg, ac_runtime **out)
     err = ac_steal_group_create(nshards, &rt->steal_group);
     if (err)
         goto out_free_msg;
-    struct ac_ring_config ext = {.entries = 64, .multi_thread = true};
+    err = ac__backend_choose(cfg->backend, &rt->backend);
+    if (err)
+        goto out_free_msg;
+    struct ac_ring_config ext = {.backend = rt->backend, .entries = 64, .multi_thread = true};
     err = ac_ring_create(&ext, &rt->ext_ring);
     if (err) {
-        ac_log_error("runtime: io_uring set-up failed: %s", ac_strerror(err));
+        ac_log_error("runtime: %s set-up failed: %s", ac_ring_backend_name(rt->backend),
+                     ac_strerror(err));
         goto out_free_msg;
     }
     pthread_mutex_init(&rt->ext_lock, NULL);
@@ -213,8 +217,15 @@ int ac_runtime_run(ac_runtime *rt)
     ac__tasks_fini(rt);
     if (rt->nshards)
         ac__signals_close(&rt->shards[0]);
-    for (unsigned i = 0; i < rt->nshards; i++) {
+    /* Under ext_lock: a non-shard thread waking a shard (ac_runtime_stop
+     * from another thread) reads the fd under it, so it never writes to
+     * a closed fd whose number may already be reused (an eventfd write
+     * on the epoll backend would land in another file). */
+    pthread_mutex_lock(&rt->ext_lock);
+    for (unsigned i = 0; i < rt->nshards; i++)
         atomic_store_explicit(&rt->shards[i].ring_fd, -1, memory_order_relaxed);
+    pthread_mutex_unlock(&rt->ext_lock);
+    for (unsigned i = 0; i < rt->nshards; i++) {
         ac_ring_destroy(rt->shards[i].ring);
         rt->shards[i].ring = NULL;
     }
@@ -249,6 +260,11 @@ void ac_runtime_destroy(ac_runtime *rt)
     pthread_cond_destroy(&rt->gate_cond);
     free(rt->shards);
     free(rt);
+}
+
+enum ac_ring_backend ac_runtime_backend(const ac_runtime *rt)
+{
+    return rt->backend;
 }
 
 unsigned ac_runtime_shard_count(const ac_runtime *rt)

@@ -59,18 +59,16 @@ static int shard_boot(struct ac_shard *s)
     }
 
     struct ac_ring_config rc = {
+        .backend = rt->backend,
         .entries = rt->cfg.ring_entries,
         .sqpoll = rt->cfg.sqpoll,
         .sqpoll_cpu = -1,
     };
     err = ac_ring_create(&rc, &s->ring);
     if (err) {
-        ac_log_error("io_uring set-up failed: %s", ac_strerror(err));
+        ac_log_error("%s set-up failed: %s", ac_ring_backend_name(rt->backend),
+                     ac_strerror(err));
         return err;
-    }
-    if (!ac_ring_features(s->ring)->msg_ring) {
-        ac_log_error("the kernel lacks IORING_OP_MSG_RING (Linux ≥ 5.18 needed)");
-        return -EOPNOTSUPP;
     }
     err = ac__tasks_boot(s);
     if (err) {

@@ -5,6 +5,8 @@
  */
 #include "cli.h"
 
+#include "backend.h"
+
 #include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
@@ -27,6 +29,8 @@ enum {
     OPT_LOCK_RETRY_DELAY,
     OPT_LOCK_DRIFT,
     OPT_LOCK_NODE_TIMEOUT,
+    OPT_BACKEND,
+    OPT_CAPABILITIES,
 };
 
 static const struct option opts[] = {
@@ -58,6 +62,8 @@ static const struct option opts[] = {
     {"lock-retry-delay-ms", required_argument, 0, OPT_LOCK_RETRY_DELAY},
     {"lock-drift-factor", required_argument, 0, OPT_LOCK_DRIFT},
     {"lock-node-timeout-ms", required_argument, 0, OPT_LOCK_NODE_TIMEOUT},
+    {"backend", required_argument, 0, OPT_BACKEND},
+    {"capabilities", no_argument, 0, OPT_CAPABILITIES},
     AGENTD_CLUSTER_OPTIONS,
     {0, 0, 0, 0},
 };
@@ -94,6 +100,9 @@ static void usage(FILE *f)
                "  --lock-retry-delay-ms MS between attempts (distributed_lock.retry_delay)\n"
                "  --lock-drift-factor F   0..0.1 (distributed_lock.drift_factor)\n"
                "  --lock-node-timeout-ms MS one request to one Redis node (50)\n"
+               "  --backend B             auto|io_uring|epoll (scheduler.io_backend; auto:\n"
+               "                          io_uring, else epoll with a warning naming why)\n"
+               "  --capabilities          print what this host allows and exit\n"
                "  --help, --version\n"
                "  cluster (section cluster; apps/agentd/cluster.h):\n" AGENTD_CLUSTER_USAGE);
 }
@@ -159,6 +168,8 @@ static void first_pass(int argc, char **argv, struct agentd_cli *cli)
         } else if (o == OPT_VERSION) {
             printf("agentd %s\n", ac_version());
             exit(0);
+        } else if (o == OPT_CAPABILITIES) {
+            exit(agentd_capabilities_print());
         }
     }
 }
@@ -183,6 +194,7 @@ void agentd_cli_parse(int argc, char **argv, struct agentd_config *c, struct age
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (o) {
         case OPT_CONFIG:
+        case OPT_CAPABILITIES: /* first pass */
             break;
         case OPT_CHECK:
             cli->check_config = true;
@@ -247,6 +259,10 @@ void agentd_cli_parse(int argc, char **argv, struct agentd_config *c, struct age
             break;
         case 'm':
             c->memory_limit_per_shard = num(optarg, 1u << 30, "--memory-limit") << 20;
+            break;
+        case OPT_BACKEND:
+            if (ac_ring_backend_parse(optarg, &c->io_backend))
+                bad("--backend (auto, io_uring, epoll)", optarg);
             break;
         case 'q':
             cli->quiet = true;

@@ -60,6 +60,7 @@ struct agentd_config {
     bool work_stealing;
     bool priority; /* false: classes share equally (1:1:1) */
     unsigned weights[AC_PRIO_COUNT];
+    enum ac_ring_backend io_backend; /* auto (0), io_uring or epoll */
 
     /* memory (memory_optimization) */
     uint64_t memory_limit;           /* whole process, split over shards; 0: none */

@@ -109,6 +109,18 @@ static bool key_numa_node(struct load *ld, const yaml_node_t *v, const char *pat
     return true;
 }
 
+static bool key_io_backend(struct load *ld, const yaml_node_t *v, const char *path)
+{
+    const char *s;
+    if (!yaml_in_str(&ld->in, v, path, &s))
+        return false;
+    if (ac_ring_backend_parse(s, &ld->c->io_backend)) {
+        yaml_in_error(&ld->in, v, 0, path, "expected auto, io_uring or epoll, not '%s'", s);
+        return false;
+    }
+    return true;
+}
+
 static bool key_weights(struct load *ld, const yaml_node_t *v, const char *path)
 {
     static const char *const names[AC_PRIO_COUNT] = {"high", "normal", "low"};
@@ -403,6 +415,7 @@ static const struct key scheduler_keys[] = {
     BOOL("enable_work_stealing", work_stealing),
     BOOL("enable_priority", priority),
     FN("weights", key_weights),
+    FN("io_backend", key_io_backend),
     IGNORED("max_workers", "ignored: agentd runs one shard (thread) per CPU and no worker pool; "
                            "size it with cpus"),
     IGNORED("min_workers", "ignored: agentd runs one shard (thread) per CPU and no worker pool; "

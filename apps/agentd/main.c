@@ -15,6 +15,7 @@
  * READY=1 once every shard serves and STOPPING=1 when draining begins.
  */
 #include "agentcore.h"
+#include "backend.h"
 #include "cluster.h"
 #include "locks.h"
 #include "notify.h"
@@ -224,6 +225,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "agentd: %s\n", ac_strerror(err));
         return 1;
     }
+    if (!d.quiet)
+        agentd_capabilities_line(ac_runtime_backend(rt));
     if (d.nshards > MAX_SHARDS) {
         fprintf(stderr, "agentd: at most %d shards\n", MAX_SHARDS);
         ac_runtime_destroy(rt);

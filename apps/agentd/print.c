@@ -120,6 +120,7 @@ void agentd_config_print(const struct agentd_config *c, FILE *f)
     fprintf(f, "  enable_priority: %s\n", yes(c->priority));
     fprintf(f, "  weights: {high: %u, normal: %u, low: %u}\n", c->weights[AC_PRIO_HIGH],
             c->weights[AC_PRIO_NORMAL], c->weights[AC_PRIO_LOW]);
+    fprintf(f, "  io_backend: %s\n", ac_ring_backend_name(c->io_backend));
 
     fprintf(f, "memory:\n");
     fprintf(f, "  memory_limit: %s\n", c->memory_limit ? size(c->memory_limit, b) : "0");

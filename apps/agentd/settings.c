@@ -75,6 +75,7 @@ void agentd_settings_from_config(const struct agentd_config *c, struct agentd_se
     s->rt.shards = c->shards;
     s->rt.numa_node = c->numa_node;
     s->rt.sched_queue_size = c->queue_size;
+    s->rt.backend = c->io_backend;
     s->rt.no_stealing = !c->work_stealing;
     for (unsigned i = 0; i < AC_PRIO_COUNT; i++)
         s->rt.sched_weights[i] = c->priority ? c->weights[i] : 1;

@@ -18,6 +18,7 @@
 
 #include "agentcore/base.h"
 #include "agentcore/hist.h"
+#include "agentcore/ring.h"
 #include "agentcore/sched.h"
 
 struct ac_heap_stats;
@@ -43,6 +44,12 @@ typedef struct ac_runtime_config {
     int numa_node;      /* ≥ 0: every CPU of that node; -1: not set */
     unsigned shards;    /* 0: one per CPU; fewer uses the first CPUs */
     bool oversubscribe; /* allow more shards than CPUs (round-robin) */
+
+    /* I/O backend: AUTO (the default) takes AC_BACKEND from the
+     * environment, else io_uring, else epoll with one warning naming why
+     * io_uring was refused; IO_URING fails (-EPERM, -ENOSYS, -EOPNOTSUPP)
+     * with an error naming the cause and the fix; EPOLL always works. */
+    enum ac_ring_backend backend;
 
     /* io_uring */
     bool sqpoll;           /* kernel SQ polling thread per shard */
@@ -119,6 +126,36 @@ void ac_runtime_stop(ac_runtime *rt);
 
 /* Frees the runtime. Not while ac_runtime_run is running. */
 void ac_runtime_destroy(ac_runtime *rt);
+
+/* The backend the shards run on (IO_URING or EPOLL, never AUTO). Any thread. */
+enum ac_ring_backend ac_runtime_backend(const ac_runtime *rt);
+
+/*
+ * What this host allows agentcore (`agentd --capabilities`): the backend
+ * AUTO picks, what io_uring offers (or why it is refused), resource limits,
+ * NUMA nodes and CPUs. Plain data, so exporters can publish it.
+ */
+struct ac_capabilities {
+    enum ac_ring_backend backend;       /* what AUTO picks here (AC_BACKEND applied) */
+    struct ac_uring_probe uring;        /* io_uring: usable, or the cause; features */
+    uint64_t memlock_cur, memlock_max;  /* RLIMIT_MEMLOCK bytes; UINT64_MAX: unlimited */
+    uint64_t nofile_cur, nofile_max;    /* RLIMIT_NOFILE */
+    int numa_nodes;                     /* configured nodes; 0: no NUMA support */
+    unsigned cpus_online, cpus_allowed; /* online; in this process' affinity mask */
+};
+
+/* Probes the host (creates and destroys a few io_uring rings). Any thread. */
+void ac_capabilities_probe(struct ac_capabilities *out);
+
+/*
+ * Writes the report into buf (NUL-terminated, truncated to len): one line
+ * per capability with its value and what agentcore does without it.
+ * Returns the length the whole report needs (as snprintf).
+ */
+size_t ac_capabilities_report(const struct ac_capabilities *c, char *buf, size_t len);
+
+/* One line, "backend=... io_uring=... ...", for start-up logs. */
+void ac_capabilities_summary(const struct ac_capabilities *c, char *buf, size_t len);
 
 /* Number of shards. Any thread. */
 unsigned ac_runtime_shard_count(const ac_runtime *rt);

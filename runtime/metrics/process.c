@@ -1,7 +1,7 @@
 /*
  * The process collector: CPU time, memory, threads, start time and open
  * fds from /proc/self (the names Prometheus' client libraries use), and
- * the registry's uptime and shard count.
+ * the registry's uptime, shard count and I/O backend.
  */
 #include "internal.h"
 
@@ -10,9 +10,9 @@
 #include <string.h>
 #include <unistd.h>
 
-static const struct ac_metric_desc p_cpu = {
-    "process_cpu_seconds_total", "Total user and system CPU time spent in seconds.",
-    AC_METRIC_COUNTER};
+static const struct ac_metric_desc p_cpu = {"process_cpu_seconds_total",
+                                            "Total user and system CPU time spent in seconds.",
+                                            AC_METRIC_COUNTER};
 static const struct ac_metric_desc p_rss = {"process_resident_memory_bytes",
                                             "Resident memory size in bytes.", AC_METRIC_GAUGE};
 static const struct ac_metric_desc p_vsz = {"process_virtual_memory_bytes",
@@ -25,10 +25,13 @@ static const struct ac_metric_desc p_start = {
 static const struct ac_metric_desc p_threads = {
     "process_threads", "Number of OS threads in the process.", AC_METRIC_GAUGE};
 static const struct ac_metric_desc a_up = {
-    "agentcore_uptime_seconds", "Seconds since the metrics registry was created.",
-    AC_METRIC_GAUGE};
+    "agentcore_uptime_seconds", "Seconds since the metrics registry was created.", AC_METRIC_GAUGE};
 static const struct ac_metric_desc a_shards = {"agentcore_shards", "Shards in the runtime.",
                                                AC_METRIC_GAUGE};
+static const struct ac_metric_desc a_backend = {
+    "agentcore_backend_info",
+    "The I/O backend the shards run on (io_uring, or epoll where io_uring is blocked); always 1.",
+    AC_METRIC_GAUGE};
 
 /* /proc/self/stat fields 14, 15 (utime, stime), 20 (threads), 22 (start), 23, 24. */
 static void collect_stat(ac_metrics_sink *s)
@@ -80,4 +83,6 @@ void ac__collect_process(void *arg, ac_metrics_sink *s)
     }
     ac_metrics_emit(s, &a_up, (double)(ac_now_ns() - m->start_ns) / 1e9, NULL);
     ac_metrics_emit(s, &a_shards, (double)m->nshards, NULL);
+    ac_metrics_emit(s, &a_backend, 1, "backend=\"%s\"",
+                    ac_ring_backend_name(ac_runtime_backend(m->rt)));
 }

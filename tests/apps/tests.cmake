@@ -31,3 +31,8 @@ target_compile_definitions(test_apps_agentd_settings PRIVATE SOURCE_DIR="${PROJE
 ac_test(apps agentd_metrics LABELS concurrency)
 add_dependencies(test_apps_agentd_metrics agentd)
 target_compile_definitions(test_apps_agentd_metrics PRIVATE AGENTD_BIN="$<TARGET_FILE:agentd>")
+# agentd where io_uring is blocked: a child under a seccomp filter (libseccomp).
+pkg_check_modules(SECCOMP REQUIRED IMPORTED_TARGET libseccomp)
+ac_test(apps agentd_backend LIBS PkgConfig::SECCOMP)
+add_dependencies(test_apps_agentd_backend agentd)
+target_compile_definitions(test_apps_agentd_backend PRIVATE AGENTD_BIN="$<TARGET_FILE:agentd>")

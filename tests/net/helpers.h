@@ -194,6 +194,18 @@ static inline void skip_without_sqpoll(void)
         cr_skip_test("ring created without SQPOLL");
 }
 
+/* Skips the test unless receives can be packed into buffers: io_uring on
+ * Linux >= 6.12 (IOU_PBUF_RING_INC); the epoll backend always packs. */
+static inline void skip_without_incremental(void)
+{
+    struct ac_uring_probe p;
+    if (ac_ring_backend_from_env(AC_RING_BACKEND_AUTO) == AC_RING_BACKEND_EPOLL)
+        return;
+    ac_uring_probe(&p, false);
+    if (!p.usable || !p.buf_ring_inc)
+        cr_skip_test("incremental buffer consumption needs io_uring on Linux 6.12");
+}
+
 /* Fills defaults; tests adjust t->ncfg / t->scfg / t->mode before tsrv_start. */
 static inline void tsrv_init(struct tsrv *t, unsigned shards)
 {

@@ -1,8 +1,6 @@
 /* The provided-buffer ring: more connections than buffers. */
 #include "helpers.h"
 
-#include <stdio.h>
-#include <sys/utsname.h>
 
 static void more_connections_than_buffers(bool no_incremental)
 {
@@ -37,19 +35,9 @@ Test(net_bufring, whole_buffer_receives_lose_nothing_and_rearm, .timeout = 60)
 }
 
 /* Kernel release as major * 100 + minor (6.18 -> 618). */
-static int kernel_version(void)
-{
-    struct utsname u;
-    int major = 0, minor = 0;
-    if (uname(&u) == 0)
-        sscanf(u.release, "%d.%d", &major, &minor);
-    return major * 100 + minor;
-}
-
 Test(net_bufring, small_receives_are_packed_where_the_kernel_can, .timeout = 60)
 {
-    if (kernel_version() < 612)
-        cr_skip_test("incremental buffer consumption needs Linux 6.12");
+    skip_without_incremental();
     /* Two 16 KiB buffers and 64 connections with 64-byte messages in
      * flight: packed, they fit; a buffer per receive would not. */
     struct tsrv t;
@@ -105,8 +93,7 @@ Test(net_bufring, buffer_size_outside_the_iobuf_classes_is_rejected)
  */
 Test(net_bufring, parked_connections_all_wake_when_one_packed_buffer_returns, .timeout = 60)
 {
-    if (kernel_version() < 612)
-        cr_skip_test("incremental buffer consumption needs Linux 6.12");
+    skip_without_incremental();
     struct tsrv t;
     tsrv_init(&t, 1);
     t.ncfg.buf_count = 1;
