@@ -24,14 +24,18 @@ void *ac__alloc_on(ac_heap *h, size_t size)
         return ac__large_alloc(h, size);
     unsigned cls = ac__size_class(size);
     struct ac__class *k = &h->cls[cls];
+    if (h->given + ac_heap_class_size(cls) > h->limit &&
+        !ac__budget_allows(h, ac_heap_class_size(cls)))
+        return NULL; /* counted there */
     if (!k->cur->free && !ac__slab_refill(h, cls))
-        return NULL; /* counted as a budget or OS failure by the slab code */
+        return NULL; /* counted as an OS failure by the slab code */
     struct ac__slab *s = k->cur;
     void *p = s->free;
     ac__unpoison(p, s->size);
     s->free = *(void **)p;
     s->used++;
     s->allocs++;
+    h->given += s->size;
     return p;
 }
 
@@ -42,12 +46,13 @@ void *ac_alloc(size_t size)
         return ac__alloc_on(h, size);
     struct ac__slab *s = h->direct[(size + 15) >> 4];
     void *p = s->free;
-    if (AC_UNLIKELY(!p))
+    if (AC_UNLIKELY(!p || h->given + s->size > h->limit))
         return ac__alloc_on(h, size);
     ac__unpoison(p, s->size);
     s->free = *(void **)p;
     s->used++;
     s->allocs++;
+    h->given += s->size;
     return p;
 }
 

@@ -130,14 +130,21 @@ struct ac__outbox {
 
 struct ac_heap {
     /*
+     * The budget counts what is handed out: live objects at their class
+     * size plus large mappings (= ac_heap_stats' bytes_in_use). Both
+     * words sit first, beside direct[], because every allocation and
+     * free updates `given` and the fast path compares it with `limit`.
+     */
+    size_t given;
+    size_t limit; /* SIZE_MAX when there is no budget */
+    /*
      * Owner-only, hot. direct[(size + 15) / 16] is the `cur` slab of the
      * class serving `size` (for size ≤ AC_DIRECT_MAX): the fast path skips
      * the class computation and the class struct (mimalloc's trick).
      */
     struct ac__slab *direct[AC_DIRECT_N];
     struct ac__class cls[AC_HEAP_CLASSES];
-    size_t held;          /* formatted slabs + large mappings (the budgeted bytes) */
-    size_t limit;         /* SIZE_MAX when there is no budget */
+    size_t held;          /* formatted slabs + large mappings (memory taken from the OS) */
     uint32_t out_pending; /* objects waiting in out[] */
     struct ac__outbox out[AC_OUTBOX_SLOTS];
     struct ac__slab dummy; /* empty slab every class starts with: its free is NULL */
@@ -233,8 +240,9 @@ void ac__slab_release_idle(ac_heap *h, uint64_t cutoff);
  */
 uint64_t ac__slab_live_objects(const ac_heap *h, uint64_t *live, uint64_t *allocs);
 /*
- * Whether the heap may hold `bytes` more: reclaims and releases empty
- * slabs before saying no, and counts the refusal.
+ * Whether the heap may hand out `bytes` more: reclaims remote frees (and
+ * releases empty slabs, which gives memory back though not budget) before
+ * saying no, and counts the refusal.
  */
 bool ac__budget_allows(ac_heap *h, size_t bytes);
 void ac__chunk_free(ac_heap *h, struct ac__chunk *c);
@@ -245,6 +253,7 @@ static inline void ac__slab_put(ac_heap *h, struct ac__slab *s, void *p)
     ac__link_set(p, s->free);
     ac__poison(p, s->size);
     s->free = p;
+    h->given -= s->size;
     uint32_t u = --s->used;
     /* One compare for "now empty" (u == 0) or "was full" (u == capacity - 1). */
     if (AC_UNLIKELY(u - 1u >= s->capacity - 2u))

@@ -39,6 +39,7 @@ void *ac__large_alloc(ac_heap *h, size_t size)
     c->page_slab[0] = s;
     LIST_INSERT_HEAD(&h->large, c, link);
     h->held += usable;
+    h->given += usable;
     h->st.large_in_use += usable;
     h->st.large_allocs++;
     h->st.bytes_mapped += map;
@@ -49,6 +50,7 @@ void ac__large_free(ac_heap *h, struct ac__chunk *c)
 {
     LIST_REMOVE(c, link);
     h->held -= c->large_size;
+    h->given -= c->large_size;
     h->st.large_in_use -= c->large_size;
     h->st.bytes_mapped -= c->map_size;
     ac__pages_unmap(c, c->map_size);

@@ -95,8 +95,12 @@ static int find_run(const struct ac__chunk *c, unsigned n)
 static struct ac__slab *slab_new(ac_heap *h, unsigned cls)
 {
     unsigned n = ac__class_pages(cls);
-    if (!ac__budget_allows(h, (size_t)n * AC_PAGE_SIZE))
-        return NULL;
+    /* Not a budget check (the budget counts objects handed out, checked
+     * before this), but what keeps the memory held near it: a workload
+     * that moves from one size class to another reuses the empty slabs of
+     * the first now rather than after the idle time. */
+    if (h->held + (size_t)n * AC_PAGE_SIZE > h->limit)
+        ac__slab_release_idle(h, UINT64_MAX);
     struct ac__chunk *c;
     int first = -1;
     LIST_FOREACH(c, &h->chunks, link)
@@ -220,12 +224,13 @@ uint64_t ac__slab_live_objects(const ac_heap *h, uint64_t *live, uint64_t *alloc
 
 bool ac__budget_allows(ac_heap *h, size_t bytes)
 {
-    if (AC_LIKELY(h->held + bytes <= h->limit))
+    if (AC_LIKELY(h->given + bytes <= h->limit))
         return true;
-    /* Frees may be waiting in the remote list, and empty slabs can go now. */
+    /* Frees may be waiting in the remote list; empty slabs can go now too
+     * (no budget back, but the memory is). */
     ac_heap_reclaim(h);
     ac__slab_release_idle(h, UINT64_MAX);
-    if (h->held + bytes <= h->limit)
+    if (h->given + bytes <= h->limit)
         return true;
     h->st.budget_failures++;
     return false;

@@ -198,3 +198,16 @@ unsigned ac__deque_steal_half(struct ac__deque *dq, void **out, unsigned max)
     }
     return n;
 }
+
+void *ac__deque_peek_oldest(struct ac__deque *dq)
+{
+    /* Acquire pairs with a thief's CAS of top: a slot below top may be
+     * overwritten by a later push, one at or above it is still queued (or
+     * being stolen right now, which the caller tolerates). */
+    int64_t t = atomic_load_explicit(&dq->top, memory_order_acquire);
+    int64_t b = atomic_load_explicit(&dq->bottom, memory_order_relaxed);
+    if (t >= b)
+        return NULL;
+    struct ac__deque_buf *a = atomic_load_explicit(&dq->buf, memory_order_relaxed);
+    return atomic_load_explicit(&a->slot[t & a->mask], memory_order_relaxed);
+}

@@ -40,6 +40,10 @@ void *ac__deque_steal(struct ac__deque *dq);
 /* Any thread. Steals up to min(max, ceil(size/2)) oldest items into out[],
  * oldest first; returns how many (stops early when a race is lost). */
 unsigned ac__deque_steal_half(struct ac__deque *dq, void **out, unsigned max);
+/* Owner. The oldest item (the next a thief would take), or NULL when
+ * empty; it may be stolen the moment after, so only fields the owner alone
+ * writes may be read through it. */
+void *ac__deque_peek_oldest(struct ac__deque *dq);
 /* Any thread: items present (a snapshot, ≥ 0). Relaxed: callers use it
  * for admission and idle checks and act through pop/steal, which
  * synchronise. */
@@ -66,6 +70,7 @@ struct ac__task {
     ac_task_done_fn done;
     void *done_arg;
     uint64_t deadline_ns;
+    uint64_t spawn_ns;       /* stealable tasks: when spawned (queue delay); origin writes */
     struct ac_sched *origin; /* the spawning scheduler: owns this struct */
     uint32_t index;          /* slot in origin's pool, for ids */
     uint32_t gen;            /* bumped at each free: stale ids miss */

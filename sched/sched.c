@@ -194,6 +194,7 @@ static int spawn(ac_sched *s, enum ac_prio prio, ac_task_fn fn, void *arg,
     if (id)
         *id = ac__task_id(t);
     if (o->stealable && s->stealing) {
+        t->spawn_ns = ac_now_ns();
         if (ac__own_dq_push(s, prio, t) < 0) {
             ac__task_free(&s->pool, t);
             return -ENOMEM;
@@ -388,4 +389,13 @@ void ac_sched_stats_get(const ac_sched *s, struct ac_sched_stats *out)
     *out = s->stats;
     for (unsigned c = 0; c < AC_PRIO_COUNT; c++)
         out->queued[c] = class_len(s, c);
+}
+
+uint64_t ac_sched_steal_delay_ns(const ac_sched *s, enum ac_prio prio, uint64_t now_ns)
+{
+    if ((unsigned)prio >= AC_PRIO_COUNT || ac__own_dq_size(s, prio) == 0)
+        return 0;
+    const struct ac__task *t = ac__deque_peek_oldest((struct ac__deque *)&s->dq[prio]);
+    /* spawn_ns is written by this (the origin) shard only, before the push */
+    return t && now_ns > t->spawn_ns ? now_ns - t->spawn_ns : 0;
 }

@@ -18,6 +18,7 @@
 #include "backend.h"
 #include "cluster.h"
 #include "locks.h"
+#include "harden.h"
 #include "notify.h"
 #include "ops.h"
 #include "startup.h"
@@ -111,8 +112,13 @@ static void shard_start(void *arg, unsigned id)
         fail(d, id, "admin listener", err);
         return;
     }
-    /* the last shard to listen announces the URLs */
+    /* the last shard to listen drops root (all bound now), then announces the URLs */
     if (atomic_fetch_add(&d->serving, 1) + 1 == d->nshards) {
+        err = agentd_harden_drop();
+        if (err) {
+            fail(d, id, "dropping privileges", err);
+            return;
+        }
         print_urls(d);
         agentd_notify_ready(d->nshards);
     }
@@ -173,14 +179,19 @@ static void shard_stop(void *arg, unsigned id)
  * count, which is known only once the runtime resolved its CPUs. */
 static int runtime_create(struct agentd *d, ac_runtime **rt)
 {
-    int err = ac_runtime_create(&d->set.rt, rt);
+    /* the machine-derived defaults with the expected shard count: usually
+     * right, so the runtime is not created twice */
+    int err = agentd_harden_settings(&d->set, agentd_harden_shards_guess(&d->set.rt));
+    if (!err)
+        err = ac_runtime_create(&d->set.rt, rt);
     if (err)
         return err;
     d->nshards = ac_runtime_shard_count(*rt);
     size_t before = d->set.rt.memory_limit;
     agentd_settings_for_shards(d->conf, d->nshards, &d->set);
-    if (d->set.rt.memory_limit == before)
-        return 0;
+    err = agentd_harden_settings(&d->set, d->nshards);
+    if (err || d->set.rt.memory_limit == before)
+        return err;
     ac_runtime_destroy(*rt);
     return ac_runtime_create(&d->set.rt, rt);
 }
@@ -194,6 +205,7 @@ int main(int argc, char **argv)
     int err, reserved = -1;
 
     agentd_ops_parse(&argc, argv);
+    agentd_harden_parse(&argc, argv);
     err = agentd_startup(argc, argv, &conf, &cli);
     if (err >= 0) {
         agentd_config_close(&conf);
@@ -256,6 +268,7 @@ int main(int argc, char **argv)
     agentd_ops_destroy();
     ac_runtime_destroy(rt);
     ac_agent_host_destroy(d.host);
+    agentd_harden_close(&d.set);
     if (err || atomic_load(&d.failed)) {
         fprintf(stderr, "agentd: %s\n", err ? ac_strerror(err) : "start-up failed");
         return 1;

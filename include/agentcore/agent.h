@@ -116,6 +116,9 @@ struct ac_agent_def {
     enum ac_agent_placement placement;
     uint64_t timeout_ns;      /* deadline per call; 0: the host's (30 s) */
     unsigned max_concurrency; /* calls in flight per shard; 0: unlimited */
+    /* Admission by queueing delay (see ac_agent_host_config): 0 takes the
+     * host's value for the agent's class. */
+    uint64_t admit_target_ns, admit_interval_ns;
     /* true: build no tree before the handler runs; it reads the *_json
      * texts or asks ac_agent_request_input() (see ac_agent_request) */
     bool lazy_json;
@@ -124,10 +127,21 @@ struct ac_agent_def {
 struct ac_agent_host_config {
     unsigned shards;         /* the runtime's shard count (required) */
     uint64_t session_ttl_ns; /* idle sessions expire after this (0: 10 min) */
+    size_t session_max;      /* sessions per shard; a new one past it evicts the least
+                              * recently used (0: 65536) */
     uint64_t timeout_ns;     /* deadline of agents registered with none (0: 30 s) */
     unsigned max_in_flight;  /* calls in flight per shard, all agents; beyond it 503
                                 server_busy with Retry-After (0: unlimited) */
     const char *server;      /* Server header (NULL: "agentcore") */
+    /*
+     * Admission by queueing delay, per class (index enum ac_agent_class):
+     * when the calls of a class have waited on a shard longer than
+     * admit_target_ns for admit_interval_ns, new calls of that class get
+     * 503 + Retry-After at once until the wait is below target again.
+     * 0: the defaults, 5 ms and 100 ms; admit_off disables it for all.
+     */
+    uint64_t admit_target_ns[3], admit_interval_ns[3];
+    bool admit_off;
     /* Several nodes (cluster.h): a session another node owns is proxied or
      * redirected there. NULL: this node serves every session. Borrowed;
      * must outlive the host. */
@@ -305,6 +319,9 @@ int ac_session_put(const char *id, json_t *value);
 
 /* Sessions stored on the calling shard. */
 size_t ac_session_count(void);
+
+/* Sessions the calling shard evicted at session_max since it started. */
+uint64_t ac_session_evictions(void);
 
 #ifdef __cplusplus
 }

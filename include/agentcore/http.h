@@ -288,15 +288,42 @@ typedef struct ac_http_exchange ac_http_exchange;
 struct ac_net;
 struct ac_tcp_server_config;
 
+/*
+ * A connection budget several servers share (typically one per shard):
+ * the global connection limit. Created before the shards start, destroyed
+ * after they stopped; any thread may use it meanwhile (one atomic count).
+ */
+typedef struct ac_http_conn_budget ac_http_conn_budget;
+
+/* Returns 0 and *out, -EINVAL (max 0) or -ENOMEM. */
+AC_MUST_USE int ac_http_conn_budget_create(unsigned max, ac_http_conn_budget **out);
+void ac_http_conn_budget_destroy(ac_http_conn_budget *b);
+/* Connections held now (a snapshot). */
+unsigned ac_http_conn_budget_used(const ac_http_conn_budget *b);
+
 struct ac_http_server_config {
     struct ac_http_limits limits; /* parser limits (ac_http_limits_init) */
     uint64_t request_timeout_ns;  /* first byte to whole request, else 408 (default 10 s) */
     uint64_t idle_timeout_ns;     /* keep-alive connection with nothing pending (default 60 s) */
     uint64_t linger_ns;           /* input drained after a closing response (default 1 s) */
+    size_t linger_max;            /* bytes drained then, at most (default 1 MiB) */
     unsigned max_pipeline;        /* pending answers that hold parsing (default 32) */
     size_t max_output;            /* pending response bytes that hold parsing (default 256 KiB) */
-    size_t exchange_data;         /* bytes of caller space in each exchange (default 0) */
-    const char *server;           /* Server header of responses made here (NULL: none) */
+    /* Bytes one connection may buffer, each way: answers waiting for a
+     * client that does not read (or behind a slow earlier answer), and
+     * input held while parsing is paused. Past it the connection is
+     * closed, counted in buffer_closes and logged once (default 4 MiB). */
+    size_t max_buffered;
+    size_t exchange_data; /* bytes of caller space in each exchange (default 0) */
+    /* Connections held by this server (default 16384) and by every server
+     * sharing `budget` (NULL: no global limit). A connection past either
+     * gets 503 + Retry-After: 1 and is closed; more than 1024 past them
+     * are closed at once without an answer (a flood must not buy memory). */
+    unsigned max_conns;
+    ac_http_conn_budget *budget;
+    /* max_conns, max_buffered and linger_max: 0 takes the default;
+     * max_buffered is raised to max_output when below it. */
+    const char *server; /* Server header of responses made here (NULL: none) */
 };
 
 /* Fills `cfg` with the defaults above. */
@@ -318,6 +345,8 @@ struct ac_http_server_stats {
     uint64_t idle_closes;      /* keep-alive connections closed idle */
     uint64_t parse_holds;      /* times backpressure held parsing */
     uint64_t orphans;          /* exchanges whose connection closed first */
+    uint64_t conns_refused;    /* past max_conns or the budget: 503 or closed */
+    uint64_t buffer_closes;    /* closed past max_buffered (a client not reading) */
 };
 
 /*

@@ -50,7 +50,7 @@ typedef struct ac_heap ac_heap;
 
 struct ac_heap_config {
     int numa_node;            /* node the heap's pages live on; -1: the calling CPU's */
-    size_t limit_bytes;       /* budget for bytes held (see bytes_held); 0: none */
+    size_t limit_bytes;       /* budget for bytes handed out (bytes_in_use); 0: none */
     uint64_t idle_release_ns; /* empty slabs older than this go back to the OS */
     bool hugetlb;             /* try MAP_HUGETLB chunks first (falls back, counted) */
 };
@@ -68,8 +68,10 @@ struct ac_heap_class_stats {
 struct ac_heap_stats {
     int numa_node;
     size_t limit_bytes;         /* 0: none */
-    size_t bytes_in_use;        /* live slab objects (class size) + large mappings */
-    size_t bytes_held;          /* formatted slabs + large mappings: what the budget limits */
+    size_t bytes_in_use;        /* live slab objects (class size) + large mappings: what the
+                                 * budget limits */
+    size_t bytes_held;          /* formatted slabs + large mappings (not budgeted: may pass
+                                 * the budget by what half-empty slabs hold) */
     size_t bytes_mapped;        /* chunks and large mappings held from the OS */
     size_t large_in_use;        /* bytes of live direct mappings */
     uint64_t large_allocs;      /* direct mappings made */
@@ -137,12 +139,12 @@ size_t ac_heap_class_size(unsigned cls);
  * when the heap's budget would be exceeded or the OS refuses memory (both
  * counted); never aborts. size 0 gives a unique minimum-size object.
  *
- * The budget (limit_bytes) bounds the memory the heap holds: formatted
- * slabs plus large mappings. It is checked when the heap grows (a new slab
- * or a large mapping), not on every allocation, so the fast path has no
- * budget arithmetic. Before refusing, the heap reclaims remote frees and
- * releases its empty slabs, so memory freed by the application is usable
- * again at once, by any size class.
+ * The budget (limit_bytes) bounds the bytes handed out: every live object
+ * counted at its size class, plus large mappings (bytes_in_use). The
+ * memory the heap holds (bytes_held) can pass it by what half-empty slabs
+ * keep; idle empty slabs go back to the OS. The fast path pays one add
+ * and one compare for it. Before refusing, the heap reclaims remote
+ * frees, so memory freed by other threads is usable again at once.
  */
 void *ac_alloc(size_t size);
 

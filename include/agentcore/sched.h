@@ -244,6 +244,14 @@ struct ac_sched_stats {
 void ac_sched_stats_get(const ac_sched *s, struct ac_sched_stats *out);
 
 /*
+ * How long the oldest stealable task of class `prio` spawned here has
+ * been waiting at `now_ns` (0 when none waits): the queueing delay of
+ * that class's stealable work, for admission control. Costs two loads
+ * when the class has no stealable work. Owner.
+ */
+uint64_t ac_sched_steal_delay_ns(const ac_sched *s, enum ac_prio prio, uint64_t now_ns);
+
+/*
  * Creates the object that shards which steal from each other share: the
  * count of searching shards (capped at half the group) and which of the
  * `nshards` shards sleep. Returns 0, -EINVAL (nshards 0) or -ENOMEM. The

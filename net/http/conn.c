@@ -18,7 +18,16 @@
  *
  * Timers (one per connection): REQUEST from the first byte of a request
  * to its deadline (408 then); IDLE when nothing is pending (close); LINGER
- * after the sending side was shut down (close). Re-entry: the request
+ * after the sending side was shut down (close).
+ *
+ * Lingering close (as nginx does it). A closing answer (error, HTTP/1.0,
+ * Connection: close, stop) must reach a client that keeps sending or has
+ * half-closed: closing a socket with unread input sends a RST that can
+ * destroy the answer in the client's kernel before it is read, and closing
+ * while our last send is in the kernel cuts it off. So after the last
+ * answer is queued: SHUT_WR (FIN after the bytes), then drain input until
+ * the peer's EOF, linger_ns or linger_max bytes, and close only once our
+ * write has completed. Re-entry: the request
  * callback may end its exchange at once; `in_pump` keeps that from
  * re-entering the parse loop, and `dead` keeps the state alive for the
  * one write callback still to come when the net closed the connection
@@ -63,6 +72,8 @@ static void release(struct ac__hconn *c)
     free(c->backlog.p);
     LIST_REMOVE(c, link);
     s->nconns--;
+    if (c->budgeted)
+        ac__http_budget_give(s->cfg.budget);
     if (c->write_busy) {
         c->dead = true; /* the write callback frees `spare` and c */
     } else {
@@ -93,6 +104,13 @@ bool ac__hconn_idle(const struct ac__hconn *c)
 
 /* ---- output ----------------------------------------------------------- */
 
+/* Lingering may end (at the next write completion): the peer's EOF came,
+ * or it sent more than we drain. */
+static bool linger_over(const struct ac__hconn *c)
+{
+    return c->eof || c->drained > c->srv->cfg.linger_max;
+}
+
 static void on_written(void *arg, ac_tcp_conn *tcp, int res)
 {
     struct ac__hconn *c = arg;
@@ -106,7 +124,7 @@ static void on_written(void *arg, ac_tcp_conn *tcp, int res)
     }
     if (c->closing)
         return;
-    if (res < 0 || (c->lingering && c->eof)) { /* after an EOF nothing is left to drain */
+    if (res < 0 || (c->lingering && linger_over(c))) {
         ac__hconn_close(c);
         return;
     }
@@ -130,6 +148,23 @@ static void flush(struct ac__hconn *c)
     }
 }
 
+/* Past max_buffered (`what` says which way): close, count, log once per server. */
+static bool over_buffered(struct ac__hconn *c, size_t bytes, const char *what)
+{
+    struct ac_http_server *s = c->srv;
+    if (bytes <= s->cfg.max_buffered)
+        return false;
+    s->stats.buffer_closes++;
+    if (!s->buffer_logged) {
+        s->buffer_logged = true; /* buffer_closes counts the rest */
+        ac_log_warn("http: closing a connection holding %zu bytes of %s (max_buffered %zu; "
+                    "counted in buffer_closes, logged once)",
+                    bytes, what, s->cfg.max_buffered);
+    }
+    ac__hconn_close(c);
+    return true;
+}
+
 static int add_iov(struct ac__hbuf *b, const struct iovec *iov, int n)
 {
     for (int i = 0; i < n; i++)
@@ -144,10 +179,14 @@ int ac__hconn_write(struct ac__hconn *c, struct ac_http_exchange *x, const struc
     if (c->closing)
         return 0;
     bool head = x == TAILQ_FIRST(&c->pending);
-    if (add_iov(head ? &c->out : &x->buf, iov, iovcnt)) {
+    struct ac__hbuf *b = head ? &c->out : &x->buf;
+    if (add_iov(b, iov, iovcnt)) {
         ac__hconn_close(c);
         return -ENOMEM;
     }
+    /* a stream to a client that does not read, or answers behind a slow one */
+    if (over_buffered(c, b->len + (head ? ac_tcp_queued(c->tcp) : 0), "answers not yet sent"))
+        return 0;
     if (head)
         flush(c);
     return 0;
@@ -322,8 +361,17 @@ static void on_read(void *arg, ac_tcp_conn *tcp, int res, const struct ac_slice 
         return;
     }
     if (res <= 0) {
-        if (res < 0 || c->lingering) {
+        if (res < 0) {
             ac__hconn_close(c);
+            return;
+        }
+        if (c->lingering) {
+            /* Drained. The last answer may still be in the kernel: closing
+             * now would cut it off (the close shuts a busy socket down), so
+             * the write callback closes when it is. */
+            c->eof = true;
+            if (!c->write_busy)
+                ac__hconn_close(c);
             return;
         }
         c->eof = true; /* answer what was asked, then close */
@@ -332,9 +380,18 @@ static void on_read(void *arg, ac_tcp_conn *tcp, int res, const struct ac_slice 
         settle(c);
         return;
     }
-    if (c->lingering || c->no_more)
-        return; /* drained and dropped */
+    if (c->lingering || c->no_more) {
+        /* drained and dropped, for a bounded time and size: a client that
+         * keeps sending after our last answer loses only its own bytes */
+        c->drained += s->len;
+        if (c->lingering && linger_over(c) && !c->write_busy)
+            ac__hconn_close(c);
+        return;
+    }
     if (c->backlog.len != c->backlog_off) {
+        /* arrived after the pause (already on its way): held too, bounded */
+        if (over_buffered(c, c->backlog.len - c->backlog_off + s->len, "input held"))
+            return;
         if (ac__hbuf_add(&c->backlog, s->data, s->len))
             ac__hconn_close(c);
         return;
@@ -459,15 +516,30 @@ void ac__hconn_drain(struct ac__hconn *c)
     settle(c);
 }
 
+/* Connections past a limit that still get their 503 (beyond: closed at once). */
+#define OVER_LIMIT_SLACK 1024
+
 void ac__hconn_accept(void *arg, ac_tcp_conn *tcp)
 {
     struct ac_http_server *s = arg;
-    struct ac__hconn *c = calloc(1, sizeof *c);
-    if (!c || ac_http_parser_create(&s->cfg.limits, &c->parser)) {
-        free(c);
+    struct ac_http_conn_budget *b = s->cfg.budget;
+    bool over = s->nconns >= s->cfg.max_conns;
+    if (s->nconns >= s->cfg.max_conns + OVER_LIMIT_SLACK ||
+        (b && !ac__http_budget_take(b, OVER_LIMIT_SLACK))) {
+        s->stats.conns_refused++;
         ac_tcp_close(tcp, NULL, NULL);
         return;
     }
+    over = over || (b && ac__http_budget_over(b));
+    struct ac__hconn *c = calloc(1, sizeof *c);
+    if (!c || ac_http_parser_create(&s->cfg.limits, &c->parser)) {
+        free(c);
+        if (b)
+            ac__http_budget_give(b);
+        ac_tcp_close(tcp, NULL, NULL);
+        return;
+    }
+    c->budgeted = b != NULL;
     c->srv = s;
     c->tcp = tcp;
     TAILQ_INIT(&c->pending);
@@ -478,6 +550,13 @@ void ac__hconn_accept(void *arg, ac_tcp_conn *tcp)
     if (ac_tcp_read_start(tcp, on_read, c) != 0) {
         ac__hconn_close(c);
         return;
+    }
+    if (over) {
+        /* told, not just dropped: the answer goes out, then the lingering close */
+        s->stats.conns_refused++;
+        answer_error(c, 503, 1, "too_many_connections",
+                     "the server holds its maximum of connections: retry later");
+        flush(c);
     }
     settle(c);
 }

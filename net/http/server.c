@@ -12,6 +12,7 @@
 #include "agentcore/mem.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,14 +38,66 @@ int ac__hbuf_add(struct ac__hbuf *b, const void *p, size_t n)
     return 0;
 }
 
+/* ---- the shared connection budget ------------------------------------- */
+
+struct ac_http_conn_budget {
+    _Atomic unsigned used;
+    unsigned max;
+};
+
+int ac_http_conn_budget_create(unsigned max, ac_http_conn_budget **out)
+{
+    if (!max)
+        return -EINVAL;
+    struct ac_http_conn_budget *b = calloc(1, sizeof *b);
+    if (!b)
+        return -ENOMEM;
+    b->max = max;
+    *out = b;
+    return 0;
+}
+
+void ac_http_conn_budget_destroy(ac_http_conn_budget *b)
+{
+    free(b);
+}
+
+unsigned ac_http_conn_budget_used(const ac_http_conn_budget *b)
+{
+    return atomic_load_explicit(&((struct ac_http_conn_budget *)b)->used, memory_order_relaxed);
+}
+
+bool ac__http_budget_take(ac_http_conn_budget *b, unsigned slack)
+{
+    /* relaxed: a count, it orders nothing; over by `slack` is refused outright */
+    unsigned n = atomic_fetch_add_explicit(&b->used, 1, memory_order_relaxed);
+    if (n < b->max + slack)
+        return true;
+    atomic_fetch_sub_explicit(&b->used, 1, memory_order_relaxed);
+    return false;
+}
+
+void ac__http_budget_give(ac_http_conn_budget *b)
+{
+    atomic_fetch_sub_explicit(&b->used, 1, memory_order_relaxed);
+}
+
+bool ac__http_budget_over(const ac_http_conn_budget *b)
+{
+    return ac_http_conn_budget_used(b) > b->max;
+}
+
 void ac_http_server_config_init(struct ac_http_server_config *cfg)
 {
     *cfg = (struct ac_http_server_config){
         .request_timeout_ns = 10000000000ull,
         .idle_timeout_ns = 60000000000ull,
         .linger_ns = 1000000000ull,
+        .linger_max = 1024 * 1024,
         .max_pipeline = 32,
         .max_output = 256 * 1024,
+        .max_conns = 16384,
+        .max_buffered = 4u << 20,
     };
     ac_http_limits_init(&cfg->limits);
 }
@@ -81,6 +134,17 @@ int ac_http_server_start(struct ac_net *net, const struct ac_tcp_server_config *
     TAILQ_INIT(&s->orphans);
     s->net = net;
     s->cfg = *cfg;
+    /* the bounds added later: 0 (a config made without ac_http_server_config_init) is the default */
+    struct ac_http_server_config def;
+    ac_http_server_config_init(&def);
+    if (!s->cfg.max_conns)
+        s->cfg.max_conns = def.max_conns;
+    if (!s->cfg.max_buffered)
+        s->cfg.max_buffered = def.max_buffered;
+    if (s->cfg.max_buffered < s->cfg.max_output)
+        s->cfg.max_buffered = s->cfg.max_output; /* what parsing may let pile up anyway */
+    if (!s->cfg.linger_max)
+        s->cfg.linger_max = def.linger_max;
     s->cb = cb;
     s->arg = arg;
     err = ac_tcp_server_start(net, tcp, ac__hconn_accept, s, &s->tcp);

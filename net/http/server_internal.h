@@ -54,6 +54,7 @@ struct ac__hconn {
     uint64_t due_ns;       /* when the armed timer should act */
     uint64_t req_start_ns; /* first byte of the partial request; 0: none */
     uint64_t idle_since_ns;
+    size_t drained;                /* bytes dropped while lingering */
     bool in_pump;                  /* the parse loop runs: no re-entry, no flush */
     bool write_busy;               /* `spare` is in the kernel */
     bool read_held;                /* ac_tcp_read_pause is on */
@@ -63,6 +64,7 @@ struct ac__hconn {
     bool lingering;                /* shut down; draining input until close */
     bool closing;                  /* ac_tcp_close called */
     bool dead;                     /* state released; freed by the write callback */
+    bool budgeted;                 /* holds one unit of srv->cfg.budget */
     LIST_ENTRY(ac__hconn) link;    /* srv->conns */
 };
 
@@ -78,6 +80,7 @@ struct ac_http_server {
     TAILQ_HEAD(, ac_http_exchange) free_x, orphans;
     unsigned nfree_x;
     bool stopping;
+    bool buffer_logged; /* a max_buffered close was logged */
     struct ac_timer stop_timer;
     ac_http_server_stopped_fn stop_cb;
     void *stop_arg;
@@ -94,6 +97,12 @@ void ac__hx_put(struct ac_http_server *s, struct ac_http_exchange *x);
 void ac__hx_orphan(struct ac_http_server *s, struct ac_http_exchange *x);
 /* A connection was released: finishes a stop when it was the last. */
 void ac__http_server_conn_gone(struct ac_http_server *s);
+
+/* The global budget (server.c): take one (false: past max + slack, not
+ * taken), give it back, and whether the count is past max. */
+bool ac__http_budget_take(ac_http_conn_budget *b, unsigned slack);
+void ac__http_budget_give(ac_http_conn_budget *b);
+bool ac__http_budget_over(const ac_http_conn_budget *b);
 
 /* http_conn.c */
 void ac__hconn_accept(void *arg, ac_tcp_conn *tcp);

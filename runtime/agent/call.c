@@ -35,6 +35,7 @@ struct ac__call {
     struct ac_timer deadline;
     ac_call_cancel_fn cancel_fn;
     void *cancel_arg;
+    struct ac__queued queued; /* listed until the handler starts */
     /* the request's body, then its ids: inline_body or ac_alloc'd */
     char *body;
     size_t body_len;
@@ -100,6 +101,7 @@ static void end_call(struct ac__call *c)
 {
     struct ac__agent_shard *sh = c->sh;
     ac_timer_cancel(&c->deadline);
+    ac__admit_queue_remove(sh, &c->queued);
     if (c->req.root) {
         json_decref(c->req.root); /* owns the trees */
     } else {
@@ -208,6 +210,12 @@ static void run_handler(void *arg)
         return; /* ended while queued (deadline, shard stop) */
     struct ac__agent_shard *sh = c->sh;
     struct ac__agent *a = &sh->agents[c->agent];
+    uint64_t t0 = ac_now_ns();
+    if (!ac__admit_start(sh, a, &c->queued, t0)) {
+        AC_AGENT_STAT_ADD(a->c.rejected, 1);
+        fail_call(c, 503, "overloaded", "the call waited too long in its queue: retry later");
+        return;
+    }
     if (a->m)
         c->t_run = ac_cycles();
     if (!a->def.lazy_json && !build_trees(c)) {
@@ -217,8 +225,9 @@ static void run_handler(void *arg)
     /* a stall in the handler is reported under the agent's name */
     ac_shard_callback_name(a->def.name);
     sh->running = h.id; /* session puts made now belong to this call */
-    a->def.handler(a->def.arg, h, &c->req);
+    a->def.handler(a->def.arg, h, &c->req); /* may end the call: c is not used after */
     sh->running = 0;
+    ac__admit_ran(sh, a->def.priority, ac_now_ns() - t0);
 }
 
 uint64_t ac__agent_call_running(struct ac__agent_shard *sh)
@@ -261,17 +270,22 @@ void ac__agent_call_start(struct ac__agent_shard *sh, unsigned agent, unsigned o
     struct ac__agent *a = &sh->agents[agent];
     struct ac__call *c;
     uint64_t inflight = atomic_load_explicit(&a->c.inflight, memory_order_relaxed);
+    uint64_t now = ac_now_ns();
+    const char *code = NULL, *why = NULL;
     if (a->def.max_concurrency && inflight >= a->def.max_concurrency) {
+        code = "agent_busy";
+        why = "the agent's concurrency limit is reached";
+    } else if (sh->host->cfg.max_in_flight && sh->live_calls >= sh->host->cfg.max_in_flight) {
+        code = "server_busy";
+        why = "the shard's limit of calls in flight is reached";
+    } else if (!ac__admit(sh, a, now)) {
+        code = "overloaded";
+        why = "calls of this class are waiting too long: retry later";
+    }
+    if (code) { /* refused before any work: 503, counted as rejected */
         AC_AGENT_STAT_ADD(a->c.rejected, 1);
         ac__agent_metrics_end(a, 503, 0, 0);
-        ac__agent_reply_error(sh, origin, ex, mode, 503, 1, "agent_busy",
-                              "the agent's concurrency limit is reached");
-        return;
-    }
-    if (sh->host->cfg.max_in_flight && sh->live_calls >= sh->host->cfg.max_in_flight) {
-        AC_AGENT_STAT_ADD(a->c.rejected, 1);
-        ac__agent_reply_error(sh, origin, ex, mode, 503, 1, "server_busy",
-                              "the shard's limit of calls in flight is reached");
+        ac__agent_reply_error(sh, origin, ex, mode, 503, 1, code, why);
         return;
     }
     if (ac__session_store_gate(sh, agent, origin, ex, mode, env, body, len))
@@ -317,8 +331,9 @@ void ac__agent_call_start(struct ac__agent_shard *sh, unsigned agent, unsigned o
         end_call(c); /* releases the request's copy */
         return;
     }
+    ac__admit_queue_push(sh, a->def.priority, &c->queued, now);
     /* a proxying node's deadline only ever shortens the agent's own */
-    uint64_t at = ac_now_ns() + a->def.timeout_ns;
+    uint64_t at = now + a->def.timeout_ns;
     if (mode.deadline_ns && mode.deadline_ns < at)
         at = mode.deadline_ns;
     AC_ASSERT(ac_timer_start_at(&c->deadline, at, on_deadline, c) == 0);

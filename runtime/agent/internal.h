@@ -27,6 +27,23 @@ struct ac__post {
 /* Per agent and shard; written by the shard, read by any (relaxed). */
 struct ac__agent_counters {
     _Atomic uint64_t calls, ok, errors, timeouts, rejected, inflight;
+    _Atomic uint64_t shed;         /* refused by admission (part of rejected) */
+    _Atomic uint64_t shed_periods; /* times admission started refusing */
+};
+
+/* Admission state of one agent on one shard (admit.c). */
+struct ac__admit {
+    uint64_t above_since; /* delay first seen above target; 0: below */
+    uint64_t left_ns;     /* when shedding last stopped; 0: never */
+    bool shedding, logged;
+};
+
+/* A call waiting for its handler to start, in its class's FIFO (admit.c). */
+struct ac__queued {
+    TAILQ_ENTRY(ac__queued) link;
+    uint64_t since_ns;
+    uint8_t cls;
+    bool linked;
 };
 
 /* Cluster traffic of one shard; written by the shard, read by any (relaxed). */
@@ -56,6 +73,7 @@ struct ac__agent_metrics {
 struct ac__agent {
     struct ac_agent_def def; /* name points into the host's copy */
     struct ac__agent_counters c;
+    struct ac__admit admit;
     struct ac__agent_metrics *m; /* NULL: metrics off */
 };
 
@@ -75,9 +93,17 @@ struct ac__agent_shard {
     uint32_t ncalls, cap_calls, free_call;
     uint32_t live_calls; /* calls in flight, all agents (max_in_flight) */
 
+    /* calls whose handler has not started, oldest first, per class */
+    TAILQ_HEAD(, ac__queued) queued[3];
+    uint32_t nqueued[3];
+    uint64_t run_ns[3]; /* recent handler run time per class (moving average) */
+
     /* sessions: chained hash table */
     struct ac__session **buckets;
     size_t nbuckets, nsessions;
+    TAILQ_HEAD(ac__session_lru, ac__session) lru; /* first: most recently used */
+    _Atomic uint64_t sessions_evicted;            /* written by the shard, read by any */
+    bool evict_logged;
 
     /* the cluster proxy's client (created with the shard's HTTP server) */
     ac_http_client *client;
@@ -292,6 +318,20 @@ int ac__session_install(struct ac__agent_shard *sh, const char *id, size_t len, 
                         uint64_t version, uint64_t gen);
 void ac__session_drop(struct ac__agent_shard *sh, const char *id, size_t len);
 
+/* admit.c: the class FIFO of queued calls (push at spawn, remove at start or end). */
+void ac__admit_queue_push(struct ac__agent_shard *sh, enum ac_agent_class cls, struct ac__queued *q,
+                          uint64_t now_ns);
+void ac__admit_queue_remove(struct ac__agent_shard *sh, struct ac__queued *q);
+/* How long the oldest waiting work of class `cls` has waited on this shard. */
+uint64_t ac__admit_delay_ns(const struct ac__agent_shard *sh, enum ac_agent_class cls,
+                            uint64_t now_ns);
+/* Whether a new call of `a` may join its queue now (false: answer 503); counts and logs. */
+bool ac__admit(struct ac__agent_shard *sh, struct ac__agent *a, uint64_t now_ns);
+/* The handler of the call queued as `q` is due: unlists it; false: shed it (503) instead. */
+bool ac__admit_start(struct ac__agent_shard *sh, struct ac__agent *a, struct ac__queued *q,
+                     uint64_t now_ns);
+/* A handler of class `cls` ran for `ns` (feeds the predicted wait). */
+void ac__admit_ran(struct ac__agent_shard *sh, enum ac_agent_class cls, uint64_t ns);
 /* metrics.c: counts a call's end (or a refusal: t_start 0) with its status. */
 void ac__agent_metrics_end(struct ac__agent *a, int status, uint64_t t_start, uint64_t t_run);
 /* metrics.c: per-shard metrics set-up and teardown of the shard's copy. */

@@ -38,6 +38,14 @@ int ac_agent_host_create(const struct ac_agent_host_config *cfg, ac_agent_host *
         h->cfg.timeout_ns = 30ull * 1000000000u;
     if (!h->cfg.server)
         h->cfg.server = "agentcore";
+    if (!h->cfg.session_max)
+        h->cfg.session_max = 65536;
+    for (unsigned c = 0; c < 3; c++) {
+        if (!h->cfg.admit_target_ns[c])
+            h->cfg.admit_target_ns[c] = 5000000ull;
+        if (!h->cfg.admit_interval_ns[c])
+            h->cfg.admit_interval_ns[c] = 100000000ull;
+    }
     h->shards = calloc(cfg->shards, sizeof *h->shards);
     if (!h->shards) {
         free(h);
@@ -111,8 +119,20 @@ int ac_agent_host_shard_start(ac_agent_host *h, unsigned shard)
     }
     for (unsigned t = 0; t < n; t++)
         STAILQ_INIT(&sh->outbox[t]);
-    for (unsigned i = 0; i < h->ndefs; i++)
-        sh->agents[i].def = h->defs[i];
+    for (unsigned c = 0; c < 3; c++)
+        TAILQ_INIT(&sh->queued[c]);
+    TAILQ_INIT(&sh->lru);
+    for (unsigned i = 0; i < h->ndefs; i++) {
+        struct ac_agent_def *d = &sh->agents[i].def;
+        *d = h->defs[i];
+        /* resolved once: 0 target in the copy means admission is off */
+        if (h->cfg.admit_off)
+            d->admit_target_ns = 0;
+        else if (!d->admit_target_ns)
+            d->admit_target_ns = h->cfg.admit_target_ns[d->priority];
+        if (!d->admit_interval_ns)
+            d->admit_interval_ns = h->cfg.admit_interval_ns[d->priority];
+    }
     if (ac__agent_metrics_init(sh)) {
         ac__agent_metrics_fini(sh);
         free(sh->agents);

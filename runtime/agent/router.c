@@ -107,7 +107,7 @@ static void list_agents(struct ac__agent_shard *sh, struct ac_exchange *ex,
         json_array_append_new(
             list,
             json_pack(
-                "{s:s, s:s, s:s, s:I, s:I, s:{s:I, s:I, s:I, s:I, s:I, s:I}}", "name", d->name,
+                "{s:s, s:s, s:s, s:I, s:I, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I}}", "name", d->name,
                 "priority", classes[d->priority], "placement",
                 d->placement == AC_AGENT_BY_SESSION ? "session" : "any", "timeout_ms",
                 (json_int_t)(d->timeout_ns / 1000000), "max_concurrency",
@@ -116,10 +116,19 @@ static void list_agents(struct ac__agent_shard *sh, struct ac_exchange *ex,
                 (json_int_t)sum(h, i, offsetof(struct ac__agent_counters, ok)), "errors",
                 (json_int_t)sum(h, i, offsetof(struct ac__agent_counters, errors)), "timeouts",
                 (json_int_t)sum(h, i, offsetof(struct ac__agent_counters, timeouts)), "rejected",
-                (json_int_t)sum(h, i, offsetof(struct ac__agent_counters, rejected)), "inflight",
+                (json_int_t)sum(h, i, offsetof(struct ac__agent_counters, rejected)), "shed",
+                (json_int_t)sum(h, i, offsetof(struct ac__agent_counters, shed)), "inflight",
                 (json_int_t)sum(h, i, offsetof(struct ac__agent_counters, inflight))));
     }
-    json_t *root = json_pack("{s:o, s:i}", "agents", list, "shards", (int)h->cfg.shards);
+    uint64_t evicted = 0;
+    for (unsigned s = 0; s < h->cfg.shards; s++) {
+        /* acquire: pairs with the release that published the shard's state */
+        struct ac__agent_shard *o = atomic_load_explicit(&h->shards[s], memory_order_acquire);
+        if (o)
+            evicted += atomic_load_explicit(&o->sessions_evicted, memory_order_relaxed);
+    }
+    json_t *root = json_pack("{s:o, s:i, s:I}", "agents", list, "shards", (int)h->cfg.shards,
+                             "sessions_evicted", (json_int_t)evicted);
     char *body = root ? json_dumps(root, JSON_COMPACT) : NULL;
     json_decref(root);
     if (!body) {

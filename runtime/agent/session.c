@@ -10,6 +10,12 @@
  * the id. Each session carries its own timer (the shard's wheel makes
  * start and cancel O(1)); every get or put restarts it, and when it fires
  * the session and its JSON value are freed.
+ *
+ * Bounded: a shard holds at most session_max sessions. The TTL alone
+ * bounds nothing (one client minting new ids grew RSS by 68 MB in 10 s),
+ * so sessions also sit on a least-recently-used list (get and put move
+ * one to the front) and a new session past the cap evicts the one at the
+ * back: counted, and logged once per shard.
  */
 #include "internal.h"
 #include "agentcore/cluster.h"
@@ -20,6 +26,7 @@
 
 struct ac__session {
     struct ac__session *next;
+    TAILQ_ENTRY(ac__session) lru; /* sh->lru, most recent first */
     struct ac__agent_shard *sh;
     struct ac_timer ttl;
     json_t *value;
@@ -57,21 +64,45 @@ static struct ac__session **find(struct ac__agent_shard *sh, const char *id, siz
     return NULL;
 }
 
-static void on_expire(struct ac_timer *t, void *arg)
+/* Unlists and frees `s` (its timer stopped first). */
+static void drop(struct ac__session *s)
 {
-    struct ac__session *s = arg;
     struct ac__agent_shard *sh = s->sh;
     struct ac__session **pp = find(sh, s->id, s->len, s->hash);
-    (void)t;
     AC_ASSERT(pp && *pp == s);
     *pp = s->next;
+    TAILQ_REMOVE(&sh->lru, s, lru);
     sh->nsessions--;
+    ac_timer_cancel(&s->ttl);
     json_decref(s->value);
     free(s);
 }
 
+static void on_expire(struct ac_timer *t, void *arg)
+{
+    (void)t;
+    drop(arg);
+}
+
+/* Makes room for one more session: evicts the least recently used. */
+static void evict_lru(struct ac__agent_shard *sh)
+{
+    struct ac__session *s = TAILQ_LAST(&sh->lru, ac__session_lru);
+    AC_ASSERT(s);
+    AC_AGENT_STAT_ADD(sh->sessions_evicted, 1);
+    if (!sh->evict_logged) {
+        sh->evict_logged = true; /* the count tells the rest */
+        ac_log_warn("agents: shard %u holds %zu sessions (session_max): evicting the least "
+                    "recently used (counted in sessions_evicted; logged once)",
+                    sh->id, sh->nsessions);
+    }
+    drop(s);
+}
+
 static void touch(struct ac__session *s)
 {
+    TAILQ_REMOVE(&s->sh->lru, s, lru);
+    TAILQ_INSERT_HEAD(&s->sh->lru, s, lru);
     ac_timer_cancel(&s->ttl);
     AC_ASSERT(ac_timer_start(&s->ttl, s->sh->host->cfg.session_ttl_ns, on_expire, s) == 0);
 }
@@ -128,6 +159,8 @@ static struct ac__session *upsert(struct ac__agent_shard *sh, const char *id, si
         touch(*pp);
         return *pp;
     }
+    if (sh->nsessions >= sh->host->cfg.session_max)
+        evict_lru(sh);
     if (sh->nsessions >= sh->nbuckets && !grow(sh)) {
         json_decref(value);
         *err = -ENOMEM;
@@ -148,6 +181,7 @@ static struct ac__session *upsert(struct ac__agent_shard *sh, const char *id, si
     s->next = sh->buckets[k];
     sh->buckets[k] = s;
     sh->nsessions++;
+    TAILQ_INSERT_HEAD(&sh->lru, s, lru);
     touch(s);
     return s;
 }
@@ -223,6 +257,12 @@ size_t ac_session_count(void)
     return sh ? sh->nsessions : 0;
 }
 
+uint64_t ac_session_evictions(void)
+{
+    struct ac__agent_shard *sh = ac__agent_shard_current();
+    return sh ? atomic_load_explicit(&sh->sessions_evicted, memory_order_relaxed) : 0;
+}
+
 void ac__agent_sessions_close(struct ac__agent_shard *sh)
 {
     for (size_t i = 0; i < sh->nbuckets; i++)
@@ -234,5 +274,6 @@ void ac__agent_sessions_close(struct ac__agent_shard *sh)
         }
     free(sh->buckets);
     sh->buckets = NULL;
+    TAILQ_INIT(&sh->lru);
     sh->nbuckets = sh->nsessions = 0;
 }

@@ -123,8 +123,8 @@ static inline int curl_port(uint16_t port, const char *args, const char *path, c
     size_t len = 0;
     int status = -1;
     snprintf(cmd, sizeof cmd,
-             "curl -s --max-time 10 -w '\\n%%{http_code}' %s 'http://127.0.0.1:%u%s'", args,
-             port, path);
+             "curl -s --max-time 10 -w '\\n%%{http_code}' %s 'http://127.0.0.1:%u%s'", args, port,
+             path);
     FILE *f = popen(cmd, "r");
     cr_assert_not_null(f);
     len = fread(buf, 1, sizeof buf - 1, f);

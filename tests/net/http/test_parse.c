@@ -4,6 +4,7 @@
  * zero-copy lifetime rules.
  */
 #include "agentcore/http.h"
+#include "net/http/client.h"
 
 #include <criterion/criterion.h>
 #include <dirent.h>
@@ -43,19 +44,6 @@ static enum ac_http_event feed_all(ac_http_parser *p, const char *data, size_t l
     return AC_HTTP_NEED_MORE;
 }
 
-static char *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f, "%s", path);
-    fseek(f, 0, SEEK_END);
-    *len = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc(*len + 1);
-    cr_assert_eq(fread(buf, 1, *len, f), *len);
-    fclose(f);
-    return buf;
-}
-
 /* One corpus file, fed in pieces of `step`: must be refused as named. */
 static void check_corpus_file(const char *name, const char *data, size_t len, size_t step)
 {
@@ -88,7 +76,8 @@ Test(net_http_parse, every_corpus_request_gets_its_status_whole_and_byte_by_byte
         if (!strstr(de->d_name, ".http"))
             continue;
         snprintf(path, sizeof path, "%s/%s", AC_HTTP_CORPUS, de->d_name);
-        char *data = read_file(path, &len);
+        char *data = hc_read_file(path, &len);
+        cr_assert_not_null(data, "%s", path);
         check_corpus_file(de->d_name, data, len, 0);
         check_corpus_file(de->d_name, data, len, 1);
         check_corpus_file(de->d_name, data, len, 7);

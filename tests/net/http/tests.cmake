@@ -3,6 +3,8 @@ target_compile_definitions(test_net_http_parse PRIVATE
                            AC_HTTP_CORPUS="${CMAKE_CURRENT_SOURCE_DIR}/net/http/corpus")
 ac_test(net/http response LIBS PkgConfig::JANSSON ac_http_parser_lib)
 ac_test(net/http server LABELS concurrency)
+target_compile_definitions(test_net_http_server PRIVATE
+                           AC_HTTP_CORPUS="${CMAKE_CURRENT_SOURCE_DIR}/net/http/corpus")
 
 # libFuzzer harness for the HTTP parser: only with clang, never in the
 # default build (a custom target: build it by name).

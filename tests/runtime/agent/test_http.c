@@ -23,6 +23,7 @@ static struct {
     int reserve_fd;
     unsigned queue_size;
     size_t memory_limit;
+    bool admit_off; /* admission by queueing delay off (tests of deep queues) */
     struct ac_http_server_config cfg;
     ac_net *net[SHARDS];
     ac_http_server *srv[SHARDS];
@@ -62,6 +63,16 @@ static void unhog(void *arg, ac_call call, const ac_agent_request *req)
     while (hog_n[me] > 0)
         ac_free(hog_blocks[me][--hog_n[me]]);
     ac_call_answer(call, json_integer(me));
+}
+
+/* "busy" holds its shard for `input` ms (a handler that computes in place). */
+static void busy(void *arg, ac_call call, const ac_agent_request *req)
+{
+    uint64_t until = ac_now_ns() + (uint64_t)json_integer_value(req->input) * 1000000u;
+    (void)arg;
+    while (ac_now_ns() < until)
+        ;
+    ac_call_answer(call, json_integer(ac_shard_id()));
 }
 
 /*
@@ -187,8 +198,10 @@ static void start(void)
     rc.on_shard_stop = shard_stop;
     A.reserve_fd = ac_tcp_reserve_port("127.0.0.1", &A.port);
     cr_assert_geq(A.reserve_fd, 0);
-    cr_assert_eq(ac_agent_host_create(&(struct ac_agent_host_config){.shards = SHARDS}, &A.host),
-                 0);
+    cr_assert_eq(
+        ac_agent_host_create(
+            &(struct ac_agent_host_config){.shards = SHARDS, .admit_off = A.admit_off}, &A.host),
+        0);
     cr_assert_eq(ac_agent_register_builtins(A.host), 0);
     cr_assert_eq(ac_agent_register(A.host, &(struct ac_agent_def){.name = "never",
                                                                   .handler = never,
@@ -213,6 +226,12 @@ static void start(void)
                                                                   .priority = AC_AGENT_NORMAL,
                                                                   .placement = AC_AGENT_ANY_SHARD}),
                  0);
+    cr_assert_eq(
+        ac_agent_register(A.host, &(struct ac_agent_def){.name = "busy",
+                                                         .handler = busy,
+                                                         .priority = AC_AGENT_NORMAL,
+                                                         .placement = AC_AGENT_BY_SESSION}),
+        0);
     cr_assert_eq(ac_runtime_create(&rc, &A.rt), 0);
     cr_assert_eq(pthread_create(&A.thread, NULL, run, NULL), 0);
     for (int i = 0; i < 200 && !up; i++) {
@@ -458,6 +477,7 @@ Test(runtime_agent_http, compute_for_one_session_runs_on_both_shards)
     static char raw[16 * 256];
     unsigned ran[SHARDS] = {0};
     size_t n = 0;
+    A.admit_off = true; /* 64 queued calls of 2 ms: every one must run */
     start();
     cr_assert_eq(post("/v1/agents/twin/invoke", "{\"session_id\":\"one\",\"input\":null}", &r),
                  200);
@@ -532,5 +552,73 @@ Test(runtime_agent_http, exhausted_memory_budget_answers_503_then_recovers)
     }
     on_every_shard("unhog");
     cr_assert_eq(post("/v1/agents/echo/invoke", body, &r), 200);
+    stop();
+}
+
+/* The "shed" counter of agent `name` in GET /v1/agents (and its inflight in *inflight). */
+static long agent_counter(const char *name, const char *counter)
+{
+    static struct hc_resp r;
+    char key[80];
+    cr_assert_eq(get("/v1/agents", &r), 200);
+    snprintf(key, sizeof key, "\"name\":\"%s\"", name);
+    const char *p = strstr(r.body, key);
+    cr_assert_not_null(p);
+    snprintf(key, sizeof key, "\"%s\":", counter);
+    p = strstr(p, key);
+    cr_assert_not_null(p);
+    return atol(p + strlen(key));
+}
+
+Test(runtime_agent_http, held_busy_shard_sheds_calls_with_503_then_admits_again)
+{
+    enum { CONNS = 4, DEPTH = 4, MAX_CALLS = 400 };
+    static const char call[] = "POST /v1/agents/busy/invoke HTTP/1.1\r\nHost: t\r\n"
+                               "Content-Length: 29\r\n\r\n{\"session_id\":\"s\",\"input\":10}";
+    static struct hc c[CONNS];
+    static struct hc_resp r;
+    unsigned sent = 0, ok = 0, shed = 0;
+    char v[16];
+    start();
+    /* CONNS x DEPTH calls of 10 ms outstanding on the session's shard: each
+     * new call finds ~15 ahead of it (~150 ms of waiting, far above the
+     * 5 ms target) until admission refuses; bounded by MAX_CALLS */
+    for (int k = 0; k < CONNS; k++) {
+        cr_assert(hc_open(&c[k], A.port));
+        for (int i = 0; i < DEPTH; i++, sent++)
+            cr_assert(hc_sends(&c[k], call));
+    }
+    for (unsigned got = 0; got < sent; got++) {
+        int k = (int)(got % CONNS);
+        cr_assert(hc_read(&c[k], &r, false), "answer %u", got);
+        if (r.status == 503) {
+            cr_assert(hc_header(&r, "Retry-After", v, sizeof v), "503 without Retry-After");
+            cr_assert_not_null(strstr(r.body, "\"overloaded\""), "%s", r.body);
+            shed++;
+        } else {
+            cr_assert_eq(r.status, 200, "%s", r.body);
+            ok++;
+        }
+        if (sent < MAX_CALLS && shed < 20) {
+            cr_assert(hc_sends(&c[k], call));
+            sent++;
+        }
+    }
+    for (int k = 0; k < CONNS; k++)
+        hc_close(&c[k]);
+    cr_assert_geq(shed, 1, "no call was refused in %u calls (%u ok)", sent, ok);
+    cr_assert_geq(ok, 1);
+    /* the load is gone: calls one at a time find an empty queue and are
+     * admitted (bounded: a host stall of more than the target right after
+     * shedding may still refuse one, so 5 in a row within 100 calls) */
+    unsigned in_a_row = 0;
+    for (int i = 0; i < 100 && in_a_row < 5; i++) {
+        int st = post("/v1/agents/busy/invoke", "{\"session_id\":\"s\",\"input\":1}", &r);
+        cr_assert(st == 200 || st == 503, "call %d after the load: %d %s", i, st, r.body);
+        in_a_row = st == 200 ? in_a_row + 1 : 0;
+    }
+    cr_assert_eq(in_a_row, 5, "calls are still refused after the load");
+    cr_assert_geq(agent_counter("busy", "shed"), (long)shed);
+    cr_assert_eq(agent_counter("busy", "inflight"), 0);
     stop();
 }

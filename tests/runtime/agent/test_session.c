@@ -98,18 +98,25 @@ static void stop_hook(void *arg, unsigned shard)
     ac_agent_host_shard_stop(S.host, shard);
 }
 
-Test(runtime_agent_session, ttl_expires_idle_sessions_and_get_refreshes, .timeout = 30)
+/* Runs a runtime of hc->shards shards whose start hook is `start`, until it stops. */
+static void run_host(const struct ac_agent_host_config *hc, ac_shard_hook_fn start)
 {
     ac_runtime_config cfg;
-    struct ac_agent_host_config hc = {.shards = 1, .session_ttl_ns = TTL_MS * 1000000ull};
     test_config(&cfg);
-    cfg.shards = 1;
-    cfg.on_shard_start = ttl_start;
+    cfg.shards = hc->shards;
+    cfg.oversubscribe = hc->shards > 1;
+    cfg.on_shard_start = start;
     cfg.on_shard_stop = stop_hook;
-    cr_assert_eq(ac_agent_host_create(&hc, &S.host), 0);
+    cr_assert_eq(ac_agent_host_create(hc, &S.host), 0);
     cr_assert_eq(ac_runtime_create(&cfg, &S.rt), 0);
     test_run(S.rt);
     cr_assert_eq(S.step_errors, 0);
+}
+
+Test(runtime_agent_session, ttl_expires_idle_sessions_and_get_refreshes, .timeout = 30)
+{
+    run_host(&(struct ac_agent_host_config){.shards = 1, .session_ttl_ns = TTL_MS * 1000000ull},
+             ttl_start);
     cr_assert_eq(S.refreshed_value, 7);
     cr_assert(S.present_at_30, "get at 15 ms did not refresh the TTL");
     cr_assert(S.gone_at_60, "session outlived its TTL");
@@ -138,18 +145,49 @@ static void exdev_start(void *arg, unsigned shard)
 
 Test(runtime_agent_session, only_the_owner_shard_stores_a_session, .timeout = 30)
 {
-    ac_runtime_config cfg;
-    struct ac_agent_host_config hc = {.shards = 2};
-    test_config(&cfg);
-    cfg.shards = 2;
-    cfg.oversubscribe = true;
-    cfg.on_shard_start = exdev_start;
-    cfg.on_shard_stop = stop_hook;
-    cr_assert_eq(ac_agent_host_create(&hc, &S.host), 0);
-    cr_assert_eq(ac_runtime_create(&cfg, &S.rt), 0);
-    test_run(S.rt);
-    cr_assert_eq(S.step_errors, 0);
+    run_host(&(struct ac_agent_host_config){.shards = 2}, exdev_start);
     cr_assert(S.exdev);
+    ac_runtime_destroy(S.rt);
+    ac_agent_host_destroy(S.host);
+}
+
+/* ---- the cap ------------------------------------------------------------- */
+
+static _Atomic int lru_ok;
+
+static void lru_start(void *arg, unsigned shard)
+{
+    char id[16];
+    bool ok = true;
+    (void)arg;
+    if (ac_agent_host_shard_start(S.host, shard))
+        fail_step("shard start");
+    for (int i = 0; i < 4; i++) {
+        snprintf(id, sizeof id, "s%d", i);
+        ok = ok && ac_session_put(id, json_integer(i)) == 0;
+    }
+    ok = ok && ac_session_get("s0") != NULL; /* s0 is now the most recent: s1 goes first */
+    for (int i = 4; i < 10; i++) {
+        snprintf(id, sizeof id, "s%d", i);
+        ok = ok && ac_session_put(id, json_integer(i)) == 0 && ac_session_count() == 4;
+    }
+    /* 10 puts into 4 places: 6 evicted, least recently used first:
+     * s1, s2, s3 (s0 was read after them), then s0, s4, s5 */
+    ok = ok && ac_session_evictions() == 6;
+    ok = ok && !ac_session_get("s0") && !ac_session_get("s1") && !ac_session_get("s5");
+    for (int i = 6; i < 10; i++) {
+        snprintf(id, sizeof id, "s%d", i);
+        json_t *v = ac_session_get(id);
+        ok = ok && v && json_integer_value(v) == i;
+    }
+    atomic_store(&lru_ok, ok);
+    ac_runtime_stop(S.rt);
+}
+
+Test(runtime_agent_session, session_max_evicts_the_least_recently_used, .timeout = 30)
+{
+    run_host(&(struct ac_agent_host_config){.shards = 1, .session_max = 4}, lru_start);
+    cr_assert(atomic_load(&lru_ok), "eviction order or count wrong");
     ac_runtime_destroy(S.rt);
     ac_agent_host_destroy(S.host);
 }
