@@ -16,6 +16,14 @@
  */
 int agentd_locks_configure(const struct agentd_lock_config *lc);
 
+/*
+ * Registers the lock metrics (per shard: agentcore_lock_*; m may be NULL:
+ * --no-metrics) and GET /debug/locks on the admin listener (held locks
+ * of every shard with holder, fence and remaining lease, as JSON).
+ * Before the runtime runs. Returns 0 or -errno.
+ */
+int agentd_locks_ops(ac_runtime *rt, ac_metrics *m, ac_admin *a);
+
 /* Registers exclusive-counter (503 without locks). Returns 0 or -errno. */
 int agentd_locks_register(ac_agent_host *host, unsigned shards);
 

@@ -69,7 +69,9 @@ static void print_urls(struct agentd *d)
            agentd_ops_url());
     if (!d->quiet) {
         printf("  GET  %s/healthz\n  GET  %s/readyz\n  GET  %s/v1/agents\n", base, base, base);
-        printf("  POST %s/v1/agents/{echo,sleep,compute,stream,session-counter}/invoke\n", base);
+        printf("  POST %s/v1/agents/{echo,sleep,compute,stream,session-counter,"
+               "exclusive-counter}/invoke\n",
+               base);
         agentd_ops_print_routes();
     }
     fflush(stdout);
@@ -153,7 +155,6 @@ static void shard_stop_serving(void *arg)
     struct shard_state *st = arg;
     struct agentd *d = st->d;
     unsigned id = st->id;
-    agentd_ops_shard_stop(id, ac_now_ns() + d->set.drain_ns);
     if (st->http)
         ac_http_server_stop(st->http, ac_now_ns() + d->set.drain_ns, http_stopped, st);
     else if (st->net)
@@ -172,6 +173,7 @@ static void shard_stop(void *arg, unsigned id)
     st->id = id;
     agentd_notify_stopping();
     ac_shard_hold_stop();
+    agentd_ops_shard_stop(id, ac_now_ns() + d->set.drain_ns);
     agentd_locks_shard_stop(id, shard_stop_serving, st);
 }
 

@@ -1,6 +1,7 @@
 /* agentd's admin listener and metrics (ops.h). */
 #include "ops.h"
 #include "alerts.h"
+#include "locks.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -83,6 +84,8 @@ int agentd_ops_create(ac_runtime *rt, ac_agent_host *host)
     err = ac_admin_create(rt, &cfg, &ops.admin);
     if (!err && ops.conf->pprof_enabled)
         err = ac_admin_pprof_enable(ops.admin);
+    if (!err)
+        err = agentd_locks_ops(rt, ops.metrics, ops.admin);
     /* alert rules read the metrics: without them there is nothing to evaluate */
     if (!err && ops.metrics)
         err = agentd_alerts_create(ops.conf->rules, ops.conf->nrules, ops.metrics, ops.admin,
@@ -111,8 +114,9 @@ void agentd_ops_print_routes(void)
         printf("  (metrics off: --no-metrics)\n");
     if (ops.conf->pprof_enabled)
         printf("  GET  %s/debug/pprof/profile?seconds=30\n", b);
-    printf("  GET  %s/debug/pprof/heap\n  GET  %s/healthz\n  GET  %s/ (every admin route)\n", b,
-           b, b);
+    printf("  GET  %s/debug/locks\n", b);
+    printf("  GET  %s/debug/pprof/heap\n  GET  %s/healthz\n  GET  %s/ (every admin route)\n", b, b,
+           b);
 }
 
 int agentd_ops_shard_start(unsigned shard, ac_net *net)

@@ -17,12 +17,12 @@
  *    decided as soon as a quorum has answered either way; a slow or frozen
  *    node only costs its own answer. Each granting node also returns its
  *    stored fence; the grant's fence is the maximum over the granting
- *    quorum plus one, and it is stored back (compare-and-raise, in the
- *    same script that checks the lock is still ours) on a quorum before
- *    the grant is returned: any later grant's quorum meets ours, so it
- *    sees the stored value and goes higher. Validity = TTL − elapsed −
- *    drift (TTL × drift_factor + 2 ms); a failed attempt releases on all
- *    nodes, then retries after a jittered delay.
+ *    quorum plus one, and it is stored back on every node
+ *    (compare-and-raise, in the same script that checks the lock is
+ *    still ours; a quorum must confirm) before the grant is returned: any later grant's quorum
+ * meets ours, so it sees the stored value and goes higher. Validity = TTL − elapsed − drift (TTL ×
+ * drift_factor + 2 ms); a failed attempt releases on all nodes, then retries after a jittered
+ * delay.
  *  - Watchdog: a held lease is renewed (compare-and-pexpire) every TTL/3;
  *    when a renewal cannot reach a quorum, finds the lock gone, or the
  *    lease's validity runs out first (e.g. the shard was paused), the
@@ -35,13 +35,14 @@
  *     call).
  *  3. A lease (ac_dlock_lease) is the library's: it stays valid from the
  *     acquire callback until the release callback has returned, also after
- *     it was lost. Every lease must be released (ac_dlock_release); a
- *     lease still held when the ac_dlock closes is released by the close.
+ *     it was lost. Every lease must be released (ac_dlock_release): a
+ *     closing ac_dlock waits for that.
  */
 #ifndef AGENTCORE_DLOCK_H
 #define AGENTCORE_DLOCK_H
 
 #include "agentcore/base.h"
+#include "agentcore/hist.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -93,10 +94,13 @@ AC_MUST_USE int ac_dlock_create(struct ac_net *net, const struct ac_dlock_config
 typedef void (*ac_dlock_closed_fn)(void *arg);
 
 /*
- * Stops: acquires in progress fail with -ECANCELED, held leases are
- * released on Redis (best effort, bounded by the node timeout; their
- * on_lost does not run) and freed, the node connections close, then
- * cb(arg) runs and the ac_dlock is freed. Close before the net stops.
+ * Stops: new acquires are refused (-ECANCELED), acquires in progress fail
+ * with -ECANCELED (a grant that lands meanwhile is undone on Redis); held
+ * leases stay valid — renewed as before — until their holders release
+ * them, which close waits for (so a holder's steps in flight can finish);
+ * then the node connections close, cb(arg) runs and the ac_dlock is
+ * freed. Close before the net stops; a holder that never releases keeps
+ * it open.
  */
 void ac_dlock_close(ac_dlock *d, ac_dlock_closed_fn cb, void *arg);
 
@@ -180,9 +184,6 @@ void ac_dlock_lease_info(const ac_dlock_lease *l, struct ac_dlock_grant_info *ou
 
 /* ---- statistics --------------------------------------------------------- */
 
-/* Acquire latency buckets: bucket i counts latencies < 2^i µs (and ≥ 2^(i-1)). */
-#define AC_DLOCK_LAT_BUCKETS 24
-
 /* Plain counters of one shard's ac_dlock (read on its shard). */
 struct ac_dlock_stats {
     uint64_t acquires;  /* granted */
@@ -191,11 +192,10 @@ struct ac_dlock_stats {
     uint64_t failures;  /* acquires that ended without a grant */
     uint64_t timeouts;  /* of those: the deadline passed */
     uint64_t releases;
-    uint64_t renewals;                      /* successful watchdog renewals */
-    uint64_t lost;                          /* leases lost */
-    uint64_t held;                          /* leases held now (not lost, not released) */
-    uint64_t latency_count, latency_sum_ns; /* granted acquires */
-    uint64_t latency[AC_DLOCK_LAT_BUCKETS]; /* their latency histogram */
+    uint64_t renewals;      /* successful watchdog renewals */
+    uint64_t lost;          /* leases lost */
+    uint64_t held;          /* leases held now (not lost, not released) */
+    struct ac_hist latency; /* of granted acquires (hist.h) */
 };
 
 void ac_dlock_stats(const ac_dlock *d, struct ac_dlock_stats *out);

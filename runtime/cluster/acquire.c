@@ -16,17 +16,6 @@
 
 static int attempt_start(struct ac_dlock_lease *l);
 
-static void record_latency(struct ac_dlock *d, uint64_t ns)
-{
-    uint64_t us = ns / 1000;
-    unsigned b = 0;
-    while (b < AC_DLOCK_LAT_BUCKETS - 1 && us >= (1ull << b))
-        b++;
-    d->stats.latency[b]++;
-    d->stats.latency_count++;
-    d->stats.latency_sum_ns += ns;
-}
-
 /* Ends the acquire: a grant (res 0) or a failure; the callback runs once. */
 static void finish(struct ac_dlock_lease *l, int res)
 {
@@ -44,9 +33,10 @@ static void finish(struct ac_dlock_lease *l, int res)
     }
     if (res == 0) {
         l->state = L_HELD;
+        d->busy++; /* until its holder releases it: close waits for that */
         d->stats.acquires++;
         d->stats.held++;
-        record_latency(d, ac_now_ns() - l->started);
+        ac_hist_record(&d->stats.latency, ac_now_ns() - l->started);
         ac__lease_hold(l);
         l->acq_cb(l->acq_arg, 0, l);
         return;
@@ -123,7 +113,14 @@ static void fence_answer(struct fanout *f, unsigned node, int res, const struct 
     }
 }
 
-static void start_fence(struct ac_dlock_lease *l, uint32_t granted, uint64_t fence)
+/*
+ * To every node, not only the granting ones: the store raises each node's
+ * counter (never lowers it), and a node that restarted without its data
+ * is repaired by the next grant instead of staying behind — otherwise
+ * nodes restarted one at a time could, together, hold a quorum that
+ * never saw the latest fence. Only nodes where the lock is ours answer 1.
+ */
+static void start_fence(struct ac_dlock_lease *l, uint64_t fence)
 {
     struct fanout *f = ac__fanout_new(l, fence_answer);
     if (!f) {
@@ -134,7 +131,7 @@ static void start_fence(struct ac_dlock_lease *l, uint32_t granted, uint64_t fen
     f->value = fence;
     l->attempt = f;
     snprintf(l->fence_str, sizeof l->fence_str, "%llu", (unsigned long long)fence);
-    ac__fanout_send(f, SCRIPT_FENCE, granted, l->fence_str);
+    ac__fanout_send(f, SCRIPT_FENCE, ac__all_nodes(l->d), l->fence_str);
 }
 
 /* Phase 1: the grants, decided on quorum. */
@@ -155,7 +152,7 @@ static void acquire_answer(struct fanout *f, unsigned node, int res, const struc
             l->valid_until = ac_now_ns() + (uint64_t)left;
             finish(l, 0);
         } else {
-            start_fence(l, f->ok_mask, f->max_seen + 1);
+            start_fence(l, f->max_seen + 1);
         }
         return;
     case FANOUT_LOST:

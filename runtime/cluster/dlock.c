@@ -171,15 +171,11 @@ void ac_dlock_close(ac_dlock *d, ac_dlock_closed_fn cb, void *arg)
     struct ac_dlock_lease *next;
     for (struct ac_dlock_lease *l = d->leases; l; l = next) {
         next = l->next;
-        if (l->state == L_ACQUIRING) {
-            /* waiting to retry: fail it on the next turn; an attempt in
-             * flight fails when decided */
-            if (ac_timer_cancel(&l->retry_timer))
-                AC_ASSERT(ac_timer_start(&l->retry_timer, 0, l->retry_timer.cb, l) == 0);
-        } else if (l->state == L_HELD || l->state == L_LOST) {
-            l->lost_cb = NULL;
-            ac_dlock_release(l, NULL, NULL);
-        }
+        /* waiting to retry: fail it on the next turn; an attempt in flight
+         * fails when decided. Held leases stay with their holders (their
+         * steps may still be running) and close waits for their release. */
+        if (l->state == L_ACQUIRING && ac_timer_cancel(&l->retry_timer))
+            AC_ASSERT(ac_timer_start(&l->retry_timer, 0, l->retry_timer.cb, l) == 0);
     }
     d->busy++; /* the next turn decides, so close never calls back from inside */
     AC_ASSERT(ac_timer_start(&d->close_timer, 0, close_fire, d) == 0);

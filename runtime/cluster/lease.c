@@ -181,9 +181,10 @@ void ac_dlock_release(ac_dlock_lease *l, ac_dlock_released_fn cb, void *arg)
     if (!f) {
         d->busy++; /* until the timer answers */
         AC_ASSERT(ac_timer_start(&l->retry_timer, 0, release_nomem, l) == 0);
-        return;
+    } else {
+        ac__fanout_send(f, SCRIPT_RELEASE, ac__all_nodes(d), "0");
     }
-    ac__fanout_send(f, SCRIPT_RELEASE, ac__all_nodes(d), "0");
+    d->busy--; /* the holder's part is over; the fanout (or timer) counts now */
 }
 
 uint64_t ac_dlock_lease_fence(const ac_dlock_lease *l)

@@ -6,67 +6,10 @@
  * fencing tokens must rise with the counts. agentd runs as a real process
  * on a kernel-chosen port, redis-server too; every wait is bounded.
  */
-#include "net/http/client.h"
+#include "apps/agentd_proc.h"
 #include "net/resp/redis_server.h"
 
 #include <jansson.h>
-#include <poll.h>
-#include <pthread.h>
-#include <stdatomic.h>
-#include <sys/prctl.h>
-
-struct agentd {
-    pid_t pid;
-    uint16_t port;
-};
-
-/* Starts agentd with `extra` arguments; its first stdout line names the port. */
-static void agentd_start(struct agentd *d, const char *const *extra)
-{
-    const char *argv[32] = {AGENTD_BIN, "--port", "0", "--quiet"};
-    int n = 4, fds[2];
-    char line[256] = {0};
-    size_t len = 0;
-    for (; *extra; extra++)
-        argv[n++] = *extra;
-    cr_assert_eq(pipe(fds), 0);
-    d->pid = fork();
-    cr_assert_geq(d->pid, 0);
-    if (d->pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL); /* dies with a failed test */
-        dup2(fds[1], 1);
-        close(fds[0]);
-        execv(AGENTD_BIN, (char *const *)argv);
-        _exit(127);
-    }
-    close(fds[1]);
-    while (!memchr(line, '\n', len) && len < sizeof line - 1) {
-        struct pollfd p = {fds[0], POLLIN, 0};
-        cr_assert_eq(poll(&p, 1, 10000), 1, "agentd printed nothing");
-        ssize_t k = read(fds[0], line + len, sizeof line - 1 - len);
-        cr_assert_gt(k, 0, "agentd exited before listening");
-        len += (size_t)k;
-    }
-    close(fds[0]);
-    const char *p = strstr(line, "127.0.0.1:");
-    cr_assert_not_null(p, "unexpected first line: %s", line);
-    d->port = (uint16_t)atoi(p + 10);
-}
-
-/* SIGTERM and the exit status (bounded: 15 s, then SIGKILL). */
-static int agentd_stop(struct agentd *d)
-{
-    int st = 0;
-    kill(d->pid, SIGTERM);
-    for (int i = 0; i < 1500; i++) {
-        if (waitpid(d->pid, &st, WNOHANG) == d->pid)
-            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-        usleep(10000);
-    }
-    kill(d->pid, SIGKILL);
-    waitpid(d->pid, &st, 0);
-    return -1;
-}
 
 #define PROCS        2
 #define CONNS        16 /* per process: SO_REUSEPORT misses a shard of 2 with p = 2^-15 */
@@ -254,6 +197,34 @@ Test(apps_agentd_locks, yaml_distributed_lock_section_drives_the_locks, .timeout
         snprintf(want, sizeof want, "\"count\":%d", i);
         cr_assert_not_null(strstr(r.body, want), "%s", r.body);
     }
+    hc_close(&c);
+    /* the admin listener: the lock metrics and /debug/locks */
+    cr_assert_gt(d.admin_port, 0);
+    /* /metrics is larger than the test client's buffer: curl and grep */
+    char cmd[256], line[256];
+    snprintf(cmd, sizeof cmd,
+             "curl -s --max-time 10 http://127.0.0.1:%u/metrics | grep "
+             "-e '^agentcore_lock_acquires_total' -e '^agentcore_lock_acquire_seconds_count'",
+             d.admin_port);
+    FILE *f = popen(cmd, "r");
+    cr_assert_not_null(f);
+    double acquires = 0, timed = 0;
+    while (fgets(line, sizeof line, f)) {
+        const char *v = strchr(line, ' ');
+        if (v && strncmp(line, "agentcore_lock_acquires_total", 29) == 0)
+            acquires += atof(v);
+        else if (v)
+            timed += atof(v);
+    }
+    pclose(f);
+    cr_assert_eq(acquires, 3, "acquires over the shards: %g", acquires);
+    cr_assert_eq(timed, 3, "acquire latencies in the histogram: %g", timed);
+    cr_assert(hc_open(&c, d.admin_port));
+    cr_assert(hc_sends(&c, "GET /debug/locks HTTP/1.1\r\nHost: t\r\n\r\n"));
+    cr_assert(hc_read(&c, &r, false));
+    cr_assert_eq(r.status, 200);
+    cr_assert_not_null(strstr(r.body, "\"locks\":[]"), "nothing held now: %s", r.body);
+    cr_assert_not_null(strstr(r.body, "\"shards_missing\":0"), "%s", r.body);
     hc_close(&c);
     redisReply *ttl = redis_do(&rs, "GET ac:counter:yaml");
     cr_assert_str_eq(ttl->str, "3");

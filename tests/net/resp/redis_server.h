@@ -98,6 +98,21 @@ static inline bool redis_pings(const struct redis_srv *r)
     return ok;
 }
 
+/*
+ * True when the server answering on r->port is the process we started:
+ * another test may have started one on the same port between our probe
+ * of a free port and our server's bind (ours then fails to bind).
+ */
+static inline bool redis_is_ours(const struct redis_srv *r)
+{
+    redisReply *rep = redis_do(r, "INFO server");
+    const char *p = rep && rep->type == REDIS_REPLY_STRING ? strstr(rep->str, "process_id:") : NULL;
+    bool ours = p && atol(p + 11) == (long)r->pid;
+    if (rep)
+        freeReplyObject(rep);
+    return ours;
+}
+
 static inline pid_t redis_spawn(const struct redis_srv *r)
 {
     char port[8];
@@ -141,7 +156,7 @@ static inline void redis_start(struct redis_srv *r)
                 r->pid = 0; /* exited: port taken? */
                 break;
             }
-            if (redis_pings(r))
+            if (redis_pings(r) && redis_is_ours(r))
                 return;
             usleep(10000);
         }
