@@ -13,7 +13,8 @@ for b in build/bin/bench_*; do
   "$b" --json "$@" > "bench/out/$name.json"
   cat "bench/out/$name.json"
 done
-for s in bench/net_echo.py bench/http_agentd.py bench/http_metrics.py bench/http_pprof.py bench/http_steal.py; do
+for s in bench/net_echo.py bench/http_agentd.py bench/http_metrics.py bench/http_pprof.py \
+         bench/http_steal.py bench/cluster_proxy.py; do
   name=$(basename "$s" .py)
   echo "== $name" >&2
   python3 "$s" --json "$@" > "bench/out/$name.json"

@@ -22,8 +22,6 @@ enum {
     OPT_ADMIN_PORT,
     OPT_LOG_LEVEL,
     OPT_LOG_FILE,
-    OPT_BACKEND,
-    OPT_CAPABILITIES,
     OPT_REDIS_NODES,
     OPT_LOCK_TYPE,
     OPT_LOCK_TIMEOUT,
@@ -31,6 +29,8 @@ enum {
     OPT_LOCK_RETRY_DELAY,
     OPT_LOCK_DRIFT,
     OPT_LOCK_NODE_TIMEOUT,
+    OPT_BACKEND,
+    OPT_CAPABILITIES,
 };
 
 static const struct option opts[] = {
@@ -55,8 +55,6 @@ static const struct option opts[] = {
     {"queue-size", required_argument, 0, 'Q'},
     {"memory-limit", required_argument, 0, 'm'},
     {"quiet", no_argument, 0, 'q'},
-    {"backend", required_argument, 0, OPT_BACKEND},
-    {"capabilities", no_argument, 0, OPT_CAPABILITIES},
     {"redis-nodes", required_argument, 0, OPT_REDIS_NODES},
     {"lock-type", required_argument, 0, OPT_LOCK_TYPE},
     {"lock-timeout-ms", required_argument, 0, OPT_LOCK_TIMEOUT},
@@ -64,6 +62,9 @@ static const struct option opts[] = {
     {"lock-retry-delay-ms", required_argument, 0, OPT_LOCK_RETRY_DELAY},
     {"lock-drift-factor", required_argument, 0, OPT_LOCK_DRIFT},
     {"lock-node-timeout-ms", required_argument, 0, OPT_LOCK_NODE_TIMEOUT},
+    {"backend", required_argument, 0, OPT_BACKEND},
+    {"capabilities", no_argument, 0, OPT_CAPABILITIES},
+    AGENTD_CLUSTER_OPTIONS,
     {0, 0, 0, 0},
 };
 
@@ -100,9 +101,6 @@ static void usage(FILE *f)
                "  --max-conns N           connections, all shards (open-file limit - 256)\n"
                "  --max-conns-per-shard N connections per shard (16384)\n"
                "  --quiet                 print only the listening line\n"
-               "  --backend B             auto|io_uring|epoll (scheduler.io_backend; auto:\n"
-               "                          io_uring, else epoll with a warning naming why)\n"
-               "  --capabilities          print what this host allows and exit\n"
                "  --redis-nodes H:P,...   distributed_lock.redis_nodes (sets the section)\n"
                "  --lock-type T           redis|redis_redlock (distributed_lock.type)\n"
                "  --lock-timeout-ms MS    lease TTL (distributed_lock.lock_timeout)\n"
@@ -110,7 +108,11 @@ static void usage(FILE *f)
                "  --lock-retry-delay-ms MS between attempts (distributed_lock.retry_delay)\n"
                "  --lock-drift-factor F   0..0.1 (distributed_lock.drift_factor)\n"
                "  --lock-node-timeout-ms MS one request to one Redis node (50)\n"
-               "  --help, --version\n");
+               "  --backend B             auto|io_uring|epoll (scheduler.io_backend; auto:\n"
+               "                          io_uring, else epoll with a warning naming why)\n"
+               "  --capabilities          print what this host allows and exit\n"
+               "  --help, --version\n"
+               "  cluster (section cluster; apps/agentd/cluster.h):\n" AGENTD_CLUSTER_USAGE);
 }
 
 static _Noreturn void bad(const char *what, const char *arg)
@@ -308,9 +310,13 @@ void agentd_cli_parse(int argc, char **argv, struct agentd_config *c, struct age
             if (c->lock.node_timeout_ns == 0)
                 bad("--lock-node-timeout-ms", optarg);
             break;
-        default: /* getopt printed what was wrong */
+        default: {
+            if (agentd_cluster_flag(&c->cluster, o, optarg) == 0)
+                break;
+            /* getopt, or the cluster flag's reader, printed what was wrong */
             usage(stderr);
             exit(2);
+        }
         }
     }
     if (optind < argc)

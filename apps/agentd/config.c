@@ -43,6 +43,7 @@ void agentd_config_init(struct agentd_config *c)
                  .retry_delay_ns = 200 * MSEC,
                  .drift_factor = 0.01},
     };
+    agentd_cluster_init(&c->cluster);
     /* the environment's level stays the default, as for every agentcore program */
     const char *env = getenv("AC_LOG_LEVEL");
     enum ac_log_level l;
@@ -55,6 +56,7 @@ void agentd_config_close(struct agentd_config *c)
     free(c->rules);
     c->rules = NULL;
     c->nrules = 0;
+    agentd_cluster_destroy(&c->cluster);
 }
 
 /* ------------------------------------------------------------ walker -- */

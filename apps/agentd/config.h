@@ -12,6 +12,7 @@
 #define AGENTD_CONFIG_H
 
 #include "agentcore.h"
+#include "cluster.h"
 
 #include <stdio.h>
 
@@ -88,6 +89,9 @@ struct agentd_config {
     char log_file[256]; /* "": stderr */
 
     struct agentd_lock_config lock;
+
+    /* cluster: several agentd nodes (apps/agentd/cluster.h; flags --cluster-*) */
+    struct agentd_cluster cluster;
 };
 
 /* Fills `c` with the embedded defaults (API 127.0.0.1:8080, admin :9090). */

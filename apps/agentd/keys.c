@@ -284,6 +284,84 @@ static bool key_drift_factor(struct load *ld, const yaml_node_t *v, const char *
     return yaml_in_double(&ld->in, v, path, 0, 0.1, &ld->c->lock.drift_factor);
 }
 
+/* ---- cluster (apps/agentd/cluster.c holds the checks, shared with the flags) ---- */
+
+/* A scalar, or for members/redis_nodes a list of scalars, joined by commas. */
+static bool cluster_key(struct load *ld, const yaml_node_t *v, const char *path, int opt,
+                        bool list)
+{
+    char text[AGENTD_MAX_LIST * 64], why[160];
+    const char *s;
+    if (list && v->type == YAML_SEQUENCE_NODE) {
+        size_t len = 0;
+        text[0] = 0;
+        for (yaml_node_item_t *it = v->data.sequence.items.start;
+             it < v->data.sequence.items.top; it++) {
+            yaml_node_t *n = yaml_in_node(&ld->in, *it);
+            if (!yaml_in_str(&ld->in, n, path, &s))
+                return false;
+            int k = snprintf(text + len, sizeof text - len, "%s%s", len ? "," : "", s);
+            if (k < 0 || (size_t)k >= sizeof text - len) {
+                yaml_in_error(&ld->in, v, 0, path, "too many addresses");
+                return false;
+            }
+            len += (size_t)k;
+        }
+        s = text;
+    } else if (!yaml_in_str(&ld->in, v, path, &s)) {
+        return false;
+    }
+    int err = agentd_cluster_set(&ld->c->cluster, opt, s, why, sizeof why);
+    if (err) {
+        yaml_in_error(&ld->in, v, 0, path, "%s", err == -EINVAL ? why : ac_strerror(err));
+        return false;
+    }
+    return true;
+}
+
+static bool key_cluster_node_id(struct load *ld, const yaml_node_t *v, const char *path)
+{
+    return cluster_key(ld, v, path, AGENTD_OPT_CLUSTER_NODE_ID, false);
+}
+
+static bool key_cluster_advertise(struct load *ld, const yaml_node_t *v, const char *path)
+{
+    return cluster_key(ld, v, path, AGENTD_OPT_CLUSTER_ADVERTISE, false);
+}
+
+static bool key_cluster_members(struct load *ld, const yaml_node_t *v, const char *path)
+{
+    return cluster_key(ld, v, path, AGENTD_OPT_CLUSTER_MEMBERS, true);
+}
+
+static bool key_cluster_redis(struct load *ld, const yaml_node_t *v, const char *path)
+{
+    return cluster_key(ld, v, path, AGENTD_OPT_CLUSTER_REDIS, true);
+}
+
+static bool key_cluster_mode(struct load *ld, const yaml_node_t *v, const char *path)
+{
+    return cluster_key(ld, v, path, AGENTD_OPT_CLUSTER_MODE, false);
+}
+
+static bool key_cluster_store(struct load *ld, const yaml_node_t *v, const char *path)
+{
+    return cluster_key(ld, v, path, AGENTD_OPT_CLUSTER_STORE, false);
+}
+
+static const struct key cluster_keys[] = {
+    FN("node_id", key_cluster_node_id),
+    FN("advertise", key_cluster_advertise),
+    FN("members", key_cluster_members),
+    FN("redis_nodes", key_cluster_redis),
+    FN("mode", key_cluster_mode),
+    FN("session_store", key_cluster_store),
+    DUR("member_ttl", cluster.cfg.member_ttl_ns, 100 * MSEC, 3600 * SEC),
+    DUR("poll_interval", cluster.cfg.poll_ns, 10 * MSEC, 3600 * SEC),
+    IGNORED("vnodes", "ignored: placement is rendezvous hashing, which needs no virtual nodes "
+                      "(chosen by measurement: bench/RESULTS.md, Cluster)"),
+};
+
 static bool read_rule(struct load *ld, const yaml_node_t *v, const char *path,
                       struct ac_alert_rule *r);
 
@@ -472,4 +550,5 @@ const struct section cfg_sections[CFG_NSECTIONS] = {
     {"monitoring", NULL, monitoring_keys, AC_ARRAY_LEN(monitoring_keys)},
     {"logging", NULL, logging_keys, AC_ARRAY_LEN(logging_keys)},
     {"distributed_lock", NULL, lock_keys, AC_ARRAY_LEN(lock_keys)},
+    {"cluster", NULL, cluster_keys, AC_ARRAY_LEN(cluster_keys)},
 };

@@ -16,8 +16,9 @@
  */
 #include "agentcore.h"
 #include "backend.h"
-#include "harden.h"
+#include "cluster.h"
 #include "locks.h"
+#include "harden.h"
 #include "notify.h"
 #include "malloc_tune.h"
 #include "ops.h"
@@ -41,6 +42,7 @@ struct shard_state {
 struct agentd {
     ac_agent_host *host;
     const struct agentd_config *conf; /* admin address etc. for the admin listener */
+    struct agentd_cluster *cluster;   /* conf's cluster section, started per shard */
     struct agentd_settings set;
     bool quiet;
     _Atomic bool failed;
@@ -98,6 +100,11 @@ static void shard_start(void *arg, unsigned id)
         fail(d, id, "locks", err);
         return;
     }
+    err = agentd_cluster_shard_start(d->cluster, st->net, id);
+    if (err) {
+        fail(d, id, "cluster", err);
+        return;
+    }
     err = ac_agent_http_start(d->host, st->net, &d->set.tcp, &d->set.http, &st->http);
     if (err) {
         fail(d, id, "listen", err);
@@ -129,11 +136,18 @@ static void net_stopped(void *arg, ac_net *net)
     ac_shard_release_stop();
 }
 
+static void cluster_stopped(void *arg)
+{
+    struct shard_state *st = arg;
+    ac_net_stop(st->net, ac_now_ns() + 100000000ull, net_stopped, st);
+}
+
 static void http_stopped(void *arg, ac_http_server *s)
 {
     struct shard_state *st = arg;
     (void)s;
-    ac_net_stop(st->net, ac_now_ns() + 100000000ull, net_stopped, st);
+    /* the cluster's Redis connections close before the net (apps/agentd/cluster.c) */
+    agentd_cluster_shard_stop(st->d->cluster, st->id, cluster_stopped, st);
 }
 
 /* After the shard's locks closed (their connections use the net). */
@@ -202,6 +216,7 @@ int main(int argc, char **argv)
     }
     agentd_malloc_tune();
     d.conf = &conf;
+    d.cluster = &conf.cluster;
     agentd_ops_configure(&conf);
     d.quiet = cli.quiet;
     agentd_settings_from_config(&conf, &d.set);
@@ -215,6 +230,9 @@ int main(int argc, char **argv)
             return 1;
         }
     }
+    if (agentd_cluster_create(&conf.cluster, d.set.tcp.host, d.set.tcp.port) != 0)
+        return 1;
+    d.set.host.cluster = conf.cluster.cluster;
     d.set.rt.on_shard_start = shard_start;
     d.set.rt.on_shard_stop = shard_stop;
     d.set.rt.hook_arg = &d;

@@ -66,6 +66,31 @@ static void print_lock(const struct agentd_lock_config *l, FILE *f)
     fprintf(f, "  drift_factor: %g\n", l->drift_factor);
 }
 
+static void print_cluster(const struct agentd_cluster *cl, FILE *f)
+{
+    char b[32];
+    const struct ac_cluster_config *k = &cl->cfg;
+    if (!cl->enabled && !k->nmembers && !k->nredis) {
+        fprintf(f, "# cluster: not configured (a single node)\n");
+        return;
+    }
+    fprintf(f, "cluster:\n");
+    if (cl->node_id[0])
+        fprintf(f, "  node_id: \"%s\"\n", cl->node_id);
+    if (cl->advertise[0])
+        fprintf(f, "  advertise: \"%s\"\n", cl->advertise);
+    for (unsigned i = 0; i < k->nmembers; i++)
+        fprintf(f, "%s\"%s\"%s", i ? ", " : "  members: [", cl->members[i],
+                i + 1 == k->nmembers ? "]\n" : "");
+    for (unsigned i = 0; i < k->nredis; i++)
+        fprintf(f, "%s\"%s\"%s", i ? ", " : "  redis_nodes: [", cl->redis[i],
+                i + 1 == k->nredis ? "]\n" : "");
+    fprintf(f, "  mode: %s\n", k->mode == AC_CLUSTER_REDIRECT ? "redirect" : "proxy");
+    fprintf(f, "  session_store: %s\n", k->store == AC_CLUSTER_STORE_REDIS ? "redis" : "memory");
+    fprintf(f, "  member_ttl: %s\n", dur(k->member_ttl_ns, b));
+    fprintf(f, "  poll_interval: %s\n", dur(k->poll_ns, b));
+}
+
 void agentd_config_print(const struct agentd_config *c, FILE *f)
 {
     char b[32], a[96];
@@ -131,4 +156,5 @@ void agentd_config_print(const struct agentd_config *c, FILE *f)
         fprintf(f, "  # file: none, the log goes to stderr\n");
 
     print_lock(&c->lock, f);
+    print_cluster(&c->cluster, f);
 }

@@ -41,7 +41,7 @@ struct section {
     size_t nkeys;
 };
 
-#define CFG_NSECTIONS 6
+#define CFG_NSECTIONS 7
 extern const struct section cfg_sections[CFG_NSECTIONS];
 
 /* The walker's helpers, shared with the readers of nested keys. */

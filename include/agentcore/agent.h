@@ -20,7 +20,9 @@
  * shard ac_session_shard(session_id); the request is forwarded there by
  * cross-shard message and the response bytes come back the same way.
  * Requests without session_id, and agents placed on any shard, run where
- * they arrived. The handler answers through its ac_call handle, now or
+ * they arrived. With a cluster (ac_agent_host_config.cluster, cluster.h)
+ * the session's owner node is chosen first: another node's session is
+ * proxied there (or redirected), then placed on a shard by its owner. The handler answers through its ac_call handle, now or
  * later, under the agent's deadline: when it passes, the client gets 504
  * and whatever the handler does with the handle afterwards is dropped
  * (the functions return -ESTALE).
@@ -140,6 +142,10 @@ struct ac_agent_host_config {
      */
     uint64_t admit_target_ns[3], admit_interval_ns[3];
     bool admit_off;
+    /* Several nodes (cluster.h): a session another node owns is proxied or
+     * redirected there. NULL: this node serves every session. Borrowed;
+     * must outlive the host. */
+    struct ac_cluster *cluster;
 };
 
 typedef struct ac_agent_host ac_agent_host;
@@ -224,8 +230,8 @@ struct ac_exchange {
 
 /*
  * Routes ex->req: POST /v1/agents/{name}/invoke, GET /v1/agents,
- * GET /healthz, GET /readyz (HEAD too for the GETs); 404 and 405
- * otherwise. Calling shard only; its host shard must have started.
+ * GET /v1/cluster, GET /healthz, GET /readyz (HEAD too for the GETs);
+ * 404 and 405 otherwise. Calling shard only; its host shard must have started.
  */
 void ac_agent_serve(ac_agent_host *h, struct ac_exchange *ex);
 
@@ -304,7 +310,10 @@ json_t *ac_session_get(const char *id);
 /*
  * Stores `value` (takes ownership, also on failure) and refreshes the
  * TTL. Returns 0, -EXDEV when the calling shard does not own the
- * session, -EINVAL or -ENOMEM.
+ * session, -EINVAL or -ENOMEM. With the cluster's Redis session store
+ * (cluster.h) the value is also written through to Redis; a put made
+ * while a handler runs holds that call's answer until Redis acknowledged
+ * it (a failed write turns the answer into 503 + Retry-After).
  */
 int ac_session_put(const char *id, json_t *value);
 

@@ -76,6 +76,17 @@ double ac_cycles_per_ns(void);
  */
 AC_MUST_USE int ac_cpulist_parse(const char *text, unsigned *cpus, unsigned cap, unsigned *n);
 
+/*
+ * 64-bit FNV-1a over `len` bytes followed by MurmurHash3's fmix64
+ * finalizer: unseeded and stable across processes, machines and versions
+ * (session placement depends on it). Not for hostile-collision use. Any
+ * thread.
+ */
+uint64_t ac_hash64(const void *data, size_t len);
+
+/* MurmurHash3's fmix64: a bijection whose every input bit reaches every
+ * output bit. Any thread. */
+uint64_t ac_hash_mix64(uint64_t h);
 /* What a quantity's unit measures (ac_quantity_parse). */
 enum ac_unit_kind {
     AC_UNIT_NONE,          /* a bare number */

@@ -409,6 +409,81 @@ AC_MUST_USE int ac_http_exchange_write(ac_http_exchange *x, const struct iovec *
  */
 void ac_http_exchange_done(ac_http_exchange *x, bool keep_alive);
 
+/* ---- client: HTTP/1.1 over ac_tcp_connect, pooled per peer ------------ */
+
+/*
+ * A client on one shard's ac_net: keeps up to max_conns_per_peer
+ * keep-alive connections per peer ("host:port", numeric address) and
+ * sends each request on an idle one, a new one, or queues it until one is
+ * free. One request per connection at a time (no pipelining).
+ *
+ * Rules:
+ *  1. Everything runs on the shard that owns the net.
+ *  2. When ac_http_client_request fails, the callback is never called;
+ *     otherwise it runs exactly once, never inside the request call: with
+ *     res 0 and the response, or res -ETIMEDOUT (deadline), -ECONNREFUSED
+ *     or another connect error (peer unreachable), -ECONNRESET (the
+ *     connection ended before the whole response), -EPROTO (malformed
+ *     response), -EMSGSIZE (over max_response), -ECANCELED (destroyed).
+ *  3. A request sent on a reused idle connection that closes before any
+ *     response byte is sent again once on a new connection (the peer shut
+ *     an idle connection as we reused it).
+ *  4. The response passed to the callback is valid during the call only.
+ */
+typedef struct ac_http_client ac_http_client;
+
+struct ac_http_client_config {
+    unsigned max_conns_per_peer; /* open connections per peer (default 64) */
+    uint64_t connect_timeout_ns; /* default 1 s */
+    uint64_t idle_timeout_ns;    /* an idle pooled connection closes after (default 30 s) */
+    size_t max_response;         /* body bytes (default 16 MiB) */
+};
+
+/* Fills `cfg` with the defaults above. */
+void ac_http_client_config_init(struct ac_http_client_config *cfg);
+
+/*
+ * Creates a client on the calling shard's `net` (NULL cfg: defaults).
+ * Returns 0 and *out, -EINVAL or -ENOMEM. Destroy it before ac_net_stop.
+ */
+AC_MUST_USE int ac_http_client_create(struct ac_net *net, const struct ac_http_client_config *cfg,
+                                      ac_http_client **out);
+
+/*
+ * Ends every request (callbacks get -ECANCELED, from inside this call),
+ * closes every connection; the memory goes once the last one has closed.
+ */
+void ac_http_client_destroy(ac_http_client *c);
+
+/* One request; copied by ac_http_client_request. */
+struct ac_http_client_request {
+    const char *method;                   /* "POST" */
+    const char *path;                     /* origin form: "/v1/..." */
+    const struct ac_http_header *headers; /* extra headers (not Host, Content-Length) */
+    unsigned nheaders;
+    const void *body;
+    size_t body_len;
+    uint64_t deadline_ns; /* CLOCK_MONOTONIC: -ETIMEDOUT after it */
+};
+
+struct ac_http_client_response {
+    int status;
+    const struct ac_http_header *headers;
+    unsigned nheaders;       /* the first 32 */
+    struct ac_http_str body; /* de-chunked */
+};
+
+typedef void (*ac_http_client_fn)(void *arg, int res, const struct ac_http_client_response *r);
+
+/*
+ * Sends `rq` to `peer` ("a.b.c.d:port" or "[v6]:port"). Returns 0 (cb
+ * runs later, rule 2), -EINVAL (bad peer or request), -ENOMEM, or -ENXIO
+ * when the calling thread is not a shard.
+ */
+AC_MUST_USE int ac_http_client_request(ac_http_client *c, const char *peer,
+                                       const struct ac_http_client_request *rq,
+                                       ac_http_client_fn cb, void *arg);
+
 #ifdef __cplusplus
 }
 #endif

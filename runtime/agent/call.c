@@ -40,6 +40,12 @@ struct ac__call {
     char *body;
     size_t body_len;
     char inline_body[INLINE_BODY];
+    /* session store writes this call made and Redis has not acknowledged;
+     * its answer waits in `held` (ac_alloc'd) until they are (session_store.c) */
+    unsigned store_pending;
+    int store_err;
+    char *held;
+    size_t held_len;
     int status;       /* of the answer, for metrics (0: ended without one) */
     uint64_t t_start; /* ac_cycles() at the call's start (metrics on) */
     uint64_t t_run;   /* ... and when its handler started (0: not yet) */
@@ -106,6 +112,10 @@ static void end_call(struct ac__call *c)
     if (c->body != c->inline_body)
         ac_free(c->body);
     c->body = NULL;
+    ac_free(c->held);
+    c->held = NULL;
+    c->store_pending = 0;
+    c->store_err = 0;
     c->live = false;
     c->gen++;
     c->cancel_fn = NULL;
@@ -123,6 +133,7 @@ static void send_bytes(struct ac__call *c, const struct iovec *iov, int n, bool 
 }
 
 static void fail_call(struct ac__call *c, int status, const char *code, const char *msg);
+static void store_failed(struct ac__call *c);
 
 static void on_deadline(struct ac_timer *t, void *arg)
 {
@@ -213,8 +224,15 @@ static void run_handler(void *arg)
     }
     /* a stall in the handler is reported under the agent's name */
     ac_shard_callback_name(a->def.name);
+    sh->running = h.id; /* session puts made now belong to this call */
     a->def.handler(a->def.arg, h, &c->req); /* may end the call: c is not used after */
+    sh->running = 0;
     ac__admit_ran(sh, a->def.priority, ac_now_ns() - t0);
+}
+
+uint64_t ac__agent_call_running(struct ac__agent_shard *sh)
+{
+    return sh->running;
 }
 
 /* Copies the body and ids into the call; false when out of memory. */
@@ -270,6 +288,8 @@ void ac__agent_call_start(struct ac__agent_shard *sh, unsigned agent, unsigned o
         ac__agent_reply_error(sh, origin, ex, mode, 503, 1, code, why);
         return;
     }
+    if (ac__session_store_gate(sh, agent, origin, ex, mode, env, body, len))
+        return; /* back here once the session's state is loaded */
     c = slot_alloc(sh);
     if (c && !keep_request(c, env, body, len)) {
         c->next_free = sh->free_call; /* back to the free list, generation unchanged */
@@ -312,7 +332,11 @@ void ac__agent_call_start(struct ac__agent_shard *sh, unsigned agent, unsigned o
         return;
     }
     ac__admit_queue_push(sh, a->def.priority, &c->queued, now);
-    AC_ASSERT(ac_timer_start(&c->deadline, a->def.timeout_ns, on_deadline, c) == 0);
+    /* a proxying node's deadline only ever shortens the agent's own */
+    uint64_t at = now + a->def.timeout_ns;
+    if (mode.deadline_ns && mode.deadline_ns < at)
+        at = mode.deadline_ns;
+    AC_ASSERT(ac_timer_start_at(&c->deadline, at, on_deadline, c) == 0);
 }
 
 void ac__agent_calls_close(struct ac__agent_shard *sh)
@@ -406,6 +430,23 @@ static void answer_text(struct ac__call *c, const char *out, size_t len)
 {
     char head[640], pre[128];
     struct iovec iov[3];
+    /* Held while this call's session writes are unacknowledged: sent by
+     * ac__agent_call_store_end once they are, or replaced by a 503 if one
+     * failed. A streamed answer is not held (session_store.c, "Limits"). */
+    if (!c->req.stream && c->store_pending) {
+        c->held = ac_alloc(len ? len : 1);
+        if (!c->held) {
+            fail_call(c, 503, "out_of_memory", "no memory to hold the answer");
+            return;
+        }
+        memcpy(c->held, out, len);
+        c->held_len = len;
+        return;
+    }
+    if (!c->req.stream && c->store_err) {
+        store_failed(c);
+        return;
+    }
     /* {"agent":"<name>","shard":<id>,"output": — printed by hand: this is
      * on every answer and snprintf's format walk cost more than the rest */
     size_t name_len = strlen(c->req.agent), plen = 0;
@@ -469,7 +510,7 @@ int ac_call_answer(ac_call h, json_t *output)
     struct ac__call *c = lookup(h);
     char small[2048], *out = small;
     size_t n;
-    if (!c) {
+    if (!c || c->held) {
         json_decref(output);
         return -ESTALE;
     }
@@ -498,7 +539,7 @@ int ac_call_answer(ac_call h, json_t *output)
 int ac__call_answer_valid(ac_call h, const char *json, size_t len)
 {
     struct ac__call *c = lookup(h);
-    if (!c)
+    if (!c || c->held)
         return -ESTALE;
     answer_text(c, json, len);
     return 0;
@@ -508,12 +549,44 @@ int ac_call_answer_raw(ac_call h, const char *json, size_t len)
 {
     struct ac__call *c = lookup(h);
     struct ac__json_result res;
-    if (!c)
+    if (!c || c->held)
         return -ESTALE;
     if (!json || ac__json_scan(json, len, NULL, NULL, &res) != 0)
         return -EINVAL;
     answer_text(c, json, len);
     return 0;
+}
+
+/* A session write of this call failed: 503, so the client retries. */
+static void store_failed(struct ac__call *c)
+{
+    char msg[160];
+    snprintf(msg, sizeof msg, "the session's state was not stored: %s",
+             c->store_err == -ESTALE ? "a newer version exists (ownership moved)"
+                                     : ac_strerror(c->store_err));
+    fail_call(c, 503, "session_store_failed", msg);
+}
+
+void ac__agent_call_store_begin(uint64_t call)
+{
+    struct ac__call *c = lookup((ac_call){call});
+    if (c)
+        c->store_pending++;
+}
+
+void ac__agent_call_store_end(uint64_t call, int err)
+{
+    struct ac__call *c = lookup((ac_call){call});
+    if (!c || !c->store_pending)
+        return; /* the call ended first (deadline): nothing waits */
+    if (err && !c->store_err)
+        c->store_err = err;
+    if (--c->store_pending || !c->held)
+        return;
+    if (c->store_err)
+        store_failed(c); /* frees held through end_call */
+    else
+        answer_text(c, c->held, c->held_len); /* end_call frees held */
 }
 
 int ac_call_fail(ac_call h, int status, const char *code, const char *message)

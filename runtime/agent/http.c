@@ -6,6 +6,7 @@
  * net's server, net knows nothing of agents.
  */
 #include "internal.h"
+#include "agentcore/cluster.h"
 
 struct hx_exchange {
     struct ac_exchange ex; /* first */
@@ -47,6 +48,14 @@ int ac_agent_http_start(ac_agent_host *h, struct ac_net *net,
     else
         ac_http_server_config_init(&c);
     c.exchange_data = sizeof(struct hx_exchange);
+    struct ac__agent_shard *sh = ac__agent_shard_current();
+    if (h->cfg.cluster && sh && !sh->client) {
+        int err = ac_http_client_create(net, NULL, &sh->client);
+        if (err)
+            return err;
+        /* started by the caller before serving (ac_cluster_shard_start) */
+        sh->store = ac_cluster_shard_store(h->cfg.cluster, sh->id);
+    }
     if (!c.server)
         c.server = h->cfg.server;
     return ac_http_server_start(net, tcp, &c, on_request, h, out);

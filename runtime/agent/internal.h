@@ -46,6 +46,13 @@ struct ac__queued {
     bool linked;
 };
 
+/* Cluster traffic of one shard; written by the shard, read by any (relaxed). */
+struct ac__cluster_counters {
+    _Atomic uint64_t proxied, redirected, proxy_errors; /* requests for other nodes */
+    _Atomic uint64_t loads, load_errors;                /* session states read from Redis */
+    _Atomic uint64_t writes, write_stale, write_errors; /* write-throughs */
+};
+
 /* Statuses counted apart per agent; anything else counts as "other". */
 #define AC__AGENT_STATUSES 12
 
@@ -97,6 +104,13 @@ struct ac__agent_shard {
     TAILQ_HEAD(ac__session_lru, ac__session) lru; /* first: most recently used */
     _Atomic uint64_t sessions_evicted;            /* written by the shard, read by any */
     bool evict_logged;
+
+    /* the cluster proxy's client (created with the shard's HTTP server) */
+    ac_http_client *client;
+    /* the cluster's Redis session store of this shard, or NULL */
+    struct ac_session_store *store;
+    uint64_t running; /* the handle of the call whose handler runs now, or 0 */
+    struct ac__cluster_counters cc;
 
     /* posts waiting for room in a full ring, per target shard */
     STAILQ_HEAD(ac__outbox, ac__post) * outbox; /* per target: posts its ring had no room for */
@@ -236,6 +250,9 @@ void ac__agent_reply(struct ac__agent_shard *sh, unsigned origin, struct ac_exch
 /* How the response must be framed; copied so no shard reads another's exchange. */
 struct ac__resp_mode {
     bool keep_alive, http10, head_only;
+    /* not framing, but travels with it to the owner shard: the deadline a
+     * proxying node sent (CLOCK_MONOTONIC ns), 0 when none */
+    uint64_t deadline_ns;
 };
 
 /* Writes a JSON error response for `ex` (from its shard, or forwarded). */
@@ -255,6 +272,51 @@ void ac__agent_call_start(struct ac__agent_shard *sh, unsigned agent, unsigned o
 /* ac_call_answer_raw for text known to be one valid JSON value (the
  * request's own validated input, or printed by the built-in agents). */
 int ac__call_answer_valid(ac_call c, const char *json, size_t len);
+
+/*
+ * Cluster routing (cluster_route.c). ac__cluster_route proxies or
+ * redirects a request whose session (env's) another node owns, sending
+ * ex's body as received, and returns true (ex is answered), else false. ac__cluster_deadline is the deadline
+ * a proxying node sent with ex (0: none). ac__cluster_show answers
+ * GET /v1/cluster through `reply`.
+ */
+bool ac__cluster_route(struct ac__agent_shard *sh, struct ac_exchange *ex,
+                       struct ac__resp_mode mode, unsigned agent, const struct ac__envelope *env);
+uint64_t ac__cluster_deadline(const struct ac_exchange *ex);
+void ac__cluster_show(struct ac__agent_shard *sh, struct ac_exchange *ex, struct ac__resp_mode mode,
+                      void (*reply)(struct ac__agent_shard *, struct ac_exchange *,
+                                    struct ac__resp_mode, const char *));
+
+/*
+ * The session store (session_store.c, with the Redis store of cluster.h):
+ *  - ac__session_store_gate: when the shard has a store and the session
+ *    has no local copy loaded under the current view, copies env and
+ *    body (valid only during ac_agent_serve), loads the state, then calls
+ *    ac__agent_call_start again with the copy; returns true (ex will be
+ *    answered), else false;
+ *  - ac__session_store_write: a put's write-through; the running call's
+ *    answer waits for it (ac__agent_call_store_begin/end).
+ */
+bool ac__session_store_gate(struct ac__agent_shard *sh, unsigned agent, unsigned origin,
+                            struct ac_exchange *ex, struct ac__resp_mode mode,
+                            const struct ac__envelope *env, const char *body, size_t len);
+void ac__session_store_write(struct ac__agent_shard *sh, const char *id, size_t len,
+                             const json_t *value, uint64_t version);
+uint64_t ac__agent_call_running(struct ac__agent_shard *sh);
+void ac__agent_call_store_begin(uint64_t call);
+void ac__agent_call_store_end(uint64_t call, int err);
+
+/*
+ * Session bookkeeping for the store (session.c): whether a local copy is
+ * current under view `gen` (loaded under it, or under an older view
+ * since which this node owned the session throughout); install a loaded copy (takes
+ * `value`, may be NULL: nothing stored) unless a local copy of this view
+ * is as new; drop the local copy.
+ */
+bool ac__session_fresh(struct ac__agent_shard *sh, const char *id, size_t len, uint64_t gen);
+int ac__session_install(struct ac__agent_shard *sh, const char *id, size_t len, json_t *value,
+                        uint64_t version, uint64_t gen);
+void ac__session_drop(struct ac__agent_shard *sh, const char *id, size_t len);
 
 /* admit.c: the class FIFO of queued calls (push at spawn, remove at start or end). */
 void ac__admit_queue_push(struct ac__agent_shard *sh, enum ac_agent_class cls, struct ac__queued *q,

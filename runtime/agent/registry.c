@@ -156,6 +156,9 @@ void ac_agent_host_shard_stop(ac_agent_host *h, unsigned shard)
     atomic_fetch_sub_explicit(&h->started, 1, memory_order_relaxed);
     ac__agent_calls_close(sh);
     ac__agent_sessions_close(sh);
+    ac_http_client_destroy(sh->client); /* its connections closed with the net */
+    sh->client = NULL;
+    sh->store = NULL; /* the cluster's, closed by ac_cluster_shard_stop */
     current = NULL; /* before the metrics go: a late scrape finds no agents here */
     ac__agent_metrics_fini(sh);
     current = sh;

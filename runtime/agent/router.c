@@ -3,6 +3,7 @@
  *
  *   POST /v1/agents/{name}/invoke   parse + validate here, run on the owner
  *   GET  /v1/agents                 registry with counters summed over shards
+ *   GET  /v1/cluster                this node's view of the cluster (cluster_route.c)
  *   GET  /healthz                   the process answers
  *   GET  /readyz                    every shard has started its agent host
  *
@@ -157,6 +158,9 @@ static void invoke(struct ac__agent_shard *sh, struct ac_exchange *ex, struct ac
         ac__agent_reply_error(sh, sh->id, ex, mode, 400, 0, code, msg);
         return;
     }
+    if (sh->agents[agent].def.placement == AC_AGENT_BY_SESSION &&
+        ac__cluster_route(sh, ex, mode, (unsigned)agent, &env))
+        return;
     unsigned target = sh->id;
     if (sh->agents[agent].def.placement == AC_AGENT_BY_SESSION && env.has_session)
         target = (unsigned)(ac_session_hash(env.ids, env.session_len) % sh->host->cfg.shards);
@@ -197,7 +201,8 @@ void ac_agent_serve(ac_agent_host *h, struct ac_exchange *ex)
     ex->keep_alive = r->keep_alive;
     ex->http10 = r->version_minor == 0;
     ex->head_only = r->method == AC_HTTP_HEAD;
-    struct ac__resp_mode mode = {ex->keep_alive, ex->http10, ex->head_only};
+    struct ac__resp_mode mode = {ex->keep_alive, ex->http10, ex->head_only,
+                                 ac__cluster_deadline(ex)};
     AC_ASSERT(sh && sh->host == h);
     if (ac_http_str_eq(p, "/healthz") || ac_http_str_eq(p, "/readyz")) {
         bool ready = atomic_load_explicit(&h->started, memory_order_relaxed) == h->cfg.shards;
@@ -210,6 +215,11 @@ void ac_agent_serve(ac_agent_host *h, struct ac_exchange *ex)
         else
             ac__agent_reply_error(sh, sh->id, ex, mode, 503, 1, "not_ready",
                                   "not every shard is serving");
+    } else if (ac_http_str_eq(p, "/v1/cluster")) {
+        if (is_get(r))
+            ac__cluster_show(sh, ex, mode, reply_json);
+        else
+            method_not_allowed(sh, ex, mode, "GET, HEAD");
     } else if (ac_http_str_eq(p, "/v1/agents")) {
         if (is_get(r))
             list_agents(sh, ex, mode);

@@ -18,6 +18,7 @@
  * back: counted, and logged once per shard.
  */
 #include "internal.h"
+#include "agentcore/cluster.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -29,6 +30,7 @@ struct ac__session {
     struct ac__agent_shard *sh;
     struct ac_timer ttl;
     json_t *value;
+    uint64_t version, gen; /* Redis store: last version loaded/written, under view gen */
     uint64_t hash;
     size_t len;
     char id[];
@@ -36,18 +38,7 @@ struct ac__session {
 
 uint64_t ac_session_hash(const char *id, size_t len)
 {
-    uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a 64 offset basis */
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)id[i];
-        h *= 0x100000001b3ull; /* FNV prime */
-    }
-    /* MurmurHash3 fmix64: every input bit reaches the low bits */
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdull;
-    h ^= h >> 33;
-    h *= 0xc4ceb9fe1a85ec53ull;
-    h ^= h >> 33;
-    return h;
+    return ac_hash64(id, len);
 }
 
 unsigned ac_session_shard(const char *id, unsigned shards)
@@ -157,38 +148,29 @@ static bool grow(struct ac__agent_shard *sh)
     return true;
 }
 
-int ac_session_put(const char *id, json_t *value)
+/* Stores `value` (taken) as session id's; NULL and *err on failure. */
+static struct ac__session *upsert(struct ac__agent_shard *sh, const char *id, size_t len,
+                                  uint64_t hash, json_t *value, int *err)
 {
-    uint64_t hash;
-    size_t len = id ? strlen(id) : 0;
-    struct ac__agent_shard *sh;
-    struct ac__session **pp, *s;
-    if (!id || !len || !value) {
-        json_decref(value);
-        return -EINVAL;
-    }
-    sh = owner(id, len, &hash);
-    if (!sh) {
-        json_decref(value);
-        return -EXDEV;
-    }
-    pp = find(sh, id, len, hash);
+    struct ac__session **pp = find(sh, id, len, hash), *s;
     if (pp) {
         json_decref((*pp)->value);
         (*pp)->value = value;
         touch(*pp);
-        return 0;
+        return *pp;
     }
     if (sh->nsessions >= sh->host->cfg.session_max)
         evict_lru(sh);
     if (sh->nsessions >= sh->nbuckets && !grow(sh)) {
         json_decref(value);
-        return -ENOMEM;
+        *err = -ENOMEM;
+        return NULL;
     }
     s = calloc(1, sizeof *s + len + 1);
     if (!s) {
         json_decref(value);
-        return -ENOMEM;
+        *err = -ENOMEM;
+        return NULL;
     }
     s->sh = sh;
     s->value = value;
@@ -201,7 +183,72 @@ int ac_session_put(const char *id, json_t *value)
     sh->nsessions++;
     TAILQ_INSERT_HEAD(&sh->lru, s, lru);
     touch(s);
-    return 0;
+    return s;
+}
+
+int ac_session_put(const char *id, json_t *value)
+{
+    uint64_t hash;
+    size_t len = id ? strlen(id) : 0;
+    struct ac__agent_shard *sh;
+    struct ac__session *s;
+    int err = 0;
+    if (!id || !len || !value) {
+        json_decref(value);
+        return -EINVAL;
+    }
+    sh = owner(id, len, &hash);
+    if (!sh) {
+        json_decref(value);
+        return -EXDEV;
+    }
+    s = upsert(sh, id, len, hash, value, &err);
+    if (s && sh->store) /* the store hook: written through before the answer */
+        ac__session_store_write(sh, s->id, s->len, s->value, ++s->version);
+    return err;
+}
+
+bool ac__session_fresh(struct ac__agent_shard *sh, const char *id, size_t len, uint64_t gen)
+{
+    uint64_t hash = ac_session_hash(id, len);
+    struct ac__session **pp = find(sh, id, len, hash);
+    if (!pp || !(*pp)->gen)
+        return false;
+    if ((*pp)->gen == gen)
+        return true;
+    /* the view changed: the copy holds if this node owned the session
+     * throughout (no other node can have written it) */
+    if (!ac_cluster_owned_since(sh->host->cfg.cluster, hash, (*pp)->gen))
+        return false;
+    (*pp)->gen = gen;
+    return true;
+}
+
+int ac__session_install(struct ac__agent_shard *sh, const char *id, size_t len, json_t *value,
+                        uint64_t version, uint64_t gen)
+{
+    uint64_t hash = ac_session_hash(id, len);
+    struct ac__session **pp = find(sh, id, len, hash), *s;
+    int err = 0;
+    if (pp && (*pp)->gen == gen && (*pp)->version >= version) {
+        json_decref(value); /* a load that crossed this node's own newer write */
+        return 0;
+    }
+    s = upsert(sh, id, len, hash, value, &err);
+    if (s) {
+        s->version = version;
+        s->gen = gen;
+    }
+    return err;
+}
+
+void ac__session_drop(struct ac__agent_shard *sh, const char *id, size_t len)
+{
+    struct ac__session **pp = find(sh, id, len, ac_session_hash(id, len));
+    if (pp) {
+        ac_timer_cancel(&(*pp)->ttl);
+        on_expire(&(*pp)->ttl, *pp);
+    }
 }
 
 size_t ac_session_count(void)

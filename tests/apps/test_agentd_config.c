@@ -169,9 +169,17 @@ Test(apps_agentd_config, unknown_keys_and_sections)
             "2:3: key 'server.bogus': unknown key (known: listen, max_concurrent_requests, "
             "request_timeout, keep_alive_timeout, read_buffer_size, write_buffer_size, max_body, "
             "shutdown_timeout, user, max_connections, max_connections_per_shard, max_buffered)");
+    invalid("clusters:\n  nodes: 3\n",
+            "1:1: key 'clusters': unknown section (known: server, scheduler, memory, monitoring, "
+            "logging, distributed_lock, cluster)");
     invalid("cluster:\n  nodes: 3\n",
-            "1:1: key 'cluster': unknown section (known: server, scheduler, memory, monitoring, "
-            "logging, distributed_lock)");
+            "2:3: key 'cluster.nodes': unknown key (known: node_id, advertise, members, "
+            "redis_nodes, mode, session_store, member_ttl, poll_interval, vnodes)");
+    /* the cluster section's values are checked by the same code as its flags */
+    invalid("cluster:\n  mode: sideways\n",
+            "2:9: key 'cluster.mode': expected proxy or redirect, not \"sideways\"");
+    invalid("cluster:\n  members: [127.0.0.1:1, nohost]\n",
+            "2:12: key 'cluster.members': \"nohost\" is not host:port with a numeric host");
     invalid("monitoring:\n  alert_rules:\n    - name: a\n      condition: qps > 1\n      for: 1m\n",
             "5:7: key 'monitoring.alert_rules[0].for': unknown key (known: name, condition, "
             "duration, severity)");

@@ -20,3 +20,4 @@ if(AC_CLANG AND NOT AC_SANITIZE)
     DEPENDS ${fuzz_src} SOURCES ${fuzz_src}
     COMMENT "libFuzzer harness for ac_http_parser")
 endif()
+ac_test(net/http client LABELS concurrency LIBS PkgConfig::HIREDIS)

@@ -1,0 +1,1 @@
+ac_bench(cluster_placement SOURCES cluster_placement.c)
